@@ -1,0 +1,99 @@
+//! The custom-claims hook on AWS Lambda: [`ClaimsHook`] as a synchronous
+//! (`RequestResponse`) `Invoke` of the operator's function. Every failure — a function
+//! error, a timeout, a malformed answer — is a [`PortError`]: the token endpoint fails
+//! closed (DESIGN.md "Custom-claims hook").
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::SdkConfig;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
+use aws_sdk_lambda::Client as LambdaClient;
+use m2m_core::error::PortError;
+use m2m_core::hook::{HookRequest, HookResponse};
+use m2m_core::ports::ClaimsHook;
+
+use crate::config::CONNECT_TIMEOUT;
+use crate::sdk_error::port_error;
+
+/// Invokes a Lambda function as the claims hook.
+#[derive(Clone, Debug)]
+pub struct LambdaHook {
+    client: LambdaClient,
+    function: String,
+    timeout: Duration,
+}
+
+impl LambdaHook {
+    /// A hook invoking `function` (name, ARN or alias ARN), waiting at most `timeout`
+    /// (`M2M_HOOK_TIMEOUT_MS`). Builds its own Lambda client from `sdk`: one attempt
+    /// (a hook may have side effects, and a retry would not fit the timeout) with the
+    /// attempt timeout equal to the hook timeout.
+    pub fn new(sdk: &SdkConfig, function: impl Into<String>, timeout: Duration) -> Self {
+        let config = aws_sdk_lambda::config::Builder::from(sdk)
+            .retry_config(RetryConfig::standard().with_max_attempts(1))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+                    .operation_timeout(timeout)
+                    .build(),
+            )
+            .build();
+        Self::from_client(LambdaClient::from_conf(config), function, timeout)
+    }
+
+    /// A hook on an existing client (tests attach interceptors to it).
+    pub fn from_client(client: LambdaClient, function: impl Into<String>, timeout: Duration) -> Self {
+        Self {
+            client,
+            function: function.into(),
+            timeout,
+        }
+    }
+
+    /// The function invoked.
+    pub fn function(&self) -> &str {
+        &self.function
+    }
+}
+
+impl ClaimsHook for LambdaHook {
+    async fn call(&self, request: &HookRequest) -> Result<HookResponse, PortError> {
+        let payload = serde_json::to_vec(request)
+            .map_err(|e| PortError::new("serializing the hook request").with_source(e))?;
+        let invoke = self
+            .client
+            .invoke()
+            .function_name(&self.function)
+            .invocation_type(InvocationType::RequestResponse)
+            .payload(Blob::new(payload))
+            .send();
+        let out = tokio::time::timeout(self.timeout, invoke)
+            .await
+            .map_err(|_| {
+                PortError::new(format!(
+                    "claims hook timed out after {} ms",
+                    self.timeout.as_millis()
+                ))
+            })?
+            .map_err(|e| port_error("Lambda Invoke (claims hook)", e))?;
+        // Lambda API reference, Invoke: `X-Amz-Function-Error` is set when the function
+        // itself failed (an unhandled error); the status is still 200.
+        if let Some(kind) = out.function_error {
+            return Err(PortError::new(format!(
+                "claims hook failed: function error `{kind}`"
+            )));
+        }
+        if !(200..300).contains(&out.status_code) {
+            return Err(PortError::new(format!(
+                "claims hook invocation returned HTTP {}",
+                out.status_code
+            )));
+        }
+        let body = out.payload.map(Blob::into_inner).unwrap_or_default();
+        HookResponse::from_json(&body)
+            .map_err(|e| PortError::new("claims hook answered malformed JSON").with_source(e))
+    }
+}

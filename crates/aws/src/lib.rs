@@ -1,0 +1,21 @@
+//! m2m-aws: the AWS adapters of m2m-auth — the DynamoDB [`directory`], the KMS
+//! [`signer`], the Lambda claims [`hook`] — plus the deployment [`config`] and the SDK
+//! settings they share. Each implements one port of `m2m_core::ports`.
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod directory;
+pub mod hook;
+pub mod items;
+mod sdk_error;
+pub mod signer;
+pub mod table;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use config::{sdk_config, Config, ConfigError};
+pub use directory::DynamoDirectory;
+pub use hook::LambdaHook;
+pub use signer::{public_jwk, KmsPublicKey, KmsSigner};
+pub use table::{create_table, TableCreation};

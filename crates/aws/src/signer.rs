@@ -1,0 +1,335 @@
+//! The KMS signer: [`Signer`] on AWS KMS asymmetric keys, `Sign` with
+//! `MessageType=RAW` (KMS hashes the signing input itself). The active key comes from
+//! the key registry in the table, falling back to `M2M_SIGNING_KEY`, and is cached in
+//! the signer between invocations.
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client as DynamoClient;
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::{KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec};
+use aws_sdk_kms::Client as KmsClient;
+use m2m_core::error::PortError;
+use m2m_core::jwk::Jwk;
+use m2m_core::model::{Alg, KeyStatus, SigningKey};
+use m2m_core::ports::{ActiveKey, Signer};
+use m2m_core::signature::ecdsa_der_to_jws;
+use tokio::sync::RwLock;
+
+use crate::items;
+use crate::sdk_error::{code, port_error};
+
+/// Largest message KMS `Sign` accepts with `MessageType=RAW` (KMS API reference,
+/// `Sign`, request parameter `Message`: "up to 4096 bytes").
+pub const MAX_RAW_MESSAGE: usize = 4096;
+/// How long the active key is cached before the registry is read again (DESIGN.md,
+/// issue 3: "refreshed at most every 60 s").
+pub const KEY_REFRESH_SECS: u64 = 60;
+/// When a refresh fails, the cached key keeps signing for this long after it was last
+/// confirmed: a key that was active minutes ago is still in the published JWKS, so its
+/// tokens verify, and a short registry outage does not stop issuance.
+pub const KEY_STALE_GRACE_SECS: u64 = 600;
+/// Upper bound on registry pages read (each up to 1 MB); the registry holds a handful
+/// of keys.
+const MAX_REGISTRY_PAGES: usize = 8;
+
+/// A source of Unix time in seconds. Only adapters read the clock (STYLE.md §7).
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// The wall clock in Unix seconds: the single place in m2m-aws that reads it.
+pub fn system_clock() -> u64 {
+    // Time is a parameter in the domain; this adapter is the entry point that reads it.
+    #[allow(clippy::disallowed_methods)]
+    let now = std::time::SystemTime::now();
+    now.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[derive(Clone, Debug)]
+struct Cached {
+    key: ActiveKey,
+    /// When the key was last read successfully.
+    confirmed_at: u64,
+    /// When the registry was last consulted, successfully or not.
+    checked_at: u64,
+}
+
+/// Signs with AWS KMS.
+pub struct KmsSigner {
+    kms: KmsClient,
+    dynamo: DynamoClient,
+    table: String,
+    fallback_key: String,
+    clock: Clock,
+    cache: RwLock<Option<Cached>>,
+}
+
+impl std::fmt::Debug for KmsSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KmsSigner")
+            .field("table", &self.table)
+            .field("fallback_key", &self.fallback_key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KmsSigner {
+    /// A signer reading the key registry from `table` with `dynamo` and signing with
+    /// `kms`; `fallback_key` (`M2M_SIGNING_KEY`: key id, ARN or alias) signs when no key
+    /// is active in the registry. Reads the system clock for the cache.
+    pub fn new(
+        kms: KmsClient,
+        dynamo: DynamoClient,
+        table: impl Into<String>,
+        fallback_key: impl Into<String>,
+    ) -> Self {
+        Self {
+            kms,
+            dynamo,
+            table: table.into(),
+            fallback_key: fallback_key.into(),
+            clock: Arc::new(system_clock),
+            cache: RwLock::new(None),
+        }
+    }
+
+    /// Replaces the clock (tests drive the cache with a fake one).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Resolves the active key now, bypassing the cache, and caches it. Call during
+    /// init so the first request does not pay for it.
+    ///
+    /// # Errors
+    /// As [`Signer::active_key`].
+    pub async fn refresh(&self) -> Result<ActiveKey, PortError> {
+        let now = (self.clock)();
+        let key = self.resolve().await?;
+        *self.cache.write().await = Some(Cached {
+            key: key.clone(),
+            confirmed_at: now,
+            checked_at: now,
+        });
+        Ok(key)
+    }
+
+    /// Reads the registry's active key, or the fallback key's public key from KMS.
+    async fn resolve(&self) -> Result<ActiveKey, PortError> {
+        if let Some(key) = self.registry_active_key().await? {
+            return Ok(ActiveKey {
+                alg: key.alg,
+                kid: key.kid,
+                handle: key.kms_key_id,
+            });
+        }
+        let public = public_jwk(&self.kms, &self.fallback_key).await?;
+        Ok(ActiveKey {
+            alg: public.alg,
+            kid: public.jwk.thumbprint(),
+            handle: public.key_arn,
+        })
+    }
+
+    /// The registry's active key: `Query` on the `ByKind` index (`kind = KEY`, filtered
+    /// on `status = active`). Several active keys are an operator error; the most
+    /// recently activated one wins, with a warning.
+    async fn registry_active_key(&self) -> Result<Option<SigningKey>, PortError> {
+        let mut best: Option<SigningKey> = None;
+        let mut active = 0usize;
+        let mut start = None;
+        for _ in 0..MAX_REGISTRY_PAGES {
+            let out = self
+                .dynamo
+                .query()
+                .table_name(&self.table)
+                .index_name(items::BY_KIND_INDEX)
+                .key_condition_expression("#k = :k")
+                .filter_expression("#s = :active")
+                .expression_attribute_names("#k", items::KIND)
+                .expression_attribute_names("#s", "status")
+                .expression_attribute_values(":k", AttributeValue::S(items::KIND_KEY.into()))
+                .expression_attribute_values(
+                    ":active",
+                    AttributeValue::S(items::key_status_str(KeyStatus::Active).into()),
+                )
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| port_error("DynamoDB Query (key registry)", e))?;
+            for item in out.items.unwrap_or_default() {
+                let key = items::signing_key_from_item(&item).map_err(|e| {
+                    PortError::new("malformed signing key in the registry").with_source(e)
+                })?;
+                if key.status != KeyStatus::Active {
+                    continue;
+                }
+                active += 1;
+                if best
+                    .as_ref()
+                    .is_none_or(|b| key.activated_at > b.activated_at)
+                {
+                    best = Some(key);
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        if active > 1 {
+            tracing::warn!(active, "several signing keys are active; using the latest");
+        }
+        Ok(best)
+    }
+}
+
+impl Signer for KmsSigner {
+    async fn active_key(&self) -> Result<ActiveKey, PortError> {
+        let now = (self.clock)();
+        let fresh = |c: &Cached| now >= c.checked_at && now - c.checked_at < KEY_REFRESH_SECS;
+        if let Some(c) = self.cache.read().await.as_ref() {
+            if fresh(c) {
+                return Ok(c.key.clone());
+            }
+        }
+        let mut cache = self.cache.write().await;
+        // Another task may have refreshed while we waited for the lock.
+        if let Some(c) = cache.as_ref() {
+            if fresh(c) {
+                return Ok(c.key.clone());
+            }
+        }
+        match self.resolve().await {
+            Ok(key) => {
+                *cache = Some(Cached {
+                    key: key.clone(),
+                    confirmed_at: now,
+                    checked_at: now,
+                });
+                Ok(key)
+            }
+            Err(e) => match cache.as_mut() {
+                Some(c) if now.saturating_sub(c.confirmed_at) < KEY_STALE_GRACE_SECS => {
+                    tracing::warn!(
+                        error = %m2m_core::error::Chain(&e),
+                        kid = %c.key.kid,
+                        "refreshing the active key failed; signing with the cached key"
+                    );
+                    c.checked_at = now;
+                    Ok(c.key.clone())
+                }
+                _ => Err(e),
+            },
+        }
+    }
+
+    async fn sign(&self, key: &ActiveKey, signing_input: &[u8]) -> Result<Vec<u8>, PortError> {
+        if signing_input.len() > MAX_RAW_MESSAGE {
+            return Err(PortError::new(format!(
+                "signing input of {} bytes exceeds the KMS RAW limit of {MAX_RAW_MESSAGE}",
+                signing_input.len()
+            )));
+        }
+        // RFC 7518 §3.3 (RS256) and §3.4 (ES256). Never DIGEST (we would hash ourselves
+        // for no gain) and never PSS (not RS256).
+        let algorithm = match key.alg {
+            Alg::RS256 => SigningAlgorithmSpec::RsassaPkcs1V15Sha256,
+            Alg::ES256 => SigningAlgorithmSpec::EcdsaSha256,
+        };
+        let out = self
+            .kms
+            .sign()
+            .key_id(&key.handle)
+            .message(Blob::new(signing_input))
+            .message_type(MessageType::Raw)
+            .signing_algorithm(algorithm)
+            .send()
+            .await
+            .map_err(|e| match code(&e) {
+                Some(c @ ("DisabledException" | "KMSInvalidStateException")) => {
+                    let msg = format!("KMS Sign: the signing key is not usable ({c})");
+                    PortError::new(msg).with_source(e)
+                }
+                _ => port_error("KMS Sign", e),
+            })?;
+        let signature = out
+            .signature
+            .ok_or_else(|| PortError::new("KMS Sign returned no signature"))?
+            .into_inner();
+        match key.alg {
+            Alg::RS256 if signature.is_empty() => {
+                Err(PortError::new("KMS Sign returned an empty signature"))
+            }
+            Alg::RS256 => Ok(signature),
+            Alg::ES256 => ecdsa_der_to_jws(&signature)
+                .map(|rs| rs.to_vec())
+                .map_err(|e| PortError::new("KMS Sign returned a malformed ECDSA signature").with_source(e)),
+        }
+    }
+}
+
+/// A KMS key's public half, as the registry and JWKS need it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KmsPublicKey {
+    /// The key's ARN (KMS resolves aliases and ids to it).
+    pub key_arn: String,
+    /// The JWS algorithm the key signs with.
+    pub alg: Alg,
+    /// The public JWK with `kid` (RFC 7638 thumbprint), `use` and `alg` set.
+    pub jwk: Jwk,
+}
+
+/// Reads a KMS key's public key (`GetPublicKey`) and builds its JWK. The key must be a
+/// `SIGN_VERIFY` key of spec `RSA_2048`/`RSA_3072`/`RSA_4096` (RS256) or
+/// `ECC_NIST_P256` (ES256).
+///
+/// # Errors
+/// A [`PortError`] when KMS fails (throttled when it throttles), the key is of another
+/// kind, or its public key cannot be parsed.
+pub async fn public_jwk(kms: &KmsClient, key_id: &str) -> Result<KmsPublicKey, PortError> {
+    let out = kms
+        .get_public_key()
+        .key_id(key_id)
+        .send()
+        .await
+        .map_err(|e| port_error("KMS GetPublicKey", e))?;
+    if out.key_usage.as_ref() != Some(&KeyUsageType::SignVerify) {
+        return Err(PortError::new("KMS key is not a SIGN_VERIFY key"));
+    }
+    let (alg, needed) = match out.key_spec {
+        Some(KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096) => {
+            (Alg::RS256, SigningAlgorithmSpec::RsassaPkcs1V15Sha256)
+        }
+        Some(KeySpec::EccNistP256) => (Alg::ES256, SigningAlgorithmSpec::EcdsaSha256),
+        _ => {
+            return Err(PortError::new(
+                "KMS key spec is not RSA_2048/3072/4096 or ECC_NIST_P256",
+            ))
+        }
+    };
+    if let Some(algs) = &out.signing_algorithms {
+        if !algs.contains(&needed) {
+            return Err(PortError::new(format!(
+                "KMS key does not offer {}",
+                needed.as_str()
+            )));
+        }
+    }
+    let der = out
+        .public_key
+        .ok_or_else(|| PortError::new("KMS GetPublicKey returned no public key"))?;
+    let jwk = Jwk::from_spki_der(der.as_ref())
+        .map_err(|e| PortError::new("KMS public key is not a usable JWK").with_source(e))?;
+    if jwk.algorithm() != Some(alg) {
+        return Err(PortError::new("KMS public key does not match its key spec"));
+    }
+    Ok(KmsPublicKey {
+        key_arn: out.key_id.unwrap_or_else(|| key_id.to_owned()),
+        alg,
+        jwk,
+    })
+}

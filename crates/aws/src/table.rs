@@ -1,0 +1,124 @@
+//! Creates the directory table (`PK`/`SK` strings, on-demand billing, the `ByKind`
+//! index) and waits until it and its index are active. Used by the operator CLI's
+//! `init`, the local stack and the tests; production tables come from the SAM template
+//! with the same shape.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::BuildError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, IndexStatus, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType, TableStatus,
+};
+use aws_sdk_dynamodb::Client as DynamoClient;
+use m2m_core::error::PortError;
+
+use crate::items::{BY_KIND_INDEX, KIND, PK, SK};
+use crate::sdk_error::{code, port_error};
+
+/// How long [`create_table`] waits for the table to become active.
+pub const ACTIVE_WAIT: Duration = Duration::from_secs(120);
+const POLL: Duration = Duration::from_millis(200);
+
+/// What [`create_table`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableCreation {
+    /// The table was created and is active.
+    Created,
+    /// A table of that name already existed (it is now active); its shape was not
+    /// checked.
+    AlreadyExisted,
+}
+
+fn build_error(e: BuildError) -> PortError {
+    PortError::new("building CreateTable").with_source(e)
+}
+
+fn key(name: &str, key_type: KeyType) -> Result<KeySchemaElement, PortError> {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+        .map_err(build_error)
+}
+
+fn string_attr(name: &str) -> Result<AttributeDefinition, PortError> {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(build_error)
+}
+
+/// Creates `table` with the directory's key schema, `PAY_PER_REQUEST` billing and the
+/// `ByKind` global secondary index (hash `kind`, range `PK`, all attributes), then
+/// waits until the table and index are `ACTIVE` (DynamoDB developer guide, "Creating a
+/// table": creation is asynchronous).
+///
+/// # Errors
+/// A [`PortError`] when DynamoDB refuses or the table does not become active within
+/// [`ACTIVE_WAIT`].
+pub async fn create_table(client: &DynamoClient, table: &str) -> Result<TableCreation, PortError> {
+    let index = GlobalSecondaryIndex::builder()
+        .index_name(BY_KIND_INDEX)
+        .key_schema(key(KIND, KeyType::Hash)?)
+        .key_schema(key(PK, KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .map_err(build_error)?;
+    let created = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(string_attr(PK)?)
+        .attribute_definitions(string_attr(SK)?)
+        .attribute_definitions(string_attr(KIND)?)
+        .key_schema(key(PK, KeyType::Hash)?)
+        .key_schema(key(SK, KeyType::Range)?)
+        .global_secondary_indexes(index)
+        .send()
+        .await;
+    let outcome = match created {
+        Ok(_) => TableCreation::Created,
+        Err(e) if code(&e) == Some("ResourceInUseException") => TableCreation::AlreadyExisted,
+        Err(e) => return Err(port_error("DynamoDB CreateTable", e)),
+    };
+    wait_active(client, table).await?;
+    Ok(outcome)
+}
+
+/// Polls `DescribeTable` until the table and all its global secondary indexes are
+/// `ACTIVE`.
+async fn wait_active(client: &DynamoClient, table: &str) -> Result<(), PortError> {
+    let deadline = tokio::time::Instant::now() + ACTIVE_WAIT;
+    loop {
+        let out = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(|e| port_error("DynamoDB DescribeTable", e))?;
+        if let Some(desc) = out.table {
+            let table_active = desc.table_status == Some(TableStatus::Active);
+            let indexes_active = desc
+                .global_secondary_indexes
+                .unwrap_or_default()
+                .iter()
+                .all(|i| i.index_status.is_none() || i.index_status == Some(IndexStatus::Active));
+            if table_active && indexes_active {
+                return Ok(());
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(PortError::new(format!(
+                "table {table} did not become active within {} s",
+                ACTIVE_WAIT.as_secs()
+            )));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}

@@ -1,0 +1,404 @@
+//! Test support (feature `testing`): [`LocalAws`] runs moto's server — the local AWS
+//! API for DynamoDB, KMS and Lambda — from the project's virtualenv on a free loopback
+//! port, and [`RequestCounter`] counts the AWS requests a client sends. Nothing here
+//! touches process-global state: configurations are returned, not exported.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
+use crate::config::{retry_config, timeout_config};
+
+/// The harness could not start or use the emulator.
+#[derive(Debug, thiserror::Error)]
+#[error("local AWS emulator: {0}")]
+pub struct HarnessError(pub String);
+
+/// How long to wait for moto's server to answer after spawning it.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Kept alive for as long as moto runs: when the test process exits for any reason,
+/// its end of moto's stdin closes and this watchdog ends moto, so a harness held in a
+/// `static` (whose `Drop` never runs) leaves no orphan server behind.
+const WATCHDOG: &str = r#"
+import os, runpy, sys, threading
+def _watch():
+    sys.stdin.buffer.read()
+    os._exit(0)
+threading.Thread(target=_watch, daemon=True).start()
+script = sys.argv[1]
+sys.argv = [script] + sys.argv[2:]
+runpy.run_path(script, run_name="__main__")
+"#;
+
+/// The workspace root, found from this crate's manifest directory.
+pub fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .find(|p| p.join("Cargo.lock").exists() || p.join(".venv").exists())
+        .unwrap_or(manifest)
+        .to_path_buf()
+}
+
+/// A running moto server, stopped on drop.
+pub struct LocalAws {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl fmt::Debug for LocalAws {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalAws")
+            .field("port", &self.port)
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+impl LocalAws {
+    /// Starts `<workspace>/.venv/bin/moto_server -H 127.0.0.1 -p <free port>` and waits
+    /// until it answers.
+    ///
+    /// # Errors
+    /// When the virtualenv is missing (run `infra/local/bootstrap`) or the server does
+    /// not come up.
+    pub fn start() -> Result<Self, HarnessError> {
+        let root = workspace_root();
+        let venv = root.join(".venv");
+        let python = venv.join("bin").join("python");
+        let server = venv.join("bin").join("moto_server");
+        if !server.exists() || !python.exists() {
+            return Err(HarnessError(format!(
+                "{} not found: run `infra/local/bootstrap` (from {}) to install the local \
+                 tools into .venv",
+                server.display(),
+                root.display()
+            )));
+        }
+        let mut last = HarnessError("not started".into());
+        // A free port can be taken between probing and binding; try a few.
+        for _ in 0..3 {
+            match Self::spawn(&python, &server) {
+                Ok(aws) => return Ok(aws),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    fn spawn(python: &Path, server: &Path) -> Result<Self, HarnessError> {
+        let port = free_port()?;
+        let log = std::env::temp_dir().join(format!(
+            "m2m-moto-{}-{port}.log",
+            std::process::id()
+        ));
+        let log_file = std::fs::File::create(&log)
+            .map_err(|e| HarnessError(format!("creating {}: {e}", log.display())))?;
+        let log_err = log_file
+            .try_clone()
+            .map_err(|e| HarnessError(format!("creating {}: {e}", log.display())))?;
+        let child = Command::new(python)
+            .arg("-c")
+            .arg(WATCHDOG)
+            .arg(server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(log_file)
+            .stderr(log_err)
+            .spawn()
+            .map_err(|e| HarnessError(format!("spawning {}: {e}", server.display())))?;
+        let mut aws = Self { child, port, log };
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = aws.child.try_wait() {
+                return Err(HarnessError(format!(
+                    "moto_server exited ({status}) on port {port}; see {}",
+                    aws.log.display()
+                )));
+            }
+            if http_post(port, "/moto-api/reset").is_ok_and(|s| s == 200) {
+                return Ok(aws);
+            }
+            if Instant::now() >= deadline {
+                let _ = aws.child.kill();
+                return Err(HarnessError(format!(
+                    "moto_server did not answer on port {port} within {} s; see {}",
+                    START_TIMEOUT.as_secs(),
+                    aws.log.display()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// One server shared by every test of a test binary (started on first use). Tests
+    /// sharing it must use unique table names and must not [`reset`](Self::reset) it.
+    ///
+    /// # Errors
+    /// As [`LocalAws::start`]; the first failure is remembered.
+    pub fn shared() -> Result<&'static LocalAws, HarnessError> {
+        static SHARED: OnceLock<Result<LocalAws, String>> = OnceLock::new();
+        SHARED
+            .get_or_init(|| LocalAws::start().map_err(|e| e.0))
+            .as_ref()
+            .map_err(|e| HarnessError(e.clone()))
+    }
+
+    /// The port moto listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The endpoint URL, `http://127.0.0.1:<port>`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// moto's log file (one line per request).
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
+    /// An SDK configuration for the emulator with the production retry and timeout
+    /// settings ([`crate::config`]), static test credentials and `us-east-1`. Nothing
+    /// is read from the environment.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        self.config(retry_config(), timeout_config()).await
+    }
+
+    /// Like [`sdk_config`](Self::sdk_config) but patient (3 attempts, 30 s): for
+    /// fixture set-up (key generation in moto can be slow on a loaded machine).
+    pub async fn setup_sdk_config(&self) -> SdkConfig {
+        self.config(
+            RetryConfig::standard().with_max_attempts(3),
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_timeout(Duration::from_secs(30))
+                .build(),
+        )
+        .await
+    }
+
+    async fn config(&self, retry: RetryConfig, timeout: TimeoutConfig) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .empty_test_environment()
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new(
+                "AKIDLOCALTEST",
+                "local-test-secret",
+                None,
+                None,
+                "m2m-aws-testing",
+            ))
+            .endpoint_url(self.endpoint())
+            .retry_config(retry)
+            .timeout_config(timeout)
+            .load()
+            .await
+    }
+
+    /// Wipes every resource (`POST /moto-api/reset`). Only for a server a test owns.
+    ///
+    /// # Errors
+    /// When moto does not answer 200.
+    pub fn reset(&self) -> Result<(), HarnessError> {
+        match http_post(self.port, "/moto-api/reset") {
+            Ok(200) => Ok(()),
+            Ok(status) => Err(HarnessError(format!("reset answered HTTP {status}"))),
+            Err(e) => Err(HarnessError(format!("reset failed: {e}"))),
+        }
+    }
+
+    /// Creates a directory table with a unique name starting with `prefix`, and
+    /// returns the name.
+    ///
+    /// # Errors
+    /// When DynamoDB refuses.
+    pub async fn create_table(&self, prefix: &str) -> Result<String, HarnessError> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let client = aws_sdk_dynamodb::Client::new(&self.setup_sdk_config().await);
+        crate::table::create_table(&client, &name)
+            .await
+            .map_err(|e| HarnessError(format!("creating table {name}: {}", chain(&e))))?;
+        Ok(name)
+    }
+
+    /// Creates a `SIGN_VERIFY` KMS key of `spec` (`RSA_2048` or `ECC_NIST_P256`) and
+    /// returns its key id.
+    ///
+    /// # Errors
+    /// When KMS refuses.
+    pub async fn create_kms_key(&self, spec: KeySpec) -> Result<String, HarnessError> {
+        let kms = aws_sdk_kms::Client::new(&self.setup_sdk_config().await);
+        let out = kms
+            .create_key()
+            .key_spec(spec)
+            .key_usage(KeyUsageType::SignVerify)
+            .description("m2m-aws test key")
+            .send()
+            .await
+            .map_err(|e| HarnessError(format!("CreateKey: {}", chain(&e))))?;
+        out.key_metadata
+            .map(|m| m.key_id)
+            .ok_or_else(|| HarnessError("CreateKey returned no key metadata".into()))
+    }
+}
+
+impl Drop for LocalAws {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    m2m_core::error::Chain(e).to_string()
+}
+
+fn free_port() -> Result<u16, HarnessError> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .map_err(|e| HarnessError(format!("finding a free port: {e}")))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| HarnessError(format!("finding a free port: {e}")))
+}
+
+/// A minimal HTTP/1.1 POST with an empty body; returns the status code.
+fn http_post(port: u16, path: &str) -> std::io::Result<u16> {
+    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other("malformed HTTP response"))
+}
+
+/// Counts the requests SDK clients put on the wire, per service and operation
+/// (`read_before_transmit` runs once per attempt, so retries count). Cloning shares
+/// the counts.
+#[derive(Clone, Debug, Default)]
+pub struct RequestCounter {
+    counts: Arc<Mutex<BTreeMap<(String, String), usize>>>,
+}
+
+impl RequestCounter {
+    /// A counter at zero.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Requests sent to `service` (`DynamoDB`, `KMS`, `Lambda`).
+    pub fn count(&self, service: &str) -> usize {
+        self.snapshot()
+            .iter()
+            .filter(|((s, _), _)| s == service)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Requests sent to every service.
+    pub fn total(&self) -> usize {
+        self.snapshot().values().sum()
+    }
+
+    /// Every `(service, operation) -> count` seen.
+    pub fn snapshot(&self) -> BTreeMap<(String, String), usize> {
+        match self.counts.lock() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Sets every count back to zero.
+    pub fn clear(&self) {
+        match self.counts.lock() {
+            Ok(mut c) => c.clear(),
+            Err(poisoned) => poisoned.into_inner().clear(),
+        }
+    }
+
+    /// A DynamoDB client on `sdk` that counts into `self`.
+    pub fn dynamo(&self, sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(sdk)
+                .interceptor(self.clone())
+                .build(),
+        )
+    }
+
+    /// A KMS client on `sdk` that counts into `self`.
+    pub fn kms(&self, sdk: &SdkConfig) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::from_conf(
+            aws_sdk_kms::config::Builder::from(sdk)
+                .interceptor(self.clone())
+                .build(),
+        )
+    }
+
+    /// A Lambda client on `sdk` that counts into `self`.
+    pub fn lambda(&self, sdk: &SdkConfig) -> aws_sdk_lambda::Client {
+        aws_sdk_lambda::Client::from_conf(
+            aws_sdk_lambda::config::Builder::from(sdk)
+                .interceptor(self.clone())
+                .build(),
+        )
+    }
+}
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "m2m-aws RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let (service, operation) = cfg
+            .load::<Metadata>()
+            .map(|m| (m.service().to_owned(), m.name().to_owned()))
+            .unwrap_or_else(|| ("unknown".to_owned(), "unknown".to_owned()));
+        let mut counts = match self.counts.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *counts.entry((service, operation)).or_insert(0) += 1;
+        Ok(())
+    }
+}

@@ -1,0 +1,53 @@
+//! One whole issuance with in-memory fakes and a no-op signer: parsing (form body and
+//! Basic header), authentication (SHA-256 + constant-time compare), scope resolution,
+//! claims, JSON, base64 and the HTTP response. Signing is excluded (KMS does it).
+//! Run: `cargo bench -p m2m-core --bench issuance`.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use futures_util::FutureExt as _;
+use m2m_core::basic::encode_basic;
+use m2m_core::http_response::token_http_response;
+use m2m_core::ports::NoHook;
+use m2m_core::testing::fixtures::{self, CLIENT_ID, CLIENT_SECRET, ISSUER, NOW};
+use m2m_core::testing::NoopSigner;
+use m2m_core::{issue_token, parse_token_request, IssuerConfig};
+
+fn issuance(c: &mut Criterion) {
+    let directory = fixtures::directory();
+    // Past the hourly window, so no last-used write is due: the steady state.
+    directory.update_client(&m2m_core::types::ClientId::new(CLIENT_ID), |cl| {
+        for s in &mut cl.secrets {
+            s.last_used_at = Some(NOW);
+        }
+    });
+    let signer = NoopSigner::default();
+    let config = IssuerConfig {
+        issuer: ISSUER.into(),
+        default_audience: None,
+    };
+    let basic = encode_basic(CLIENT_ID, CLIENT_SECRET);
+    let body = b"grant_type=client_credentials&audience=https%3A%2F%2Fapi.example.com&scope=read%3Aorders";
+    c.bench_function("issue_token_basic_form", |b| {
+        b.iter(|| {
+            let outcome = parse_token_request(
+                "POST",
+                Some("application/x-www-form-urlencoded"),
+                Some(black_box(&basic)),
+                black_box(body),
+            )
+            .and_then(|req| {
+                issue_token(&req, NOW + 1, &config, &directory, &signer, None::<&NoHook>)
+                    .now_or_never()
+                    .unwrap_or_else(|| Err(m2m_core::OAuthError::server("pending")))
+            });
+            let response = token_http_response(&outcome);
+            assert_eq!(response.status(), 200);
+            black_box(response)
+        })
+    });
+}
+
+criterion_group!(benches, issuance);
+criterion_main!(benches);

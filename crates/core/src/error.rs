@@ -1,0 +1,160 @@
+//! The one error type of the token endpoint: each variant carries its RFC 6749 §5.2
+//! (or RFC 8707 §2) wire code; internal causes are kept for the log, never the body.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+/// Why a dependency (store, KMS, hook) failed. Logged, never sent to a caller.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct PortError {
+    /// What failed, for the log. Must never contain a secret or a token.
+    pub message: String,
+    /// True when the dependency throttled us: retrying later helps (503).
+    pub throttled: bool,
+    /// The underlying cause, for the log.
+    #[source]
+    pub source: Option<Box<dyn StdError + Send + Sync>>,
+}
+
+impl PortError {
+    /// A failure that retrying will not fix soon.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            throttled: false,
+            source: None,
+        }
+    }
+
+    /// A throttling failure: the caller may retry later.
+    pub fn throttled(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            throttled: true,
+            source: None,
+        }
+    }
+
+    /// Attaches the underlying cause.
+    pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+}
+
+/// An OAuth error response (RFC 6749 §5.2, RFC 8707 §2, RFC 6750 §3.1), plus the two
+/// HTTP-level refusals of the token endpoint (wrong method, oversized body).
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthError {
+    /// RFC 6749 §5.2 `invalid_request`: "The request is missing a required parameter,
+    /// includes an unsupported parameter value (other than grant type), repeats a
+    /// parameter, includes multiple credentials, ... or is otherwise malformed."
+    #[error("invalid_request: {0}")]
+    InvalidRequest(String),
+    /// RFC 6749 §5.2 `invalid_client`: "Client authentication failed (e.g., unknown
+    /// client, no client authentication included, or unsupported authentication
+    /// method)." The description is the same for every cause, so an unknown client and
+    /// a wrong secret cannot be told apart.
+    #[error("invalid_client")]
+    InvalidClient,
+    /// RFC 6749 §5.2 `unsupported_grant_type`: only `client_credentials` is served.
+    #[error("unsupported_grant_type")]
+    UnsupportedGrantType,
+    /// RFC 8707 §2 `invalid_target`: the requested resource (audience) is unknown.
+    #[error("invalid_target")]
+    InvalidTarget,
+    /// RFC 6749 §4.1.2.1 `access_denied`: no grant for the audience, or the claims
+    /// hook refused. The description is the hook's, or a fixed one.
+    #[error("access_denied: {0}")]
+    AccessDenied(String),
+    /// RFC 6749 §5.2 `invalid_scope`: a requested scope is not granted or unknown.
+    #[error("invalid_scope: {0}")]
+    InvalidScope(String),
+    /// RFC 6749 §5.2 `server_error` (as in §4.1.2.1): store, KMS or hook failure.
+    /// The cause goes to the log only.
+    #[error("server_error: {0}")]
+    ServerError(#[source] PortError),
+    /// The token endpoint only accepts POST (RFC 6749 §3.2). HTTP 405.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The body is larger than the endpoint accepts. HTTP 413.
+    #[error("request body too large")]
+    PayloadTooLarge,
+}
+
+impl OAuthError {
+    /// The `error` code of the response body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) | Self::MethodNotAllowed | Self::PayloadTooLarge => {
+                "invalid_request"
+            }
+            Self::InvalidClient => "invalid_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidTarget => "invalid_target",
+            Self::AccessDenied(_) => "access_denied",
+            Self::InvalidScope(_) => "invalid_scope",
+            Self::ServerError(_) => "server_error",
+        }
+    }
+
+    /// The HTTP status (RFC 6749 §5.2: 400 unless stated; 401 for `invalid_client`
+    /// when the client authenticated, or tried to, via the Authorization header —
+    /// we answer 401 for every `invalid_client`, with `WWW-Authenticate`).
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::InvalidClient => 401,
+            Self::AccessDenied(_) => 403,
+            Self::MethodNotAllowed => 405,
+            Self::PayloadTooLarge => 413,
+            Self::ServerError(e) if e.throttled => 503,
+            Self::ServerError(_) => 500,
+            _ => 400,
+        }
+    }
+
+    /// The `error_description`: safe to show a caller, never an internal detail.
+    pub fn description(&self) -> String {
+        match self {
+            Self::InvalidRequest(d) | Self::AccessDenied(d) | Self::InvalidScope(d) => d.clone(),
+            Self::InvalidClient => "client authentication failed".to_owned(),
+            Self::UnsupportedGrantType => {
+                "only the client_credentials grant is supported".to_owned()
+            }
+            Self::InvalidTarget => "the requested audience is not a known API".to_owned(),
+            Self::ServerError(e) if e.throttled => {
+                "the server is busy; retry later".to_owned()
+            }
+            Self::ServerError(_) => "the server could not issue a token".to_owned(),
+            Self::MethodNotAllowed => "the token endpoint accepts POST only".to_owned(),
+            Self::PayloadTooLarge => "the request body is too large".to_owned(),
+        }
+    }
+
+    /// Shorthand for a `server_error` with a message for the log.
+    pub fn server(message: impl Into<String>) -> Self {
+        Self::ServerError(PortError::new(message))
+    }
+}
+
+impl From<PortError> for OAuthError {
+    fn from(e: PortError) -> Self {
+        Self::ServerError(e)
+    }
+}
+
+/// A display wrapper that prints an error with its whole `source()` chain, for logs.
+pub struct Chain<'a>(pub &'a (dyn StdError + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cur = self.0.source();
+        while let Some(e) = cur {
+            write!(f, ": {e}")?;
+            cur = e.source();
+        }
+        Ok(())
+    }
+}

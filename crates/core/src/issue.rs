@@ -1,0 +1,200 @@
+//! The use case: issue one access token for a client credentials request
+//! (RFC 6749 §4.4.3), given the directory, the signer, the optional claims hook and
+//! the current time.
+
+use std::collections::BTreeSet;
+
+use crate::claims::{build_claims, merge_custom_claims, typ, ClaimInput};
+use crate::error::{Chain, OAuthError};
+use crate::hook::{HookClient, HookRequest, HOOK_VERSION};
+use crate::jws::{compact, signing_input, JwsError, JwsHeader};
+use crate::model::{ClientStatus, StoredSecret};
+use crate::ports::{ClaimsHook, Directory, Signer};
+use crate::request::TokenRequest;
+use crate::secret::{dummy_verify, verify_secret};
+use crate::types::{Audience, Scope, ScopeSet};
+
+/// `last_used_at` is written at most this often per secret (seconds).
+pub const SECRET_USE_RECORD_INTERVAL: u64 = 3600;
+
+/// Deployment settings the use case needs (DESIGN.md "Configuration").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuerConfig {
+    /// `iss` of every token: the issuer URL (RFC 8414 §2).
+    pub issuer: String,
+    /// The audience used when a request names none.
+    pub default_audience: Option<Audience>,
+}
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenResponse {
+    /// The signed JWT.
+    pub access_token: String,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+    /// The granted scopes, space-delimited (RFC 6749 §3.3).
+    pub scope: String,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A bearer token is a credential: never print it whole.
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"<redacted>")
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+/// Issues an access token.
+///
+/// Order matters for what an unauthenticated caller can learn: the client is
+/// authenticated before the audience, grant or scope is examined, and an unknown
+/// client costs the same hash comparison as a known one (timing). Then: unknown
+/// audience `invalid_target` (RFC 8707 §2), no grant `access_denied`, a scope not
+/// granted `invalid_scope` (RFC 6749 §5.2), the hook (fail closed), and signing.
+pub async fn issue_token<D, S, H>(
+    request: &TokenRequest,
+    now: u64,
+    config: &IssuerConfig,
+    directory: &D,
+    signer: &S,
+    hook: Option<&H>,
+) -> Result<TokenResponse, OAuthError>
+where
+    D: Directory,
+    S: Signer,
+    H: ClaimsHook,
+{
+    let audience = request
+        .audience
+        .as_ref()
+        .or(config.default_audience.as_ref())
+        .ok_or_else(|| OAuthError::InvalidRequest("audience (or resource) is required".into()))?;
+
+    let lookup = directory.lookup(&request.client_id, audience).await?;
+
+    // Authentication (RFC 6749 §3.2.1): one path for every failure.
+    let Some(client) = lookup.client.as_ref() else {
+        dummy_verify(&request.client_secret);
+        return Err(OAuthError::InvalidClient);
+    };
+    let matched: Option<&StoredSecret> = verify_secret(&request.client_secret, &client.secrets, now);
+    let Some(secret) = matched else {
+        return Err(OAuthError::InvalidClient);
+    };
+    if client.status != ClientStatus::Active {
+        return Err(OAuthError::InvalidClient);
+    }
+
+    let api = lookup.api.as_ref().ok_or(OAuthError::InvalidTarget)?;
+    let grant = lookup.grant.as_ref().ok_or_else(|| {
+        OAuthError::AccessDenied("the client has no grant for this audience".into())
+    })?;
+
+    // Scopes the client may have: granted and still defined by the API.
+    let allowed = grant.scopes.intersection(&api.scopes);
+    let mut scopes = match &request.scope {
+        None => allowed,
+        Some(requested) => {
+            let missing = requested.difference(&allowed);
+            if let Some(first) = missing.iter().next() {
+                return Err(OAuthError::InvalidScope(format!(
+                    "scope {first} is not granted to this client for this audience"
+                )));
+            }
+            requested.clone()
+        }
+    };
+
+    let lifetime = api.effective_lifetime();
+    let mut claims = build_claims(&ClaimInput {
+        issuer: &config.issuer,
+        client,
+        audience,
+        scopes: &scopes,
+        now,
+        lifetime,
+        profile: api.profile,
+    });
+
+    if let Some(hook) = hook {
+        let hook_request = HookRequest {
+            version: HOOK_VERSION.to_owned(),
+            client: HookClient {
+                id: client.id.as_str().to_owned(),
+                name: client.name.clone(),
+                org_id: client.org_id.as_ref().map(|o| o.as_str().to_owned()),
+                metadata: client.metadata.clone(),
+            },
+            audience: audience.as_str().to_owned(),
+            scopes: scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+            claims: claims.clone(),
+        };
+        let answer = hook.call(&hook_request).await.map_err(|e| {
+            tracing::error!(client_id = %client.id, error = %Chain(&e), "claims hook failed; no token issued");
+            OAuthError::ServerError(e)
+        })?;
+        if let Some(deny) = answer.deny {
+            let description = if deny.error_description.is_empty() {
+                "the claims hook denied the request".to_owned()
+            } else {
+                deny.error_description
+            };
+            return Err(OAuthError::AccessDenied(description));
+        }
+        if let Some(narrowed) = answer.scopes {
+            let narrowed: BTreeSet<String> = narrowed.into_iter().collect();
+            let narrowed: ScopeSet = narrowed.into_iter().map(Scope::new).collect();
+            if !narrowed.is_subset(&scopes) {
+                tracing::error!(client_id = %client.id, "claims hook tried to widen scopes; no token issued");
+                return Err(OAuthError::server("claims hook answered scopes outside the request"));
+            }
+            scopes = narrowed;
+            claims.insert("scope".into(), scopes.to_wire().into());
+        }
+        let dropped = merge_custom_claims(&mut claims, answer.claims);
+        if !dropped.is_empty() {
+            tracing::warn!(client_id = %client.id, dropped = ?dropped, "claims hook tried to set reserved claims; dropped");
+        }
+    }
+
+    let key = signer.active_key().await?;
+    let header = JwsHeader {
+        alg: key.alg.as_str(),
+        kid: key.kid.as_str(),
+        typ: typ(api.profile),
+    };
+    let input = signing_input(&header, &claims).map_err(|e| match e {
+        JwsError::TooLarge(n) => OAuthError::server(format!(
+            "signing input of {n} bytes exceeds the 4096-byte KMS RAW limit"
+        )),
+        JwsError::Json(e) => OAuthError::server(format!("claims serialization failed: {e}")),
+    })?;
+
+    // Record the secret's use concurrently with signing, at most once an hour.
+    let due = secret
+        .last_used_at
+        .is_none_or(|t| now.saturating_sub(t) >= SECRET_USE_RECORD_INTERVAL);
+    let signature = if due {
+        let (signature, recorded) = futures_util::future::join(
+            signer.sign(&key, input.as_bytes()),
+            directory.record_secret_use(&client.id, &secret.id, now),
+        )
+        .await;
+        if let Err(e) = recorded {
+            tracing::warn!(client_id = %client.id, error = %Chain(&e), "could not record secret use");
+        }
+        signature?
+    } else {
+        signer.sign(&key, input.as_bytes()).await?
+    };
+
+    Ok(TokenResponse {
+        access_token: compact(&input, &signature),
+        expires_in: lifetime,
+        scope: scopes.to_wire(),
+    })
+}

@@ -1,0 +1,25 @@
+//! m2m-core: the domain of m2m-auth, an OAuth 2.0 client credentials (RFC 6749 §4.4)
+//! authorization server. No AWS and no Lambda here: adapters implement the [`ports`].
+#![deny(missing_docs)]
+
+pub mod basic;
+pub mod claims;
+pub mod error;
+pub mod hook;
+pub mod http_response;
+pub mod issue;
+pub mod jwk;
+pub mod jws;
+pub mod model;
+pub mod ports;
+pub mod request;
+pub mod secret;
+pub mod signature;
+pub mod types;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::OAuthError;
+pub use issue::{issue_token, IssuerConfig, TokenResponse};
+pub use request::{parse_token_request, TokenRequest};

@@ -1,0 +1,87 @@
+//! Ports (STYLE.md §3): the few traits the use case needs from the outside world.
+//! Adapters in `m2m-aws` implement them on DynamoDB, KMS and Lambda; `testing` has
+//! in-memory fakes. The clock is not a port: `now` is a parameter.
+
+use std::future::Future;
+
+use crate::error::PortError;
+use crate::hook::{HookRequest, HookResponse};
+use crate::model::{Alg, Api, Client, Grant};
+use crate::types::{Audience, ClientId, Kid, SecretId};
+
+/// What one token request needs from the directory, read in one round trip.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lookup {
+    /// The client, if it exists.
+    pub client: Option<Client>,
+    /// Its grant for the audience, if any.
+    pub grant: Option<Grant>,
+    /// The API, if the audience is known.
+    pub api: Option<Api>,
+}
+
+/// The directory of clients, grants and APIs.
+pub trait Directory: Send + Sync {
+    /// Loads client, grant and API for one token request in one round trip.
+    fn lookup(
+        &self,
+        client_id: &ClientId,
+        audience: &Audience,
+    ) -> impl Future<Output = Result<Lookup, PortError>> + Send;
+
+    /// Records that `secret_id` of `client_id` authenticated at `now` (`last_used_at`).
+    /// Called at most once an hour per secret, concurrently with signing; a failure is
+    /// logged and does not fail the request. Must not change the client's `version`.
+    fn record_secret_use(
+        &self,
+        client_id: &ClientId,
+        secret_id: &SecretId,
+        now: u64,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// The key that will sign: its JWS header values and the backend's handle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActiveKey {
+    /// The JWS `alg`.
+    pub alg: Alg,
+    /// The JWS `kid` (RFC 7638 thumbprint).
+    pub kid: Kid,
+    /// The backend's key reference (a KMS key id or ARN; a label for fakes).
+    pub handle: String,
+}
+
+/// Signs JWS signing inputs with the active key.
+pub trait Signer: Send + Sync {
+    /// The key that signs now (cached by adapters; refreshed at most every 60 s).
+    fn active_key(&self) -> impl Future<Output = Result<ActiveKey, PortError>> + Send;
+
+    /// Signs `signing_input` (`base64url(header).base64url(claims)`) with `key`, and
+    /// returns the JWS signature bytes: PKCS#1 v1.5 for RS256, the fixed 64-byte
+    /// `r‖s` for ES256 (RFC 7518 §3.4).
+    fn sign(
+        &self,
+        key: &ActiveKey,
+        signing_input: &[u8],
+    ) -> impl Future<Output = Result<Vec<u8>, PortError>> + Send;
+}
+
+/// The custom-claims hook (DESIGN.md "Custom-claims hook").
+pub trait ClaimsHook: Send + Sync {
+    /// Calls the hook. Errors, timeouts and malformed answers are `PortError`s: the
+    /// caller fails closed.
+    fn call(
+        &self,
+        request: &HookRequest,
+    ) -> impl Future<Output = Result<HookResponse, PortError>> + Send;
+}
+
+/// The absence of a hook.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoHook;
+
+impl ClaimsHook for NoHook {
+    async fn call(&self, _request: &HookRequest) -> Result<HookResponse, PortError> {
+        Ok(HookResponse::default())
+    }
+}

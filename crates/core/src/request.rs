@@ -1,0 +1,367 @@
+//! Parsing of token requests (RFC 6749 §4.4.2) from the raw HTTP pieces: method,
+//! content type, `Authorization` header and body, in form or JSON encoding.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+
+use crate::basic::decode_basic;
+use crate::error::OAuthError;
+use crate::types::{Audience, ClientId, ClientSecret, ScopeSet};
+
+/// Bodies larger than this are refused before parsing (DESIGN.md).
+pub const MAX_BODY_BYTES: usize = 8 * 1024;
+
+/// The only grant served (RFC 6749 §4.4.2).
+pub const CLIENT_CREDENTIALS: &str = "client_credentials";
+
+/// How the client authenticated (RFC 6749 §2.3.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// HTTP Basic (`client_secret_basic`).
+    Basic,
+    /// Credentials in the body (`client_secret_post`).
+    Post,
+}
+
+/// A syntactically valid client credentials token request. Its `Debug` never shows
+/// the secret ([`ClientSecret`] is redacted).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRequest {
+    /// The client's id.
+    pub client_id: ClientId,
+    /// The presented secret.
+    pub client_secret: ClientSecret,
+    /// How it was presented.
+    pub auth_method: AuthMethod,
+    /// `audience`, or `resource` (RFC 8707 §2); `None` means the default audience.
+    pub audience: Option<Audience>,
+    /// The requested scopes; `None` means every granted scope (RFC 6749 §3.3).
+    pub scope: Option<ScopeSet>,
+}
+
+/// Parses a token request.
+///
+/// Checks, in order: POST only (405); at most [`MAX_BODY_BYTES`] (413); a form or JSON
+/// body (`invalid_request`); no repeated parameter (RFC 6749 §3.2); `grant_type`
+/// present (`invalid_request`) and `client_credentials` (`unsupported_grant_type`);
+/// exactly one client authentication method (both: `invalid_request`, neither:
+/// `invalid_client`); a well-formed `scope` (`invalid_scope`). Empty parameters are
+/// treated as omitted (RFC 6749 §3.2) and unknown ones are ignored.
+pub fn parse_token_request(
+    method: &str,
+    content_type: Option<&str>,
+    authorization: Option<&str>,
+    body: &[u8],
+) -> Result<TokenRequest, OAuthError> {
+    if !method.eq_ignore_ascii_case("POST") {
+        return Err(OAuthError::MethodNotAllowed);
+    }
+    if body.len() > MAX_BODY_BYTES {
+        return Err(OAuthError::PayloadTooLarge);
+    }
+    let params = match media_type(content_type).as_deref() {
+        Some("application/x-www-form-urlencoded") => form_params(body)?,
+        Some("application/json") => json_params(body)?,
+        _ => {
+            return Err(OAuthError::InvalidRequest(
+                "the body must be application/x-www-form-urlencoded or application/json".into(),
+            ))
+        }
+    };
+    let get = |name: &str| params.get(name).map(String::as_str).filter(|v| !v.is_empty());
+
+    match get("grant_type") {
+        None => return Err(OAuthError::InvalidRequest("grant_type is required".into())),
+        Some(CLIENT_CREDENTIALS) => {}
+        Some(_) => return Err(OAuthError::UnsupportedGrantType),
+    }
+
+    let body_id = get("client_id");
+    let body_secret = get("client_secret");
+    let (client_id, client_secret, auth_method) = match authorization.filter(|h| !h.is_empty()) {
+        Some(header) => {
+            if body_secret.is_some() {
+                return Err(OAuthError::InvalidRequest(
+                    "use one client authentication method, not both".into(),
+                ));
+            }
+            let (id, secret) = decode_basic(header)?;
+            if body_id.is_some_and(|b| b != id.as_str()) {
+                return Err(OAuthError::InvalidRequest(
+                    "client_id in the body differs from the Authorization header".into(),
+                ));
+            }
+            (id, secret, AuthMethod::Basic)
+        }
+        None => match (body_id, body_secret) {
+            (Some(id), Some(secret)) => (
+                ClientId::new(id),
+                ClientSecret::new(secret),
+                AuthMethod::Post,
+            ),
+            _ => return Err(OAuthError::InvalidClient),
+        },
+    };
+
+    let audience = match (get("audience"), get("resource")) {
+        (Some(a), Some(r)) if a != r => {
+            return Err(OAuthError::InvalidRequest(
+                "audience and resource name different APIs".into(),
+            ))
+        }
+        (Some(a), _) => Some(a),
+        (None, r) => r,
+    };
+    // RFC 8707 §2: a resource indicator "MUST NOT include a fragment component".
+    if audience.is_some_and(|a| a.contains('#')) {
+        return Err(OAuthError::InvalidTarget);
+    }
+
+    let scope = match get("scope") {
+        None => None,
+        Some(s) => Some(
+            ScopeSet::parse(s)
+                .ok_or_else(|| OAuthError::InvalidScope("the scope parameter is malformed".into()))?,
+        )
+        .filter(|s| !s.is_empty()),
+    };
+
+    Ok(TokenRequest {
+        client_id,
+        client_secret,
+        auth_method,
+        audience: audience.map(Audience::new),
+        scope,
+    })
+}
+
+/// The lower-cased media type of a `Content-Type` value, without parameters.
+fn media_type(content_type: Option<&str>) -> Option<String> {
+    let value = content_type?;
+    let essence = value.split(';').next().unwrap_or("").trim();
+    Some(essence.to_ascii_lowercase())
+}
+
+/// Form parameters; a repeated name is `invalid_request` (RFC 6749 §3.2).
+fn form_params(body: &[u8]) -> Result<BTreeMap<String, String>, OAuthError> {
+    if std::str::from_utf8(body).is_err() {
+        return Err(OAuthError::InvalidRequest("the body is not UTF-8".into()));
+    }
+    let mut params = BTreeMap::new();
+    for (name, value) in form_urlencoded::parse(body) {
+        if params.contains_key(name.as_ref()) {
+            return Err(repeated(&name));
+        }
+        params.insert(name.into_owned(), value.into_owned());
+    }
+    Ok(params)
+}
+
+fn repeated(name: &str) -> OAuthError {
+    // Parameter names come from the caller: keep only a short, printable form.
+    let shown: String = name.chars().filter(|c| c.is_ascii_graphic()).take(40).collect();
+    OAuthError::InvalidRequest(format!("parameter {shown} is repeated"))
+}
+
+/// JSON parameters (the Auth0-style body): an object of strings; a repeated key is
+/// refused like a repeated form parameter.
+fn json_params(body: &[u8]) -> Result<BTreeMap<String, String>, OAuthError> {
+    serde_json::from_slice::<JsonParams>(body)
+        .map(|p| p.0)
+        .map_err(|e| {
+            let msg = e.to_string();
+            if let Some(name) = msg.strip_prefix("repeated:") {
+                repeated(name.split(" at line").next().unwrap_or(""))
+            } else {
+                OAuthError::InvalidRequest(
+                    "the body must be a JSON object whose values are strings".into(),
+                )
+            }
+        })
+}
+
+struct JsonParams(BTreeMap<String, String>);
+
+impl<'de> Deserialize<'de> for JsonParams {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = JsonParams;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of string values")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonParams, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    let value = map.next_value::<String>()?;
+                    if out.contains_key(&key) {
+                        return Err(de::Error::custom(format_args!("repeated:{key}")));
+                    }
+                    out.insert(key, value);
+                }
+                Ok(JsonParams(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::basic::encode_basic;
+
+    const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
+    const JSON: Option<&str> = Some("application/json");
+
+    fn parse_form(body: &str) -> Result<TokenRequest, OAuthError> {
+        parse_token_request("POST", FORM, None, body.as_bytes())
+    }
+
+    #[test]
+    fn form_post_credentials_parsed() {
+        let r = parse_form("grant_type=client_credentials&client_id=c1&client_secret=s%2B1&audience=https%3A%2F%2Fapi&scope=read+write").unwrap();
+        assert_eq!(r.client_id.as_str(), "c1");
+        assert_eq!(r.client_secret.expose(), "s+1");
+        assert_eq!(r.auth_method, AuthMethod::Post);
+        assert_eq!(r.audience.unwrap().as_str(), "https://api");
+        assert_eq!(r.scope.unwrap().to_wire(), "read write");
+    }
+
+    #[test]
+    fn json_and_form_parse_equal() {
+        let form = parse_form("grant_type=client_credentials&client_id=c1&client_secret=s1&audience=a&scope=x").unwrap();
+        let json = parse_token_request(
+            "POST",
+            JSON,
+            None,
+            br#"{"grant_type":"client_credentials","client_id":"c1","client_secret":"s1","audience":"a","scope":"x"}"#,
+        )
+        .unwrap();
+        assert_eq!(form, json);
+    }
+
+    #[test]
+    fn content_type_with_charset_accepted() {
+        let r = parse_token_request(
+            "POST",
+            Some("Application/X-WWW-Form-Urlencoded; charset=UTF-8"),
+            None,
+            b"grant_type=client_credentials&client_id=c&client_secret=s",
+        );
+        assert!(r.is_ok());
+    }
+
+    #[test]
+    fn repeated_form_parameter_invalid_request() {
+        let e = parse_form("grant_type=client_credentials&client_id=c&client_secret=s&scope=a&scope=b").unwrap_err();
+        assert!(matches!(e, OAuthError::InvalidRequest(ref d) if d.contains("scope")), "{e:?}");
+    }
+
+    #[test]
+    fn repeated_json_key_invalid_request() {
+        let e = parse_token_request("POST", JSON, None, br#"{"grant_type":"client_credentials","client_id":"c","client_id":"d","client_secret":"s"}"#).unwrap_err();
+        assert!(matches!(e, OAuthError::InvalidRequest(ref d) if d.contains("client_id")), "{e:?}");
+    }
+
+    #[test]
+    fn json_number_value_invalid_request() {
+        let e = parse_token_request("POST", JSON, None, br#"{"grant_type":1}"#).unwrap_err();
+        assert!(matches!(e, OAuthError::InvalidRequest(_)));
+    }
+
+    #[test]
+    fn unsupported_content_type_invalid_request() {
+        let e = parse_token_request("POST", Some("text/plain"), None, b"x").unwrap_err();
+        assert!(matches!(e, OAuthError::InvalidRequest(_)));
+        let e = parse_token_request("POST", None, None, b"x").unwrap_err();
+        assert!(matches!(e, OAuthError::InvalidRequest(_)));
+    }
+
+    #[test]
+    fn get_method_not_allowed() {
+        let e = parse_token_request("GET", FORM, None, b"").unwrap_err();
+        assert!(matches!(e, OAuthError::MethodNotAllowed));
+    }
+
+    #[test]
+    fn oversized_body_payload_too_large() {
+        let body = vec![b'a'; MAX_BODY_BYTES + 1];
+        let e = parse_token_request("POST", FORM, None, &body).unwrap_err();
+        assert!(matches!(e, OAuthError::PayloadTooLarge));
+    }
+
+    #[test]
+    fn missing_grant_type_invalid_request() {
+        let e = parse_form("client_id=c&client_secret=s").unwrap_err();
+        assert!(matches!(e, OAuthError::InvalidRequest(_)));
+    }
+
+    #[test]
+    fn password_grant_unsupported_grant_type() {
+        let e = parse_form("grant_type=password&username=u&password=p").unwrap_err();
+        assert!(matches!(e, OAuthError::UnsupportedGrantType));
+    }
+
+    #[test]
+    fn both_auth_methods_invalid_request() {
+        let h = encode_basic("c", "s");
+        let e = parse_token_request("POST", FORM, Some(&h), b"grant_type=client_credentials&client_id=c&client_secret=s").unwrap_err();
+        assert!(matches!(e, OAuthError::InvalidRequest(_)));
+    }
+
+    #[test]
+    fn basic_with_matching_body_client_id_accepted() {
+        let h = encode_basic("c", "s");
+        let r = parse_token_request("POST", FORM, Some(&h), b"grant_type=client_credentials&client_id=c").unwrap();
+        assert_eq!(r.auth_method, AuthMethod::Basic);
+    }
+
+    #[test]
+    fn no_credentials_invalid_client() {
+        let e = parse_form("grant_type=client_credentials").unwrap_err();
+        assert!(matches!(e, OAuthError::InvalidClient));
+        let e = parse_form("grant_type=client_credentials&client_id=c").unwrap_err();
+        assert!(matches!(e, OAuthError::InvalidClient));
+    }
+
+    #[test]
+    fn resource_parameter_is_audience() {
+        let r = parse_form("grant_type=client_credentials&client_id=c&client_secret=s&resource=https%3A%2F%2Fapi").unwrap();
+        assert_eq!(r.audience.unwrap().as_str(), "https://api");
+    }
+
+    #[test]
+    fn conflicting_audience_and_resource_invalid_request() {
+        let e = parse_form("grant_type=client_credentials&client_id=c&client_secret=s&resource=a&audience=b").unwrap_err();
+        assert!(matches!(e, OAuthError::InvalidRequest(_)));
+    }
+
+    #[test]
+    fn resource_with_fragment_invalid_target() {
+        let e = parse_form("grant_type=client_credentials&client_id=c&client_secret=s&resource=https%3A%2F%2Fapi%23x").unwrap_err();
+        assert!(matches!(e, OAuthError::InvalidTarget));
+    }
+
+    #[test]
+    fn malformed_scope_invalid_scope() {
+        let e = parse_form("grant_type=client_credentials&client_id=c&client_secret=s&scope=a%22b").unwrap_err();
+        assert!(matches!(e, OAuthError::InvalidScope(_)));
+    }
+
+    #[test]
+    fn empty_parameters_treated_as_omitted() {
+        let r = parse_form("grant_type=client_credentials&client_id=c&client_secret=s&scope=&audience=").unwrap();
+        assert!(r.scope.is_none());
+        assert!(r.audience.is_none());
+    }
+
+    #[test]
+    fn non_utf8_form_invalid_request() {
+        let e = parse_token_request("POST", FORM, None, b"grant_type=\xff").unwrap_err();
+        assert!(matches!(e, OAuthError::InvalidRequest(_)));
+    }
+}

@@ -1,0 +1,72 @@
+//! In-memory fakes of every port (feature `testing`): a directory, software signers
+//! with real keys, a no-op signer for benchmarks, a scriptable claims hook, and
+//! fixtures with a fixed clock. Tests of every layer use these instead of AWS.
+//!
+//! ```
+//! use m2m_core::testing::{fixtures, InMemoryDirectory, SoftwareSigner};
+//!
+//! let directory = InMemoryDirectory::new()
+//!     .with_api(fixtures::api(fixtures::API, &["read:orders", "write:orders"]))
+//!     .with_client(fixtures::client(fixtures::CLIENT_ID, fixtures::CLIENT_SECRET))
+//!     .with_grant(fixtures::grant(fixtures::CLIENT_ID, fixtures::API, &["read:orders"]));
+//! let signer = SoftwareSigner::es256();
+//! # let _ = (directory, signer);
+//! ```
+//!
+//! Every fake is `Clone`, and clones share state: keep one to inspect call counts
+//! and flip failure switches after handing the other to the code under test.
+
+mod directory;
+pub mod fixtures;
+mod hook;
+mod signer;
+
+pub use directory::InMemoryDirectory;
+pub use hook::FakeHook;
+pub use signer::{NoopSigner, SoftwareSigner};
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use crate::error::PortError;
+
+/// Locks a fake's state, ignoring poisoning: a test that panicked while holding the
+/// lock has already failed, and the fakes' state stays consistent per operation.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// An injected failure: what a fake's failure switch makes it return.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// The `PortError` message.
+    pub message: String,
+    /// Whether the failure is throttling (→ 503 rather than 500).
+    pub throttled: bool,
+}
+
+impl Failure {
+    /// A plain failure (→ 500).
+    pub fn error(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            throttled: false,
+        }
+    }
+
+    /// A throttling failure (→ 503).
+    pub fn throttled(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            throttled: true,
+        }
+    }
+
+    /// The `PortError` this failure stands for.
+    pub fn to_port_error(&self) -> PortError {
+        if self.throttled {
+            PortError::throttled(self.message.clone())
+        } else {
+            PortError::new(self.message.clone())
+        }
+    }
+}

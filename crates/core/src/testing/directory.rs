@@ -1,0 +1,270 @@
+//! [`InMemoryDirectory`]: the `Directory` port over hash maps, with a lookup counter
+//! and a failure switch.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::{lock, Failure};
+use crate::error::PortError;
+use crate::model::{Api, Client, Grant};
+use crate::ports::{Directory, Lookup};
+use crate::types::{Audience, ClientId, SecretId};
+
+#[derive(Debug, Default)]
+struct State {
+    apis: HashMap<Audience, Api>,
+    clients: HashMap<ClientId, Client>,
+    grants: HashMap<(ClientId, Audience), Grant>,
+    failure: Option<Failure>,
+    record_failure: Option<Failure>,
+    recorded: Vec<(ClientId, SecretId, u64)>,
+}
+
+/// An in-memory [`Directory`]. Like the DynamoDB adapter's one `BatchGetItem`, a
+/// lookup returns client, grant and API independently of one another.
+#[derive(Clone, Debug, Default)]
+pub struct InMemoryDirectory {
+    state: Arc<Mutex<State>>,
+    lookups: Arc<AtomicUsize>,
+}
+
+impl InMemoryDirectory {
+    /// An empty directory.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) an API; builder style.
+    pub fn with_api(self, api: Api) -> Self {
+        self.put_api(api);
+        self
+    }
+
+    /// Adds (or replaces) a client; builder style.
+    pub fn with_client(self, client: Client) -> Self {
+        self.put_client(client);
+        self
+    }
+
+    /// Adds (or replaces) a grant; builder style.
+    pub fn with_grant(self, grant: Grant) -> Self {
+        self.put_grant(grant);
+        self
+    }
+
+    /// Adds (or replaces) an API.
+    pub fn put_api(&self, api: Api) {
+        lock(&self.state).apis.insert(api.identifier.clone(), api);
+    }
+
+    /// Adds (or replaces) a client.
+    pub fn put_client(&self, client: Client) {
+        lock(&self.state).clients.insert(client.id.clone(), client);
+    }
+
+    /// Adds (or replaces) a grant.
+    pub fn put_grant(&self, grant: Grant) {
+        let key = (grant.client_id.clone(), grant.audience.clone());
+        lock(&self.state).grants.insert(key, grant);
+    }
+
+    /// Removes an API; returns it if it was there.
+    pub fn remove_api(&self, identifier: &Audience) -> Option<Api> {
+        lock(&self.state).apis.remove(identifier)
+    }
+
+    /// Removes a client (not its grants); returns it if it was there.
+    pub fn remove_client(&self, id: &ClientId) -> Option<Client> {
+        lock(&self.state).clients.remove(id)
+    }
+
+    /// Removes a grant; returns it if it was there.
+    pub fn remove_grant(&self, client_id: &ClientId, audience: &Audience) -> Option<Grant> {
+        lock(&self.state)
+            .grants
+            .remove(&(client_id.clone(), audience.clone()))
+    }
+
+    /// A copy of a stored client, to inspect what the code under test left there.
+    pub fn client(&self, id: &ClientId) -> Option<Client> {
+        lock(&self.state).clients.get(id).cloned()
+    }
+
+    /// Changes a stored client in place; false when there is no such client.
+    pub fn update_client(&self, id: &ClientId, change: impl FnOnce(&mut Client)) -> bool {
+        match lock(&self.state).clients.get_mut(id) {
+            Some(c) => {
+                change(c);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// How many lookups were made (failed ones included).
+    pub fn lookup_count(&self) -> usize {
+        self.lookups.load(Ordering::SeqCst)
+    }
+
+    /// From now on, every call (lookups and `record_secret_use`) fails with
+    /// `failure`; `None` turns this switch off.
+    pub fn fail_with(&self, failure: Option<Failure>) {
+        lock(&self.state).failure = failure;
+    }
+
+    /// From now on, every call fails (throttled → 503, otherwise → 500).
+    pub fn fail(&self, throttled: bool) {
+        let failure = if throttled {
+            Failure::throttled("directory throttled (injected)")
+        } else {
+            Failure::error("directory unavailable (injected)")
+        };
+        self.fail_with(Some(failure));
+    }
+
+    /// Every call succeeds again (both switches off).
+    pub fn heal(&self) {
+        let mut state = lock(&self.state);
+        state.failure = None;
+        state.record_failure = None;
+    }
+
+    /// From now on only `record_secret_use` fails with `failure` (lookups still
+    /// work): the request must succeed anyway. `None` heals it.
+    pub fn fail_record_use_with(&self, failure: Option<Failure>) {
+        lock(&self.state).record_failure = failure;
+    }
+
+    /// Every `record_secret_use` call so far, in order: `(client, secret, now)`.
+    pub fn recorded_uses(&self) -> Vec<(ClientId, SecretId, u64)> {
+        lock(&self.state).recorded.clone()
+    }
+}
+
+impl Directory for InMemoryDirectory {
+    async fn lookup(&self, client_id: &ClientId, audience: &Audience) -> Result<Lookup, PortError> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        let state = lock(&self.state);
+        if let Some(f) = &state.failure {
+            return Err(f.to_port_error());
+        }
+        Ok(Lookup {
+            client: state.clients.get(client_id).cloned(),
+            grant: state
+                .grants
+                .get(&(client_id.clone(), audience.clone()))
+                .cloned(),
+            api: state.apis.get(audience).cloned(),
+        })
+    }
+
+    async fn record_secret_use(
+        &self,
+        client_id: &ClientId,
+        secret_id: &SecretId,
+        now: u64,
+    ) -> Result<(), PortError> {
+        let mut state = lock(&self.state);
+        state
+            .recorded
+            .push((client_id.clone(), secret_id.clone(), now));
+        if let Some(f) = state.failure.as_ref().or(state.record_failure.as_ref()) {
+            return Err(f.to_port_error());
+        }
+        // Like the adapter's UpdateItem: only `last_used_at` changes, not `version`.
+        let secret = state
+            .clients
+            .get_mut(client_id)
+            .and_then(|c| c.secrets.iter_mut().find(|s| &s.id == secret_id))
+            .ok_or_else(|| PortError::new(format!("no secret {secret_id} on client {client_id}")))?;
+        secret.last_used_at = Some(now);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::fixtures::{self, API, CLIENT_ID, CLIENT_SECRET};
+
+    fn directory() -> InMemoryDirectory {
+        InMemoryDirectory::new()
+            .with_api(fixtures::api(API, &["read", "write"]))
+            .with_client(fixtures::client(CLIENT_ID, CLIENT_SECRET))
+            .with_grant(fixtures::grant(CLIENT_ID, API, &["read"]))
+    }
+
+    #[tokio::test]
+    async fn lookup_returns_all_three() {
+        let d = directory();
+        let l = d.lookup(&ClientId::new(CLIENT_ID), &Audience::new(API)).await.unwrap();
+        assert_eq!(l.client.unwrap().id.as_str(), CLIENT_ID);
+        assert_eq!(l.grant.unwrap().scopes.to_wire(), "read");
+        assert_eq!(l.api.unwrap().scopes.to_wire(), "read write");
+        assert_eq!(d.lookup_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn unknown_client_known_api_partial() {
+        let d = directory();
+        let l = d.lookup(&ClientId::new("nobody"), &Audience::new(API)).await.unwrap();
+        assert!(l.client.is_none() && l.grant.is_none());
+        assert!(l.api.is_some());
+    }
+
+    #[tokio::test]
+    async fn failure_switch_fails_then_heals() {
+        let d = directory();
+        let shared = d.clone();
+        shared.fail(true);
+        let err = d.lookup(&ClientId::new(CLIENT_ID), &Audience::new(API)).await.unwrap_err();
+        assert!(err.throttled);
+        shared.heal();
+        assert!(d.lookup(&ClientId::new(CLIENT_ID), &Audience::new(API)).await.is_ok());
+        assert_eq!(shared.lookup_count(), 2);
+    }
+
+    #[tokio::test]
+    async fn remove_grant_then_lookup_none() {
+        let d = directory();
+        assert!(d.remove_grant(&ClientId::new(CLIENT_ID), &Audience::new(API)).is_some());
+        let l = d.lookup(&ClientId::new(CLIENT_ID), &Audience::new(API)).await.unwrap();
+        assert!(l.grant.is_none() && l.client.is_some());
+    }
+
+    #[tokio::test]
+    async fn record_secret_use_sets_last_used_keeps_version() {
+        let d = directory();
+        let id = ClientId::new(CLIENT_ID);
+        let before = d.client(&id).unwrap();
+        let secret_id = before.secrets[0].id.clone();
+        d.record_secret_use(&id, &secret_id, 42).await.unwrap();
+        let after = d.client(&id).unwrap();
+        assert_eq!(after.secrets[0].last_used_at, Some(42));
+        assert_eq!(after.version, before.version);
+        assert_eq!(d.recorded_uses(), vec![(id.clone(), secret_id.clone(), 42)]);
+        assert!(d.record_secret_use(&id, &SecretId::new("nope"), 43).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn record_failure_switch_leaves_lookup_working() {
+        let d = directory();
+        let id = ClientId::new(CLIENT_ID);
+        d.fail_record_use_with(Some(Failure::error("boom")));
+        let secret_id = d.client(&id).unwrap().secrets[0].id.clone();
+        assert!(d.record_secret_use(&id, &secret_id, 1).await.is_err());
+        assert!(d.lookup(&id, &Audience::new(API)).await.is_ok());
+        d.heal();
+        assert!(d.record_secret_use(&id, &secret_id, 1).await.is_ok());
+    }
+
+    #[test]
+    fn update_client_changes_stored_copy() {
+        let d = directory();
+        let id = ClientId::new(CLIENT_ID);
+        assert!(d.update_client(&id, |c| c.name = "renamed".into()));
+        assert_eq!(d.client(&id).unwrap().name, "renamed");
+        assert!(!d.update_client(&ClientId::new("nobody"), |_| {}));
+    }
+}

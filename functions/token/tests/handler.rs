@@ -1,0 +1,249 @@
+//! Handler tests from API Gateway HTTP API (v2) request fixtures, parsed by
+//! `lambda_http::request::from_str` as the runtime does. Tokens from the software
+//! signers are verified with an independent library (`jsonwebtoken`) using only the
+//! published JWK.
+
+use std::collections::HashSet;
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+use lambda_http::{Body, Request, Response};
+use m2m_core::basic::encode_basic;
+use m2m_core::jwk::Jwk;
+use m2m_core::ports::{ClaimsHook, Directory, NoHook, Signer};
+use m2m_core::testing::fixtures::{self, API, CLIENT_ID, CLIENT_SECRET, ISSUER, NOW};
+use m2m_core::testing::{FakeHook, InMemoryDirectory, SoftwareSigner};
+use m2m_core::IssuerConfig;
+use serde_json::{json, Value};
+use token::{handle, App};
+
+const FIXTURE: &str = include_str!("fixtures/apigw_v2_token_form.json");
+
+/// An API Gateway v2 event from the fixture, with method, headers and body replaced.
+fn event(method: &str, headers: &[(&str, &str)], body: &str, base64: bool) -> Request {
+    let mut e: Value = serde_json::from_str(FIXTURE).unwrap();
+    e["requestContext"]["http"]["method"] = json!(method);
+    e["routeKey"] = json!(format!("{method} /oauth/token"));
+    let h = e["headers"].as_object_mut().unwrap();
+    h.insert("content-length".into(), json!(body.len().to_string()));
+    for (k, v) in headers {
+        h.insert((*k).into(), json!(v));
+    }
+    if base64 {
+        e["body"] = json!(STANDARD.encode(body));
+        e["isBase64Encoded"] = json!(true);
+    } else {
+        e["body"] = json!(body);
+    }
+    lambda_http::request::from_str(&e.to_string()).unwrap()
+}
+
+fn form_event(body: &str) -> Request {
+    event("POST", &[], body, false)
+}
+
+fn app<S: Signer>(signer: S) -> App<InMemoryDirectory, S, NoHook> {
+    App {
+        config: IssuerConfig {
+            issuer: ISSUER.into(),
+            default_audience: None,
+        },
+        directory: fixtures::directory(),
+        signer,
+        hook: None,
+    }
+}
+
+fn body_json(r: &Response<Body>) -> Value {
+    serde_json::from_slice(r.body().as_ref()).unwrap()
+}
+
+fn post_body(extra: &str) -> String {
+    format!("grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}&audience=https%3A%2F%2Fapi.example.com{extra}")
+}
+
+async fn call<D: Directory, S: Signer, H: ClaimsHook>(app: &App<D, S, H>, req: Request) -> Response<Body> {
+    handle(app, &req, NOW).await
+}
+
+/// Verifies `token` with `jsonwebtoken` against only the published JWK, at the
+/// fixed clock, and returns (header, claims).
+fn verify(token: &str, jwk: &Jwk, alg: Algorithm) -> (jsonwebtoken::Header, Value) {
+    let published: jsonwebtoken::jwk::Jwk = serde_json::from_value(serde_json::to_value(jwk).unwrap()).unwrap();
+    let key = DecodingKey::from_jwk(&published).unwrap();
+    let mut v = Validation::new(alg);
+    v.set_audience(&[API]);
+    v.set_issuer(&[ISSUER]);
+    v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+    // The fixtures' clock is fixed in the past: check exp against it, not wall time.
+    v.validate_exp = false;
+    let data = decode::<Value>(token, &key, &v).unwrap();
+    let c = &data.claims;
+    assert!(c["exp"].as_u64().unwrap() > NOW);
+    (data.header, data.claims)
+}
+
+#[tokio::test]
+async fn rs256_rfc9068_basic_token_verifies_with_published_jwk() {
+    let signer = SoftwareSigner::rs256();
+    let jwk = signer.jwk();
+    let app = app(signer);
+    let basic = encode_basic(CLIENT_ID, CLIENT_SECRET);
+    let req = event("POST", &[("authorization", &basic)], "grant_type=client_credentials&audience=https%3A%2F%2Fapi.example.com&scope=read%3Aorders", false);
+    let r = call(&app, req).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert_eq!(r.headers()["pragma"], "no-cache");
+    let b = body_json(&r);
+    assert_eq!(b["token_type"], "Bearer");
+    assert_eq!(b["expires_in"], 3600);
+    assert_eq!(b["scope"], "read:orders");
+    let token = b["access_token"].as_str().unwrap();
+    let (header, c) = verify(token, &jwk, Algorithm::RS256);
+    assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+    assert_eq!(header.kid.as_deref(), jwk.kid.as_ref().map(|k| k.as_str()));
+    assert_eq!(c["iss"], ISSUER);
+    assert_eq!(c["sub"], CLIENT_ID);
+    assert_eq!(c["client_id"], CLIENT_ID);
+    assert_eq!(c["aud"], API);
+    assert_eq!(c["iat"], NOW);
+    assert_eq!(c["exp"], NOW + 3600);
+    assert_eq!(c["scope"], "read:orders");
+    assert!(c["jti"].is_string());
+    assert!(c.get("azp").is_none() && c.get("gty").is_none());
+}
+
+#[tokio::test]
+async fn es256_rfc9068_post_token_verifies_with_published_jwk() {
+    let signer = SoftwareSigner::es256();
+    let jwk = signer.jwk();
+    let app = app(signer);
+    let r = call(&app, form_event(&post_body(""))).await;
+    assert_eq!(r.status(), 200);
+    let token = body_json(&r)["access_token"].as_str().unwrap().to_owned();
+    let (header, c) = verify(&token, &jwk, Algorithm::ES256);
+    assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+    assert_eq!(c["scope"], "read:orders write:orders");
+    // ES256 signatures are the fixed 64-byte r‖s (RFC 7518 §3.4).
+    let sig = URL_SAFE_NO_PAD.decode(token.rsplit('.').next().unwrap()).unwrap();
+    assert_eq!(sig.len(), 64);
+}
+
+async fn auth0_profile(signer: SoftwareSigner, alg: Algorithm) {
+    let jwk = signer.jwk();
+    let app = app(signer);
+    app.directory.put_api(fixtures::auth0_api(API, fixtures::API_SCOPES));
+    app.directory.put_client(fixtures::client_in_org(CLIENT_ID, CLIENT_SECRET, "org_acme"));
+    let r = call(&app, form_event(&post_body(""))).await;
+    assert_eq!(r.status(), 200);
+    let token = body_json(&r)["access_token"].as_str().unwrap().to_owned();
+    let (header, c) = verify(&token, &jwk, alg);
+    assert_eq!(header.typ.as_deref(), Some("JWT"));
+    assert_eq!(c["sub"], format!("{CLIENT_ID}@clients"));
+    assert_eq!(c["azp"], CLIENT_ID);
+    assert_eq!(c["gty"], "client-credentials");
+    assert_eq!(c["org_id"], "org_acme");
+    assert_eq!(c["iss"], ISSUER);
+    assert_eq!(c["aud"], API);
+}
+
+#[tokio::test]
+async fn rs256_auth0_profile_verifies() {
+    auth0_profile(SoftwareSigner::rs256(), Algorithm::RS256).await;
+}
+
+#[tokio::test]
+async fn es256_auth0_profile_verifies() {
+    auth0_profile(SoftwareSigner::es256(), Algorithm::ES256).await;
+}
+
+#[tokio::test]
+async fn json_body_accepted() {
+    let app = app(SoftwareSigner::rs256());
+    let body = json!({"grant_type":"client_credentials","client_id":CLIENT_ID,"client_secret":CLIENT_SECRET,"audience":API}).to_string();
+    let r = call(&app, event("POST", &[("content-type", "application/json")], &body, false)).await;
+    assert_eq!(r.status(), 200, "{:?}", body_json(&r));
+}
+
+#[tokio::test]
+async fn base64_encoded_body_accepted() {
+    let app = app(SoftwareSigner::rs256());
+    let r = call(&app, event("POST", &[], &post_body(""), true)).await;
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn get_method_not_allowed_405() {
+    let app = app(SoftwareSigner::rs256());
+    let r = call(&app, event("GET", &[], "", false)).await;
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "POST");
+    assert_eq!(body_json(&r)["error"], "invalid_request");
+}
+
+#[tokio::test]
+async fn oversized_body_refused_413() {
+    let app = app(SoftwareSigner::rs256());
+    let body = post_body(&format!("&pad={}", "a".repeat(9000)));
+    let r = call(&app, form_event(&body)).await;
+    assert_eq!(r.status(), 413);
+    assert_eq!(body_json(&r)["error"], "invalid_request");
+}
+
+#[tokio::test]
+async fn wrong_secret_401_with_challenge() {
+    let app = app(SoftwareSigner::rs256());
+    let r = call(&app, form_event(&post_body("").replace(CLIENT_SECRET, "m2m_sk_nope"))).await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["www-authenticate"], "Basic realm=\"m2m-auth\"");
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert_eq!(body_json(&r)["error"], "invalid_client");
+}
+
+#[tokio::test]
+async fn unknown_audience_400_invalid_target() {
+    let app = app(SoftwareSigner::rs256());
+    let r = call(&app, form_event(&post_body("").replace("api.example.com", "nope.example.com"))).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(body_json(&r)["error"], "invalid_target");
+}
+
+#[tokio::test]
+async fn throttled_store_503_with_retry_after() {
+    let app = app(SoftwareSigner::rs256());
+    app.directory.fail(true);
+    let r = call(&app, form_event(&post_body(""))).await;
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "1");
+    assert_eq!(body_json(&r)["error"], "server_error");
+}
+
+#[tokio::test]
+async fn hook_claims_in_verified_token() {
+    let signer = SoftwareSigner::rs256();
+    let jwk = signer.jwk();
+    let app = App {
+        config: IssuerConfig { issuer: ISSUER.into(), default_audience: None },
+        directory: fixtures::directory(),
+        signer,
+        hook: Some(FakeHook::claims(json!({"https://example.com/plan": "gold"}))),
+    };
+    let r = call(&app, form_event(&post_body(""))).await;
+    let token = body_json(&r)["access_token"].as_str().unwrap().to_owned();
+    let (_, c) = verify(&token, &jwk, Algorithm::RS256);
+    assert_eq!(c["https://example.com/plan"], "gold");
+}
+
+#[tokio::test]
+async fn tokens_have_unique_jti() {
+    let app = app(SoftwareSigner::es256());
+    let mut seen = HashSet::new();
+    for _ in 0..50 {
+        let r = call(&app, form_event(&post_body(""))).await;
+        let token = body_json(&r)["access_token"].as_str().unwrap().to_owned();
+        let payload: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap();
+        assert!(seen.insert(payload["jti"].as_str().unwrap().to_owned()));
+    }
+}
