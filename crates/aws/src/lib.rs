@@ -3,10 +3,13 @@
 //! settings they share. Each implements one port of `m2m_core::ports`.
 #![deny(missing_docs)]
 
+pub mod admin_keys;
+pub mod admin_store;
 pub mod config;
 pub mod directory;
 pub mod hook;
 pub mod items;
+pub mod registry;
 mod sdk_error;
 pub mod signer;
 pub mod table;
@@ -14,6 +17,7 @@ pub mod table;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use admin_store::{AdminStore, StoreError, Versioned};
 pub use config::{sdk_config, Config, ConfigError};
 pub use directory::DynamoDirectory;
 pub use hook::LambdaHook;

@@ -2,6 +2,7 @@
 //! Basic header), authentication (SHA-256 + constant-time compare), scope resolution,
 //! claims, JSON, base64 and the HTTP response. Signing is excluded (KMS does it).
 //! Run: `cargo bench -p m2m-core --bench issuance`.
+#![allow(missing_docs, clippy::unwrap_used)]
 
 use std::hint::black_box;
 

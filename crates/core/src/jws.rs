@@ -32,11 +32,12 @@ pub enum JwsError {
 
 /// Length of the unpadded base64url encoding of `n` bytes (RFC 4648 §5, RFC 7515 §2).
 const fn b64_len(n: usize) -> usize {
-    (n / 3) * 4 + match n % 3 {
-        0 => 0,
-        1 => 2,
-        _ => 3,
-    }
+    (n / 3) * 4
+        + match n % 3 {
+            0 => 0,
+            1 => 2,
+            _ => 3,
+        }
 }
 
 /// The JWS Signing Input (RFC 7515 §5.1 step 8):
@@ -121,7 +122,11 @@ mod tests {
     #[test]
     fn b64_len_matches_engine() {
         for n in 0..300 {
-            assert_eq!(b64_len(n), URL_SAFE_NO_PAD.encode(vec![0u8; n]).len(), "n={n}");
+            assert_eq!(
+                b64_len(n),
+                URL_SAFE_NO_PAD.encode(vec![0u8; n]).len(),
+                "n={n}"
+            );
         }
     }
 

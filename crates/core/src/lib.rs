@@ -10,6 +10,7 @@ pub mod http_response;
 pub mod issue;
 pub mod jwk;
 pub mod jws;
+pub mod keys;
 pub mod model;
 pub mod ports;
 pub mod request;

@@ -56,7 +56,11 @@ pub fn hash_secret(secret: &ClientSecret) -> [u8; 32] {
 }
 
 /// The record to store for `secret`: a fresh id and the hash, never the secret.
-pub fn stored_secret(secret: &ClientSecret, created_at: u64, expires_at: Option<u64>) -> StoredSecret {
+pub fn stored_secret(
+    secret: &ClientSecret,
+    created_at: u64,
+    expires_at: Option<u64>,
+) -> StoredSecret {
     StoredSecret {
         id: new_secret_id(),
         hash: hash_secret(secret),

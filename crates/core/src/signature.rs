@@ -21,8 +21,12 @@ pub fn ecdsa_der_to_jws(der: &[u8]) -> Result<[u8; 64], SignatureError> {
 /// The reverse: the DER `Ecdsa-Sig-Value` of a 64-byte ES256 `r‖s` signature, as a
 /// verifier that speaks DER (or KMS `Verify`) expects it.
 pub fn jws_to_ecdsa_der(jws: &[u8]) -> Result<Vec<u8>, SignatureError> {
-    let sig = p256::ecdsa::Signature::from_slice(jws)
-        .map_err(|_| SignatureError(format!("not a 64-byte ES256 signature ({} bytes)", jws.len())))?;
+    let sig = p256::ecdsa::Signature::from_slice(jws).map_err(|_| {
+        SignatureError(format!(
+            "not a 64-byte ES256 signature ({} bytes)",
+            jws.len()
+        ))
+    })?;
     Ok(sig.to_der().as_bytes().to_vec())
 }
 
@@ -88,8 +92,17 @@ mod tests {
     #[test]
     fn garbage_rejected_never_panics() {
         let non_minimal = seq(&[&[0u8][..], &[0x70u8; 32]].concat(), &[0x01u8; 32]);
-        assert!(ecdsa_der_to_jws(&non_minimal).is_err(), "0x00 before a low byte is not DER");
-        for input in [&b""[..], b"\x30", b"\x30\x00", b"\x02\x01\x01", &[0xFFu8; 72]] {
+        assert!(
+            ecdsa_der_to_jws(&non_minimal).is_err(),
+            "0x00 before a low byte is not DER"
+        );
+        for input in [
+            &b""[..],
+            b"\x30",
+            b"\x30\x00",
+            b"\x02\x01\x01",
+            &[0xFFu8; 72],
+        ] {
             assert!(ecdsa_der_to_jws(input).is_err());
         }
         let good = seq(&[0x70u8; 32], &[0x01u8; 32]);

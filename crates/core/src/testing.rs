@@ -23,7 +23,7 @@ mod signer;
 
 pub use directory::InMemoryDirectory;
 pub use hook::FakeHook;
-pub use signer::{NoopSigner, SoftwareSigner};
+pub use signer::{NoopSigner, SoftwareSigner, NOOP_KID};
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 

@@ -1,2 +1,39 @@
-//! placeholder
-fn main() {}
+//! The JWKS Lambda: read `M2M_TABLE` and `M2M_ISSUER` once at cold start, build the
+//! DynamoDB client, read the key registry during init, then serve the JWK Set and the
+//! discovery documents.
+
+use jwks::config::JwksConfig;
+use jwks::{handle, App};
+use lambda_http::{run, service_fn, Error, Request};
+use m2m_aws::registry::DynamoKeyRegistry;
+use m2m_aws::sdk_config;
+use m2m_aws::signer::system_clock;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .with_ansi(false)
+        .without_time()
+        .init();
+
+    let config = JwksConfig::from_env()?;
+    let sdk = sdk_config().await;
+    let registry = DynamoKeyRegistry::new(aws_sdk_dynamodb::Client::new(&sdk), config.table);
+    let app: &'static App<_> = Box::leak(Box::new(App::new(&config.issuer, registry)));
+    // Reading the registry during init opens the DynamoDB connection and fills the
+    // cache, so the first request pays neither.
+    match app.refresh(system_clock()).await {
+        Ok(keys) => tracing::info!(keys, "key registry read during init"),
+        Err(e) => tracing::warn!(error = %m2m_core::error::Chain(&e), "reading the key registry during init failed; will retry per request"),
+    }
+    run(service_fn(move |request: Request| async move {
+        Ok::<_, Error>(handle(app, &request, system_clock()).await)
+    }))
+    .await
+}

@@ -1,2 +1,52 @@
-//! placeholder
-fn main() {}
+//! The token Lambda: read configuration and build the AWS clients once at cold start,
+//! open their connections during init, then serve `POST /oauth/token`.
+
+use lambda_http::{run, service_fn, Error, Request};
+use m2m_aws::signer::system_clock;
+use m2m_aws::{sdk_config, Config, DynamoDirectory, KmsSigner, LambdaHook};
+use m2m_core::IssuerConfig;
+use token::{handle, App};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .with_ansi(false)
+        .without_time()
+        .init();
+
+    let config = Config::from_env()?;
+    let sdk = sdk_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let kms = aws_sdk_kms::Client::new(&sdk);
+    let directory = DynamoDirectory::new(dynamo.clone(), config.table.clone());
+    let signer = KmsSigner::new(kms, dynamo, config.table.clone(), config.signing_key.clone());
+    // Resolving the active key during init opens the DynamoDB (and, on the fallback
+    // path, KMS) connections, so the first request does not pay for TLS handshakes.
+    if let Err(e) = signer.refresh().await {
+        tracing::warn!(error = %m2m_core::error::Chain(&e), "no signing key resolved during init; will retry per request");
+    }
+    let hook = config
+        .claims_hook
+        .as_ref()
+        .map(|name| LambdaHook::new(&sdk, name.clone(), config.hook_timeout));
+
+    let app: &'static App<_, _, _> = Box::leak(Box::new(App {
+        config: IssuerConfig {
+            issuer: config.issuer.clone(),
+            default_audience: config.default_audience.clone(),
+        },
+        directory,
+        signer,
+        hook,
+    }));
+    run(service_fn(move |request: Request| async move {
+        Ok::<_, Error>(handle(app, &request, system_clock()).await)
+    }))
+    .await
+}

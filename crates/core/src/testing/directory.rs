@@ -177,7 +177,9 @@ impl Directory for InMemoryDirectory {
             .clients
             .get_mut(client_id)
             .and_then(|c| c.secrets.iter_mut().find(|s| &s.id == secret_id))
-            .ok_or_else(|| PortError::new(format!("no secret {secret_id} on client {client_id}")))?;
+            .ok_or_else(|| {
+                PortError::new(format!("no secret {secret_id} on client {client_id}"))
+            })?;
         secret.last_used_at = Some(now);
         Ok(())
     }
@@ -198,7 +200,10 @@ mod tests {
     #[tokio::test]
     async fn lookup_returns_all_three() {
         let d = directory();
-        let l = d.lookup(&ClientId::new(CLIENT_ID), &Audience::new(API)).await.unwrap();
+        let l = d
+            .lookup(&ClientId::new(CLIENT_ID), &Audience::new(API))
+            .await
+            .unwrap();
         assert_eq!(l.client.unwrap().id.as_str(), CLIENT_ID);
         assert_eq!(l.grant.unwrap().scopes.to_wire(), "read");
         assert_eq!(l.api.unwrap().scopes.to_wire(), "read write");
@@ -208,7 +213,10 @@ mod tests {
     #[tokio::test]
     async fn unknown_client_known_api_partial() {
         let d = directory();
-        let l = d.lookup(&ClientId::new("nobody"), &Audience::new(API)).await.unwrap();
+        let l = d
+            .lookup(&ClientId::new("nobody"), &Audience::new(API))
+            .await
+            .unwrap();
         assert!(l.client.is_none() && l.grant.is_none());
         assert!(l.api.is_some());
     }
@@ -218,18 +226,29 @@ mod tests {
         let d = directory();
         let shared = d.clone();
         shared.fail(true);
-        let err = d.lookup(&ClientId::new(CLIENT_ID), &Audience::new(API)).await.unwrap_err();
+        let err = d
+            .lookup(&ClientId::new(CLIENT_ID), &Audience::new(API))
+            .await
+            .unwrap_err();
         assert!(err.throttled);
         shared.heal();
-        assert!(d.lookup(&ClientId::new(CLIENT_ID), &Audience::new(API)).await.is_ok());
+        assert!(d
+            .lookup(&ClientId::new(CLIENT_ID), &Audience::new(API))
+            .await
+            .is_ok());
         assert_eq!(shared.lookup_count(), 2);
     }
 
     #[tokio::test]
     async fn remove_grant_then_lookup_none() {
         let d = directory();
-        assert!(d.remove_grant(&ClientId::new(CLIENT_ID), &Audience::new(API)).is_some());
-        let l = d.lookup(&ClientId::new(CLIENT_ID), &Audience::new(API)).await.unwrap();
+        assert!(d
+            .remove_grant(&ClientId::new(CLIENT_ID), &Audience::new(API))
+            .is_some());
+        let l = d
+            .lookup(&ClientId::new(CLIENT_ID), &Audience::new(API))
+            .await
+            .unwrap();
         assert!(l.grant.is_none() && l.client.is_some());
     }
 
@@ -244,7 +263,10 @@ mod tests {
         assert_eq!(after.secrets[0].last_used_at, Some(42));
         assert_eq!(after.version, before.version);
         assert_eq!(d.recorded_uses(), vec![(id.clone(), secret_id.clone(), 42)]);
-        assert!(d.record_secret_use(&id, &SecretId::new("nope"), 43).await.is_err());
+        assert!(d
+            .record_secret_use(&id, &SecretId::new("nope"), 43)
+            .await
+            .is_err());
     }
 
     #[tokio::test]

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use super::InMemoryDirectory;
-use crate::model::{Api, Client, ClientStatus, Grant, Profile, StoredSecret, DEFAULT_TOKEN_LIFETIME};
+use crate::model::{
+    Api, Client, ClientStatus, Grant, Profile, StoredSecret, DEFAULT_TOKEN_LIFETIME,
+};
 use crate::secret::hash_secret;
 use crate::types::{Audience, ClientId, ClientSecret, OrgId, ScopeSet, SecretId};
 

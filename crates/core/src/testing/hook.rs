@@ -136,9 +136,8 @@ impl ClaimsHook for FakeHook {
             Outcome::Answer(r) => Ok(r.clone()),
             Outcome::Fail(f) => Err(f.to_port_error()),
             Outcome::Timeout => Err(PortError::new(Self::TIMEOUT_MESSAGE)),
-            Outcome::RawJson(json) => HookResponse::from_json(json.as_bytes()).map_err(|e| {
-                PortError::new("claims hook answered malformed JSON").with_source(e)
-            }),
+            Outcome::RawJson(json) => HookResponse::from_json(json.as_bytes())
+                .map_err(|e| PortError::new("claims hook answered malformed JSON").with_source(e)),
         }
     }
 }
@@ -187,8 +186,20 @@ mod tests {
 
     #[tokio::test]
     async fn throttled_error_flagged() {
-        assert!(FakeHook::throttled("busy").call(&request()).await.unwrap_err().throttled);
-        assert!(!FakeHook::error("boom").call(&request()).await.unwrap_err().throttled);
+        assert!(
+            FakeHook::throttled("busy")
+                .call(&request())
+                .await
+                .unwrap_err()
+                .throttled
+        );
+        assert!(
+            !FakeHook::error("boom")
+                .call(&request())
+                .await
+                .unwrap_err()
+                .throttled
+        );
     }
 
     #[tokio::test]
@@ -200,8 +211,17 @@ mod tests {
 
     #[tokio::test]
     async fn raw_json_malformed_fails_closed() {
-        for bad in ["", "not json", r#"{"claims":{},"extra":1}"#, r#"{"claims":[1]}"#] {
-            assert!(FakeHook::raw_json(bad).call(&request()).await.is_err(), "{bad}");
+        for bad in [
+            "",
+            "not json",
+            "[]",
+            r#"{"claims":{},"extra":1}"#,
+            r#"{"claims":[1]}"#,
+        ] {
+            assert!(
+                FakeHook::raw_json(bad).call(&request()).await.is_err(),
+                "{bad}"
+            );
         }
     }
 

@@ -29,7 +29,7 @@ struct Keys {
 }
 
 enum PrivateKey {
-    Rs256(rsa::pkcs1v15::SigningKey<Sha256>),
+    Rs256(Box<rsa::pkcs1v15::SigningKey<Sha256>>),
     Es256(p256::ecdsa::SigningKey),
 }
 
@@ -50,13 +50,14 @@ impl Keys {
 
     fn rs256() -> KeyResult {
         // 2048 bits like KMS `RSA_2048`; generated once per process (keygen is slow).
-        let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(|e| e.to_string())?;
+        let key =
+            rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(|e| e.to_string())?;
         let der = key
             .to_public_key()
             .to_public_key_der()
             .map_err(|e| e.to_string())?;
         Self::new(
-            PrivateKey::Rs256(rsa::pkcs1v15::SigningKey::<Sha256>::new(key)),
+            PrivateKey::Rs256(Box::new(rsa::pkcs1v15::SigningKey::<Sha256>::new(key))),
             der.as_bytes().to_vec(),
         )
     }
@@ -111,7 +112,10 @@ impl std::fmt::Debug for SoftwareSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the private key.
         f.debug_struct("SoftwareSigner")
-            .field("kid", &self.keys.as_ref().ok().and_then(|k| k.jwk.kid.as_ref()))
+            .field(
+                "kid",
+                &self.keys.as_ref().ok().and_then(|k| k.jwk.kid.as_ref()),
+            )
             .field("sign_count", &self.sign_count())
             .finish_non_exhaustive()
     }
@@ -259,9 +263,23 @@ pub const NOOP_KID: &str = "noop";
 
 /// A [`Signer`] that signs nothing: RS256, kid [`NOOP_KID`], and a 256-byte zero
 /// "signature", instantly. For benchmarks of issuance with signing excluded; its
-/// tokens verify nowhere.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoopSigner;
+/// tokens verify nowhere. Counts `sign` calls; clones share the counter.
+#[derive(Clone, Debug, Default)]
+pub struct NoopSigner {
+    signs: Arc<AtomicUsize>,
+}
+
+impl NoopSigner {
+    /// A new no-op signer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many times `sign` was called.
+    pub fn sign_count(&self) -> usize {
+        self.signs.load(Ordering::Relaxed)
+    }
+}
 
 impl Signer for NoopSigner {
     async fn active_key(&self) -> Result<ActiveKey, PortError> {
@@ -273,6 +291,7 @@ impl Signer for NoopSigner {
     }
 
     async fn sign(&self, _key: &ActiveKey, _signing_input: &[u8]) -> Result<Vec<u8>, PortError> {
+        self.signs.fetch_add(1, Ordering::Relaxed);
         Ok(vec![0; 256])
     }
 }
@@ -317,10 +336,67 @@ mod tests {
         vk.verify(b"a.b", &sig).unwrap();
     }
 
+    /// Signs a token through the production JWS functions and verifies it with an
+    /// independent library, from the published JWK alone.
+    async fn verify_with_jsonwebtoken(signer: &SoftwareSigner, alg: jsonwebtoken::Algorithm) {
+        use crate::jws::{compact, signing_input, JwsHeader};
+        let key = signer.active_key().await.unwrap();
+        let header = JwsHeader {
+            alg: key.alg.as_str(),
+            kid: key.kid.as_str(),
+            typ: "at+jwt",
+        };
+        let serde_json::Value::Object(claims) = serde_json::json!({"sub": "c", "aud": "a"}) else {
+            unreachable!()
+        };
+        let input = signing_input(&header, &claims).unwrap();
+        let token = compact(&input, &signer.sign(&key, input.as_bytes()).await.unwrap());
+
+        let jwk: jsonwebtoken::jwk::Jwk =
+            serde_json::from_value(serde_json::to_value(signer.jwk()).unwrap()).unwrap();
+        let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(alg);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.set_audience(&["a"]);
+        let data =
+            jsonwebtoken::decode::<serde_json::Value>(&token, &decoding, &validation).unwrap();
+        assert_eq!(data.claims["sub"], "c");
+        assert_eq!(data.header.kid.as_deref(), Some(key.kid.as_str()));
+    }
+
+    #[tokio::test]
+    async fn rs256_token_verifies_with_jsonwebtoken() {
+        verify_with_jsonwebtoken(&SoftwareSigner::rs256(), jsonwebtoken::Algorithm::RS256).await;
+    }
+
+    #[tokio::test]
+    async fn es256_token_verifies_with_jsonwebtoken() {
+        verify_with_jsonwebtoken(&SoftwareSigner::es256(), jsonwebtoken::Algorithm::ES256).await;
+    }
+
+    #[test]
+    fn rs256_jwk_matches_private_key() {
+        use rsa::pkcs8::DecodePublicKey as _;
+        use rsa::traits::PublicKeyParts as _;
+        let signer = SoftwareSigner::rs256();
+        let public = rsa::RsaPublicKey::from_public_key_der(&signer.public_key_der()).unwrap();
+        let jwk = signer.jwk();
+        assert_eq!(
+            jwk.n,
+            Some(URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()))
+        );
+        assert_eq!(jwk.e.as_deref(), Some("AQAB"));
+        assert_eq!(jwk.kid, Some(signer.kid()));
+    }
+
     #[test]
     fn rs256_key_shared_per_process() {
         assert_eq!(SoftwareSigner::rs256().kid(), SoftwareSigner::rs256().kid());
-        assert_ne!(SoftwareSigner::es256().kid(), SoftwareSigner::es256_fresh().kid());
+        assert_ne!(
+            SoftwareSigner::es256().kid(),
+            SoftwareSigner::es256_fresh().kid()
+        );
     }
 
     #[tokio::test]
@@ -360,8 +436,10 @@ mod tests {
 
     #[tokio::test]
     async fn noop_signer_zero_signature() {
-        let key = NoopSigner.active_key().await.unwrap();
+        let signer = NoopSigner::new();
+        let key = signer.active_key().await.unwrap();
         assert_eq!(key.kid.as_str(), NOOP_KID);
-        assert_eq!(NoopSigner.sign(&key, b"x").await.unwrap(), vec![0u8; 256]);
+        assert_eq!(signer.sign(&key, b"x").await.unwrap(), vec![0u8; 256]);
+        assert_eq!(signer.clone().sign_count(), 1);
     }
 }

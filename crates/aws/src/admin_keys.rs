@@ -1,0 +1,210 @@
+//! The operator's side of the signing-key registry (DESIGN.md "Keys and JWKS"): KMS key
+//! creation and scheduled deletion, and conditional status changes of key items, so that
+//! exactly one key is active and a key never skips a state behind an operator's back.
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use aws_sdk_kms::types::{KeySpec, KeyUsageType, Tag};
+use aws_sdk_kms::Client as KmsClient;
+use m2m_core::error::PortError;
+use m2m_core::model::{Alg, KeyStatus, SigningKey};
+use m2m_core::types::Kid;
+
+use crate::admin_store::{Action, AdminStore, StoreError};
+use crate::items::{self, PK};
+use crate::sdk_error::port_error;
+
+/// The tag every signing key created by the operator CLI carries, valued with the stack
+/// name, so an account's m2m-auth keys can be found (and their cost attributed).
+pub const STACK_TAG: &str = "m2m-auth:stack";
+
+fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+/// The KMS key spec of `alg` (DESIGN.md: RS256 from `RSA_2048`, ES256 from
+/// `ECC_NIST_P256`).
+pub fn key_spec(alg: Alg) -> KeySpec {
+    match alg {
+        Alg::RS256 => KeySpec::Rsa2048,
+        Alg::ES256 => KeySpec::EccNistP256,
+    }
+}
+
+/// Creates a KMS `SIGN_VERIFY` key for `alg`, tagged [`STACK_TAG`]=`stack`, and returns
+/// its key id.
+///
+/// # Errors
+/// A [`PortError`] when KMS refuses.
+pub async fn create_kms_signing_key(
+    kms: &KmsClient,
+    alg: Alg,
+    stack: &str,
+) -> Result<String, PortError> {
+    let tag = Tag::builder()
+        .tag_key(STACK_TAG)
+        .tag_value(stack)
+        .build()
+        .map_err(|e| PortError::new("building the KMS tag").with_source(e))?;
+    let out = kms
+        .create_key()
+        .key_spec(key_spec(alg))
+        .key_usage(KeyUsageType::SignVerify)
+        .description(format!("m2m-auth token signing key ({}, stack {stack})", alg.as_str()))
+        .tags(tag)
+        .send()
+        .await
+        .map_err(|e| port_error("KMS CreateKey", e))?;
+    out.key_metadata
+        .map(|m| m.key_id)
+        .ok_or_else(|| PortError::new("KMS CreateKey returned no key metadata"))
+}
+
+/// Schedules deletion of a KMS key after `days` (7 to 30, KMS's bounds); returns the
+/// deletion date KMS reports, in Unix seconds, when it reports one.
+///
+/// # Errors
+/// A [`PortError`] when KMS refuses.
+pub async fn schedule_kms_key_deletion(
+    kms: &KmsClient,
+    key_id: &str,
+    days: i32,
+) -> Result<Option<u64>, PortError> {
+    let out = kms
+        .schedule_key_deletion()
+        .key_id(key_id)
+        .pending_window_in_days(days)
+        .send()
+        .await
+        .map_err(|e| port_error("KMS ScheduleKeyDeletion", e))?;
+    Ok(out
+        .deletion_date
+        .and_then(|d| u64::try_from(d.secs()).ok()))
+}
+
+impl AdminStore {
+    /// Every key in the registry, oldest first (through the `ByKind` index).
+    ///
+    /// # Errors
+    /// As [`StoreError`].
+    pub async fn list_keys(&self) -> Result<Vec<SigningKey>, StoreError> {
+        let mut keys = self
+            .query_kind(items::KIND_KEY)
+            .await?
+            .iter()
+            .map(items::signing_key_from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        keys.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.kid.cmp(&b.kid)));
+        Ok(keys)
+    }
+
+    /// The key `kid` (strongly consistent).
+    ///
+    /// # Errors
+    /// As [`StoreError`].
+    pub async fn get_key(&self, kid: &Kid) -> Result<Option<SigningKey>, StoreError> {
+        match self.get(items::signing_key_key(kid)).await? {
+            None => Ok(None),
+            Some(item) => Ok(Some(items::signing_key_from_item(&item)?)),
+        }
+    }
+
+    /// Stores a new key item; [`StoreError::Conflict`] if the kid is already registered.
+    ///
+    /// # Errors
+    /// As [`StoreError`].
+    pub async fn create_key(&self, key: &SigningKey) -> Result<(), StoreError> {
+        let item = items::signing_key_to_item(key).map_err(|e| {
+            StoreError::Aws(PortError::new("encoding the signing key").with_source(e))
+        })?;
+        let put = self.put_action(item, "attribute_not_exists(#pk)", &[], vec![])?;
+        self.transact(vec![(format!("key {}", key.kid), put)]).await
+    }
+
+    /// An `Update` moving `kid` from status `from` to `to`, setting `time_attr` to
+    /// `now`.
+    fn transition(
+        &self,
+        kid: &Kid,
+        from: KeyStatus,
+        to: KeyStatus,
+        time_attr: &str,
+        now: u64,
+    ) -> Result<Action, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(items::signing_key_key(kid)))
+            .update_expression("SET #st = :to, #t = :now")
+            .condition_expression("attribute_exists(#pk) AND #st = :from")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_names("#t", time_attr)
+            .expression_attribute_values(":from", s(items::key_status_str(from)))
+            .expression_attribute_values(":to", s(items::key_status_str(to)))
+            .expression_attribute_values(":now", n(now))
+            .build()
+            .map_err(|e| StoreError::Aws(PortError::new("building Update").with_source(e)))?;
+        Ok((
+            format!("key {kid} ({})", items::key_status_str(from)),
+            TransactWriteItem::builder().update(update).build(),
+        ))
+    }
+
+    /// In one transaction: `kid` goes from `from` to `active` (`activated_at` = `now`)
+    /// and every key in `previous` goes from `active` to `retired` (`retired_at` =
+    /// `now`). Conditional on every status, so a concurrent activation fails one side.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when a key's status changed since it was read.
+    pub async fn activate_key(
+        &self,
+        kid: &Kid,
+        from: KeyStatus,
+        previous: &[Kid],
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let mut actions = vec![self.transition(kid, from, KeyStatus::Active, "activated_at", now)?];
+        for old in previous {
+            actions.push(self.transition(
+                old,
+                KeyStatus::Active,
+                KeyStatus::Retired,
+                "retired_at",
+                now,
+            )?);
+        }
+        self.transact(actions).await
+    }
+
+    /// Moves `kid` from `from` to `retired` (`retired_at` = `now`), conditionally.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when its status changed since it was read.
+    pub async fn retire_key(&self, kid: &Kid, from: KeyStatus, now: u64) -> Result<(), StoreError> {
+        let action = self.transition(kid, from, KeyStatus::Retired, "retired_at", now)?;
+        self.transact(vec![action]).await
+    }
+
+    /// Deletes the item of a retired key, conditional on it still being retired at
+    /// `retired_at` (the caller has checked that no token it signed is still valid).
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when it changed since it was read.
+    pub async fn delete_key(&self, kid: &Kid, retired_at: u64) -> Result<(), StoreError> {
+        let delete = self.delete_action(
+            items::signing_key_key(kid),
+            Some((
+                "#st = :retired AND #t = :t",
+                &[("#st", "status"), ("#t", "retired_at")],
+                vec![
+                    (":retired", s(items::key_status_str(KeyStatus::Retired))),
+                    (":t", n(retired_at)),
+                ],
+            )),
+        )?;
+        self.transact(vec![(format!("key {kid}"), delete)]).await
+    }
+}

@@ -1,0 +1,83 @@
+//! The signing-key registry on DynamoDB: [`KeySource`] over the `KEY#<kid>` items of
+//! the directory table, listed with a `Query` on the `ByKind` index (`kind = KEY`)
+//! rather than a `Scan`, so the cost follows the number of keys, not of clients.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client as DynamoClient;
+use m2m_core::error::PortError;
+use m2m_core::keys::KeySource;
+use m2m_core::model::SigningKey;
+
+use crate::items;
+use crate::sdk_error::port_error;
+
+/// Upper bound on `Query` pages (each up to 1 MB, roughly a thousand keys). A registry
+/// holds a handful of keys; more pages than this means something is wrong, and a
+/// truncated list must never be published as if it were whole.
+pub const MAX_REGISTRY_PAGES: usize = 16;
+
+/// The key registry in the directory table.
+#[derive(Clone, Debug)]
+pub struct DynamoKeyRegistry {
+    client: DynamoClient,
+    table: String,
+}
+
+impl DynamoKeyRegistry {
+    /// A registry reading `table` with `client`.
+    pub fn new(client: DynamoClient, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Every signing key, in `PK` order (the index's range key), all pages read.
+    ///
+    /// # Errors
+    /// A [`PortError`] (throttled when DynamoDB throttles) when the query fails, an
+    /// item does not decode strictly ([`items::signing_key_from_item`]), or the
+    /// registry spans more than [`MAX_REGISTRY_PAGES`] pages.
+    pub async fn list(&self) -> Result<Vec<SigningKey>, PortError> {
+        let mut keys = Vec::new();
+        let mut start = None;
+        for _ in 0..MAX_REGISTRY_PAGES {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(items::BY_KIND_INDEX)
+                .key_condition_expression("#k = :k")
+                .expression_attribute_names("#k", items::KIND)
+                .expression_attribute_values(":k", AttributeValue::S(items::KIND_KEY.into()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| port_error("DynamoDB Query (key registry)", e))?;
+            for item in out.items.unwrap_or_default() {
+                let key = items::signing_key_from_item(&item).map_err(|e| {
+                    PortError::new("malformed signing key in the registry").with_source(e)
+                })?;
+                keys.push(key);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(keys);
+            }
+        }
+        Err(PortError::new(format!(
+            "the key registry spans more than {MAX_REGISTRY_PAGES} query pages"
+        )))
+    }
+}
+
+impl KeySource for DynamoKeyRegistry {
+    async fn signing_keys(&self) -> Result<Vec<SigningKey>, PortError> {
+        self.list().await
+    }
+}

@@ -1,0 +1,117 @@
+//! The JWKS function's configuration: only `M2M_TABLE` and `M2M_ISSUER` (DESIGN.md
+//! "Configuration"). It never signs, so it does not need `M2M_SIGNING_KEY`, and a
+//! deployment can give it a role without any KMS permission.
+
+pub use m2m_aws::ConfigError;
+
+/// What the JWKS function reads at cold start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JwksConfig {
+    /// `M2M_TABLE`: the directory table holding the key registry.
+    pub table: String,
+    /// `M2M_ISSUER`: the issuer identifier, published verbatim as `issuer`
+    /// (RFC 8414 §2, OpenID Connect Discovery 1.0 §3).
+    pub issuer: String,
+}
+
+impl JwksConfig {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first missing or malformed variable.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (a map in tests).
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first missing or malformed variable; never its
+    /// value.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |variable: &'static str| {
+            lookup(variable)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| error(variable, "is not set"))
+        };
+        let table = required("M2M_TABLE")?;
+        let issuer = required("M2M_ISSUER")?;
+        validate_issuer(&issuer).map_err(|p| error("M2M_ISSUER", p))?;
+        Ok(Self { table, issuer })
+    }
+}
+
+fn error(variable: &'static str, problem: &str) -> ConfigError {
+    ConfigError {
+        variable,
+        problem: problem.to_owned(),
+    }
+}
+
+/// RFC 8414 §2: an `https` URL with no query or fragment; plain `http` is accepted for
+/// the local stack, as the token function does (`m2m_aws::Config`).
+fn validate_issuer(issuer: &str) -> Result<(), &'static str> {
+    let rest = issuer
+        .strip_prefix("https://")
+        .or_else(|| issuer.strip_prefix("http://"))
+        .ok_or("must be an absolute http(s) URL")?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.is_empty() || authority.contains('@') {
+        return Err("must be an absolute http(s) URL with a host and no user info");
+    }
+    if issuer.contains(['?', '#']) {
+        return Err("must not have a query or fragment (RFC 8414 §2)");
+    }
+    if issuer.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not contain whitespace");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+    }
+
+    #[test]
+    fn table_and_issuer_suffice() {
+        let c = JwksConfig::from_lookup(env(&[
+            ("M2M_TABLE", "m2m"),
+            ("M2M_ISSUER", "https://auth.example.com/"),
+        ]))
+        .unwrap();
+        assert_eq!(c.table, "m2m");
+        assert_eq!(c.issuer, "https://auth.example.com/");
+    }
+
+    #[test]
+    fn missing_table_named() {
+        let err = JwksConfig::from_lookup(env(&[("M2M_ISSUER", "https://a.example")])).unwrap_err();
+        assert_eq!(err.variable, "M2M_TABLE");
+    }
+
+    #[test]
+    fn missing_issuer_named() {
+        let err = JwksConfig::from_lookup(env(&[("M2M_TABLE", "t")])).unwrap_err();
+        assert_eq!(err.variable, "M2M_ISSUER");
+    }
+
+    #[test]
+    fn malformed_issuer_rejected_without_echo() {
+        for bad in ["auth.example.com", "https://a.example/?q=s3cr3t", "https://a.example/#f", "ftp://a"] {
+            let lookup = move |name: &str| match name {
+                "M2M_TABLE" => Some("t".to_owned()),
+                "M2M_ISSUER" => Some(bad.to_owned()),
+                _ => None,
+            };
+            let err = JwksConfig::from_lookup(lookup).unwrap_err();
+            assert_eq!(err.variable, "M2M_ISSUER", "{bad}");
+            assert!(!err.to_string().contains("s3cr3t"));
+        }
+    }
+}
