@@ -21,6 +21,7 @@ pub const MAX_REGISTRY_PAGES: usize = 16;
 pub struct DynamoKeyRegistry {
     client: DynamoClient,
     table: String,
+    page_size: Option<i32>,
 }
 
 impl DynamoKeyRegistry {
@@ -29,7 +30,15 @@ impl DynamoKeyRegistry {
         Self {
             client,
             table: table.into(),
+            page_size: None,
         }
+    }
+
+    /// Caps each `Query` page at `items` items (DynamoDB `Limit`); by default a page
+    /// is as large as DynamoDB allows. Tests use it to exercise pagination.
+    pub fn with_page_size(mut self, items: i32) -> Self {
+        self.page_size = Some(items);
+        self
     }
 
     /// The table name.
@@ -55,6 +64,7 @@ impl DynamoKeyRegistry {
                 .key_condition_expression("#k = :k")
                 .expression_attribute_names("#k", items::KIND)
                 .expression_attribute_values(":k", AttributeValue::S(items::KIND_KEY.into()))
+                .set_limit(self.page_size)
                 .set_exclusive_start_key(start)
                 .send()
                 .await

@@ -1,0 +1,435 @@
+//! The command line (clap derive): every command and argument, with the help text
+//! operators read in `m2m-admin --help` and `m2m-admin <command> --help`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use m2m_core::model::{Alg, Profile, DEFAULT_TOKEN_LIFETIME, MAX_TOKEN_LIFETIME};
+use m2m_core::types::{Scope, ScopeSet};
+
+const AFTER_HELP: &str = "\
+Environment:
+  M2M_TABLE          the directory table (or --table)
+  AWS_REGION         the AWS region (us-east-1 for the local stack)
+  AWS_ENDPOINT_URL   the local emulator, e.g. http://127.0.0.1:5000 (unset in AWS)
+  M2M_STACK          the stack name tagged on new KMS keys (default: local)
+  M2M_ADMIN_NOW      testing aid: the current time in Unix seconds, instead of the clock
+
+Exit status: 0 success, 2 invalid input, 3 not found, 4 refused (already exists,
+in use, too early, or changed concurrently), 1 AWS or other failure.";
+
+/// m2m-admin: manage the APIs, customer clients, grants, secrets and signing keys of an
+/// m2m-auth deployment.
+#[derive(Debug, Parser)]
+#[command(name = "m2m-admin", version, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    /// Print one JSON document on stdout instead of a table (errors go to stderr as JSON).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// The DynamoDB table holding the directory.
+    #[arg(long, global = true, env = "M2M_TABLE", value_name = "NAME")]
+    pub table: Option<String>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// APIs (resource servers): the audiences tokens are issued for, and their scopes.
+    #[command(subcommand)]
+    Api(ApiCommand),
+    /// Clients: one per customer backend, each with its own secret.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Grants: which scopes of which API a client may obtain.
+    #[command(subcommand)]
+    Grant(GrantCommand),
+    /// Client secrets: rotation with a grace period, and revocation.
+    #[command(subcommand)]
+    Secret(SecretCommand),
+    /// Signing keys (KMS): create, activate, retire, list, delete.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Prepare a fresh deployment or local stack: the table (local only) and a first
+    /// active signing key. Safe to run again.
+    Init(InitArgs),
+}
+
+/// `m2m-admin api ...`
+#[derive(Debug, Subcommand)]
+pub enum ApiCommand {
+    /// Register an API.
+    Create(ApiCreate),
+    /// List every API.
+    List,
+    /// Show an API and the clients granted access to it.
+    Show {
+        /// The API identifier (the token's `aud`).
+        identifier: String,
+    },
+    /// Change an API's name, scopes, token lifetime or profile.
+    Update(ApiUpdate),
+    /// Delete an API. Refused while clients hold grants on it, unless --force.
+    Delete {
+        /// The API identifier.
+        identifier: String,
+        /// Also delete every grant on the API (those clients lose access at once).
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// `m2m-admin api create`
+#[derive(Debug, Args)]
+pub struct ApiCreate {
+    /// The API identifier, usually its base URI (https://api.example.com/): the `aud`
+    /// of its tokens, and what clients send as `audience`.
+    #[arg(long, value_parser = parse_identifier)]
+    pub identifier: String,
+    /// The scopes the API defines, comma-separated (e.g. read:orders,write:orders).
+    #[arg(long, value_delimiter = ',', value_parser = parse_scope, required = true)]
+    pub scopes: Vec<Scope>,
+    /// A human-readable name (default: the identifier).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Lifetime of its access tokens in seconds (at most 86400).
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TOKEN_LIFETIME,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TOKEN_LIFETIME))]
+    pub token_lifetime: u64,
+    /// Claim layout of its tokens: RFC 9068, or Auth0-compatible.
+    #[arg(long, value_enum, default_value_t = ProfileArg::Rfc9068)]
+    pub profile: ProfileArg,
+}
+
+/// `m2m-admin api update`
+#[derive(Debug, Args)]
+pub struct ApiUpdate {
+    /// The API identifier.
+    pub identifier: String,
+    /// A new name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Replace the scopes with these, comma-separated.
+    #[arg(long, value_delimiter = ',', value_parser = parse_scope,
+          conflicts_with_all = ["add_scopes", "remove_scopes"])]
+    pub scopes: Option<Vec<Scope>>,
+    /// Add these scopes, comma-separated.
+    #[arg(long, value_delimiter = ',', value_parser = parse_scope)]
+    pub add_scopes: Vec<Scope>,
+    /// Remove these scopes, comma-separated (grants keep them, but the token endpoint
+    /// no longer issues them).
+    #[arg(long, value_delimiter = ',', value_parser = parse_scope)]
+    pub remove_scopes: Vec<Scope>,
+    /// A new token lifetime in seconds (at most 86400).
+    #[arg(long, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TOKEN_LIFETIME))]
+    pub token_lifetime: Option<u64>,
+    /// A new claim layout.
+    #[arg(long, value_enum)]
+    pub profile: Option<ProfileArg>,
+}
+
+/// `m2m-admin client ...`
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client and print its id and secret (the secret is shown only once).
+    Create {
+        /// A human-readable name, e.g. "Acme Corp backend".
+        #[arg(long)]
+        name: String,
+        /// The customer organization it belongs to: the `org_id` claim of its tokens.
+        #[arg(long, value_name = "ORG_ID")]
+        org: Option<String>,
+        /// Free-form metadata passed to the claims hook, KEY=VALUE (repeatable).
+        #[arg(long, value_name = "KEY=VALUE", value_parser = parse_metadata)]
+        metadata: Vec<(String, String)>,
+    },
+    /// List clients.
+    List {
+        /// Only the clients of this organization.
+        #[arg(long, value_name = "ORG_ID")]
+        org: Option<String>,
+    },
+    /// Show a client, its grants and its secrets' ids, ages and last use (never the
+    /// secrets themselves).
+    Show {
+        /// The client id.
+        client_id: String,
+    },
+    /// Stop a client from obtaining tokens (it fails exactly like an unknown client).
+    Disable {
+        /// The client id.
+        client_id: String,
+    },
+    /// Let a disabled client obtain tokens again.
+    Enable {
+        /// The client id.
+        client_id: String,
+    },
+    /// Delete a client and all its grants, in one transaction.
+    Delete {
+        /// The client id.
+        client_id: String,
+    },
+}
+
+/// `m2m-admin grant ...`
+#[derive(Debug, Subcommand)]
+pub enum GrantCommand {
+    /// Let a client obtain scopes of an API (added to any it already holds there).
+    Add {
+        /// The client id.
+        #[arg(long, value_name = "CLIENT_ID")]
+        client: String,
+        /// The API identifier.
+        #[arg(long, value_name = "IDENTIFIER")]
+        api: String,
+        /// Scopes to grant, comma-separated; each must be defined by the API.
+        #[arg(long, value_delimiter = ',', value_parser = parse_scope, required = true)]
+        scopes: Vec<Scope>,
+    },
+    /// Take scopes away from a client, or (without --scopes) its whole grant on an API.
+    Remove {
+        /// The client id.
+        #[arg(long, value_name = "CLIENT_ID")]
+        client: String,
+        /// The API identifier.
+        #[arg(long, value_name = "IDENTIFIER")]
+        api: String,
+        /// Scopes to take away, comma-separated (default: all of them).
+        #[arg(long, value_delimiter = ',', value_parser = parse_scope)]
+        scopes: Vec<Scope>,
+    },
+    /// List a client's grants.
+    List {
+        /// The client id.
+        #[arg(long, value_name = "CLIENT_ID")]
+        client: String,
+    },
+}
+
+/// `m2m-admin secret ...`
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Issue a new secret (printed once) and let the older ones expire after a grace
+    /// period, so callers switch over without a failed request.
+    Rotate {
+        /// The client id.
+        #[arg(long, value_name = "CLIENT_ID")]
+        client: String,
+        /// How long the older secrets keep working: 0, 90s, 30m, 24h, 7d.
+        #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration)]
+        grace: u64,
+    },
+    /// Revoke one secret at once (see its id in `client show`).
+    Revoke {
+        /// The client id.
+        #[arg(long, value_name = "CLIENT_ID")]
+        client: String,
+        /// The secret's id (sec_...).
+        #[arg(long, value_name = "SECRET_ID")]
+        secret_id: String,
+    },
+}
+
+/// `m2m-admin keys ...`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a KMS signing key and publish it in the JWKS as `pending`.
+    Create(KeyCreate),
+    /// Make a pending key the one that signs; the previously active key is retired
+    /// (still published until its tokens have expired).
+    Activate {
+        /// The key id (kid).
+        kid: String,
+        /// Activate even if the key has been published for less than the JWKS cache
+        /// lifetime (300 s): verifiers with a cached JWKS may then reject new tokens.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Retire a key: it stops signing and stays published for 24 h.
+    Retire {
+        /// The key id (kid).
+        kid: String,
+        /// Allow retiring the active key, which leaves no active key: the token
+        /// function then signs with M2M_SIGNING_KEY.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List signing keys, their state and whether the JWKS still publishes them.
+    List,
+    /// Remove a retired key whose tokens have all expired, and schedule its KMS key
+    /// for deletion.
+    Delete {
+        /// The key id (kid).
+        kid: String,
+        /// Days before KMS deletes the key material (7 to 30); it can be cancelled until
+        /// then with `aws kms cancel-key-deletion`.
+        #[arg(long, value_name = "DAYS", default_value_t = 30,
+              value_parser = clap::value_parser!(i32).range(7..=30))]
+        pending_days: i32,
+    },
+}
+
+/// `m2m-admin keys create`
+#[derive(Debug, Args)]
+pub struct KeyCreate {
+    /// Signing algorithm: RS256 (KMS RSA_2048) or ES256 (KMS ECC_NIST_P256).
+    #[arg(long, value_enum, default_value_t = AlgArg::Rs256, ignore_case = true)]
+    pub alg: AlgArg,
+    /// The stack name, tagged on the KMS key as m2m-auth:stack.
+    #[arg(long, env = "M2M_STACK", default_value = "local")]
+    pub stack: String,
+}
+
+/// `m2m-admin init`
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The first key's algorithm, if one has to be created.
+    #[arg(long, value_enum, default_value_t = AlgArg::Rs256, ignore_case = true)]
+    pub alg: AlgArg,
+    /// The stack name, tagged on the KMS key as m2m-auth:stack.
+    #[arg(long, env = "M2M_STACK", default_value = "local")]
+    pub stack: String,
+}
+
+/// A token profile on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProfileArg {
+    /// RFC 9068 JWT access tokens (typ at+jwt, sub = client id).
+    Rfc9068,
+    /// Auth0-compatible (sub = <client id>@clients, gty, azp, typ JWT).
+    Auth0,
+}
+
+impl From<ProfileArg> for Profile {
+    fn from(p: ProfileArg) -> Self {
+        match p {
+            ProfileArg::Rfc9068 => Profile::Rfc9068,
+            ProfileArg::Auth0 => Profile::Auth0,
+        }
+    }
+}
+
+/// A signing algorithm on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AlgArg {
+    /// RSASSA-PKCS1-v1_5 SHA-256, KMS RSA_2048 (accepted by API Gateway JWT authorizers).
+    #[value(name = "RS256")]
+    Rs256,
+    /// ECDSA P-256 SHA-256, KMS ECC_NIST_P256.
+    #[value(name = "ES256")]
+    Es256,
+}
+
+impl From<AlgArg> for Alg {
+    fn from(a: AlgArg) -> Self {
+        match a {
+            AlgArg::Rs256 => Alg::RS256,
+            AlgArg::Es256 => Alg::ES256,
+        }
+    }
+}
+
+/// One scope token (RFC 6749 §3.3: printable ASCII except space, `"` and `\`).
+pub fn parse_scope(value: &str) -> Result<Scope, String> {
+    let value = value.trim();
+    match ScopeSet::parse(value) {
+        Some(set) if set.len() == 1 => Ok(Scope::new(value)),
+        _ => Err(format!(
+            "`{value}` is not a scope: use printable ASCII without spaces, quotes or backslashes"
+        )),
+    }
+}
+
+/// An API identifier: non-empty, no whitespace or control characters, at most 1000
+/// bytes (DynamoDB key limits, with room for the prefix).
+pub fn parse_identifier(value: &str) -> Result<String, String> {
+    if value.is_empty() || value.len() > 1000 {
+        return Err("must be between 1 and 1000 bytes long".into());
+    }
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not contain spaces or control characters".into());
+    }
+    Ok(value.to_owned())
+}
+
+/// `KEY=VALUE`.
+pub fn parse_metadata(value: &str) -> Result<(String, String), String> {
+    match value.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err(format!("`{value}` is not KEY=VALUE")),
+    }
+}
+
+/// A duration: whole seconds, or a number followed by s, m, h or d; at most 365 days.
+pub fn parse_duration(value: &str) -> Result<u64, String> {
+    let value = value.trim();
+    let (digits, unit) = match value.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => value.split_at(i),
+        None => (value, "s"),
+    };
+    let factor = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{value}` is not a duration like 0, 90s, 30m, 24h or 7d")),
+    };
+    let amount: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{value}` is not a duration like 0, 90s, 30m, 24h or 7d"))?;
+    match amount.checked_mul(factor) {
+        Some(secs) if secs <= 365 * 86_400 => Ok(secs),
+        _ => Err(format!("`{value}` is longer than 365 days")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn cli_definition_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_parsed() {
+        assert_eq!(parse_duration("0"), Ok(0));
+        assert_eq!(parse_duration("90"), Ok(90));
+        assert_eq!(parse_duration("90s"), Ok(90));
+        assert_eq!(parse_duration("30m"), Ok(1800));
+        assert_eq!(parse_duration("24h"), Ok(86_400));
+        assert_eq!(parse_duration("7d"), Ok(604_800));
+        for bad in ["", "h", "1w", "-1h", "1.5h", "366d", "99999999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn scopes_validated() {
+        assert_eq!(parse_scope("read:orders"), Ok(Scope::new("read:orders")));
+        assert!(parse_scope("a b").is_err());
+        assert!(parse_scope("").is_err());
+        assert!(parse_scope("a\"b").is_err());
+    }
+
+    #[test]
+    fn metadata_parsed() {
+        assert_eq!(parse_metadata("tier=gold"), Ok(("tier".into(), "gold".into())));
+        assert_eq!(parse_metadata("k=a=b"), Ok(("k".into(), "a=b".into())));
+        assert!(parse_metadata("novalue").is_err());
+        assert!(parse_metadata("=v").is_err());
+    }
+
+    #[test]
+    fn identifiers_validated() {
+        assert!(parse_identifier("https://api.example.com/").is_ok());
+        assert!(parse_identifier("").is_err());
+        assert!(parse_identifier("a b").is_err());
+    }
+}

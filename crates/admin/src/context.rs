@@ -1,0 +1,102 @@
+//! What every command runs against: the directory store, the KMS client and the time.
+//! The one place the CLI reads the clock (or its `M2M_ADMIN_NOW` override) and builds
+//! its AWS SDK configuration.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use aws_sdk_dynamodb::Client as DynamoClient;
+use aws_sdk_kms::Client as KmsClient;
+use m2m_aws::AdminStore;
+
+use crate::error::AdminError;
+
+/// The environment variable that overrides the clock, in Unix seconds. A testing aid:
+/// tests advance time through it (secret grace periods, key publication delays)
+/// instead of sleeping. Operators have no reason to set it.
+pub const NOW_VARIABLE: &str = "M2M_ADMIN_NOW";
+
+/// The command's environment.
+#[derive(Debug)]
+pub struct Ctx {
+    /// The directory table.
+    pub store: AdminStore,
+    /// DynamoDB, for table creation.
+    pub dynamo: DynamoClient,
+    /// KMS, for signing keys.
+    pub kms: KmsClient,
+    /// The current time, Unix seconds, read once per command.
+    pub now: u64,
+    /// `AWS_ENDPOINT_URL` when set: a local emulator rather than AWS.
+    pub endpoint: Option<String>,
+}
+
+impl Ctx {
+    /// Builds the SDK clients from the standard AWS environment (`AWS_REGION`,
+    /// `AWS_ENDPOINT_URL`, credentials chain). Operator commands are not latency-bound,
+    /// so the timeouts are patient (KMS key generation can take seconds) and throttled
+    /// calls are retried.
+    ///
+    /// # Errors
+    /// [`AdminError::Invalid`] when no region is configured.
+    pub async fn connect(
+        table: String,
+        now: u64,
+        endpoint: Option<String>,
+    ) -> Result<Self, AdminError> {
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::standard().with_max_attempts(3))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_timeout(Duration::from_secs(60))
+                    .build(),
+            )
+            .load()
+            .await;
+        if sdk.region().is_none() {
+            return Err(AdminError::Invalid(
+                "no AWS region: set AWS_REGION (any region, e.g. us-east-1, for the local stack)"
+                    .into(),
+            ));
+        }
+        let dynamo = DynamoClient::new(&sdk);
+        Ok(Self {
+            store: AdminStore::new(dynamo.clone(), table),
+            dynamo,
+            kms: KmsClient::new(&sdk),
+            now,
+            endpoint,
+        })
+    }
+}
+
+/// The current time in Unix seconds: `override_value` (the [`NOW_VARIABLE`]) when set,
+/// else the wall clock.
+///
+/// # Errors
+/// [`AdminError::Invalid`] when the override is not a whole number of seconds.
+pub fn now(override_value: Option<&str>) -> Result<u64, AdminError> {
+    match override_value.map(str::trim).filter(|v| !v.is_empty()) {
+        Some(v) => v.parse().map_err(|_| {
+            AdminError::Invalid(format!(
+                "{NOW_VARIABLE} must be Unix seconds (a whole number); unset it to use the clock"
+            ))
+        }),
+        None => Ok(m2m_aws::signer::system_clock()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn override_read() {
+        assert_eq!(now(Some("1800000000")).ok(), Some(1_800_000_000));
+        assert!(matches!(now(Some("soon")), Err(AdminError::Invalid(_))));
+        assert!(now(None).is_ok_and(|t| t > 1_700_000_000));
+    }
+}

@@ -1,0 +1,307 @@
+//! `m2m-admin keys ...`: the signing-key lifecycle of DESIGN.md "Keys and JWKS" —
+//! `pending` (published, not signing) → `active` (signs; exactly one) → `retired`
+//! (published until every token it signed has expired) → deleted.
+//!
+//! Two timing rules protect verifiers: a key is activated only once it has been
+//! published for the JWKS cache lifetime (so every verifier's cached JWKS already holds
+//! it), and a retired key is deleted only when no token it signed can still be valid.
+
+use m2m_aws::admin_keys::{create_kms_signing_key, schedule_kms_key_deletion};
+use m2m_aws::{public_jwk, StoreError};
+use m2m_core::jwk::JwkSet;
+use m2m_core::model::{Alg, KeyStatus, SigningKey, MAX_TOKEN_LIFETIME};
+use m2m_core::types::Kid;
+use serde_json::{json, Value};
+
+use crate::cli::KeysCommand;
+use crate::context::Ctx;
+use crate::error::{key_not_found, AdminError};
+use crate::output::{fields, opt_time, table, time, Output};
+
+/// The JWKS `Cache-Control: max-age` (DESIGN.md): how long a verifier may keep using a
+/// JWKS fetched before a key was published.
+pub const JWKS_MAX_AGE: u64 = 300;
+/// KMS's shortest deletion window, used to clean up a key whose registration failed.
+const CLEANUP_PENDING_DAYS: i32 = 7;
+
+/// Runs one `keys` command.
+///
+/// # Errors
+/// As [`AdminError`].
+pub async fn run(ctx: &Ctx, cmd: KeysCommand) -> Result<Output, AdminError> {
+    match cmd {
+        KeysCommand::Create(args) => {
+            let key = create_key(ctx, args.alg.into(), &args.stack, KeyStatus::Pending).await?;
+            Ok(Output::new(
+                key_json(&key, true),
+                format!(
+                    "Created signing key (pending: published in the JWKS, not signing).\n{}\n\n\
+                     Activate it after {} with `m2m-admin keys activate {}`.",
+                    fields(&key_fields(&key)),
+                    time(key.created_at.saturating_add(JWKS_MAX_AGE)),
+                    key.kid
+                ),
+            ))
+        }
+        KeysCommand::Activate { kid, force } => activate(ctx, &Kid::new(kid), force).await,
+        KeysCommand::Retire { kid, force } => retire(ctx, &Kid::new(kid), force).await,
+        KeysCommand::List => list(ctx).await,
+        KeysCommand::Delete { kid, pending_days } => delete(ctx, &Kid::new(kid), pending_days).await,
+    }
+}
+
+fn status_str(s: KeyStatus) -> &'static str {
+    match s {
+        KeyStatus::Pending => "pending",
+        KeyStatus::Active => "active",
+        KeyStatus::Retired => "retired",
+    }
+}
+
+fn key_json(k: &SigningKey, published: bool) -> Value {
+    json!({
+        "kid": k.kid.as_str(),
+        "alg": k.alg.as_str(),
+        "status": status_str(k.status),
+        "kms_key_id": k.kms_key_id,
+        "created_at": k.created_at,
+        "activated_at": k.activated_at,
+        "retired_at": k.retired_at,
+        "published": published,
+    })
+}
+
+fn key_fields(k: &SigningKey) -> Vec<(&'static str, String)> {
+    vec![
+        ("kid", k.kid.to_string()),
+        ("alg", k.alg.as_str().to_owned()),
+        ("status", status_str(k.status).to_owned()),
+        ("kms key", k.kms_key_id.clone()),
+        ("created", time(k.created_at)),
+    ]
+}
+
+/// Creates a KMS key for `alg`, reads its public key and registers it with `status`
+/// (`active` only for a first key, which no verifier can have cached yet). If the
+/// registration fails, the new KMS key is scheduled for deletion.
+///
+/// # Errors
+/// [`AdminError::Failed`] when KMS or DynamoDB fail.
+pub async fn create_key(
+    ctx: &Ctx,
+    alg: Alg,
+    stack: &str,
+    status: KeyStatus,
+) -> Result<SigningKey, AdminError> {
+    let kms_error = |e: m2m_core::error::PortError| {
+        AdminError::Failed(format!(
+            "KMS request failed: {}. Check AWS_REGION, credentials (kms:CreateKey, \
+             kms:GetPublicKey, kms:TagResource) and AWS_ENDPOINT_URL for the local stack",
+            m2m_core::error::Chain(&e)
+        ))
+    };
+    let key_id = create_kms_signing_key(&ctx.kms, alg, stack)
+        .await
+        .map_err(kms_error)?;
+    let registered = async {
+        let public = public_jwk(&ctx.kms, &key_id).await.map_err(kms_error)?;
+        let key = SigningKey {
+            kid: public.jwk.kid.clone().unwrap_or_else(|| public.jwk.thumbprint()),
+            kms_key_id: public.key_arn,
+            alg,
+            status,
+            public_jwk: public.jwk,
+            created_at: ctx.now,
+            activated_at: (status == KeyStatus::Active).then_some(ctx.now),
+            retired_at: None,
+        };
+        ctx.store.create_key(&key).await?;
+        Ok::<_, AdminError>(key)
+    }
+    .await;
+    if registered.is_err() {
+        // Best effort: the error being reported matters more than this cleanup's.
+        let _ = schedule_kms_key_deletion(&ctx.kms, &key_id, CLEANUP_PENDING_DAYS).await;
+    }
+    registered
+}
+
+/// Keys currently active other than `except`.
+pub fn active_keys<'a>(keys: &'a [SigningKey], except: Option<&Kid>) -> Vec<&'a SigningKey> {
+    keys.iter()
+        .filter(|k| k.status == KeyStatus::Active && Some(&k.kid) != except)
+        .collect()
+}
+
+async fn activate(ctx: &Ctx, kid: &Kid, force: bool) -> Result<Output, AdminError> {
+    let key = ctx
+        .store
+        .get_key(kid)
+        .await?
+        .ok_or_else(|| key_not_found(kid.as_str()))?;
+    match key.status {
+        KeyStatus::Active => {
+            return Ok(Output::new(
+                key_json(&key, true),
+                format!("Key {kid} is already the active key."),
+            ))
+        }
+        KeyStatus::Retired => {
+            return Err(AdminError::Refused(format!(
+                "key {kid} is retired and is not reactivated; create a new key with \
+                 `m2m-admin keys create` and activate that"
+            )))
+        }
+        KeyStatus::Pending => {}
+    }
+    let ready_at = key.created_at.saturating_add(JWKS_MAX_AGE);
+    if ctx.now < ready_at && !force {
+        return Err(AdminError::Refused(format!(
+            "key {kid} was published {} s ago; verifiers may cache the JWKS for {JWKS_MAX_AGE} s \
+             and would reject its tokens until they refresh. Activate it after {}, or pass \
+             --force if no verifier has fetched the JWKS since {}",
+            ctx.now.saturating_sub(key.created_at),
+            time(ready_at),
+            time(key.created_at)
+        )));
+    }
+    let keys = ctx.store.list_keys().await?;
+    let previous: Vec<Kid> = active_keys(&keys, Some(kid))
+        .into_iter()
+        .map(|k| k.kid.clone())
+        .collect();
+    match ctx
+        .store
+        .activate_key(kid, KeyStatus::Pending, &previous, ctx.now)
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::Conflict(what)) => {
+            return Err(AdminError::Refused(format!(
+                "{what} changed while activating (another operator?); nothing was written. \
+                 Check `m2m-admin keys list` and run the command again"
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let retired: Vec<&str> = previous.iter().map(Kid::as_str).collect();
+    let mut text = format!("Activated key {kid}: it signs every new token.");
+    for old in &retired {
+        text.push_str(&format!(
+            "\nRetired key {old}: published until {} so its tokens keep verifying.",
+            time(ctx.now.saturating_add(MAX_TOKEN_LIFETIME))
+        ));
+    }
+    Ok(Output::new(
+        json!({"activated": kid.as_str(), "retired": retired, "at": ctx.now}),
+        text,
+    ))
+}
+
+async fn retire(ctx: &Ctx, kid: &Kid, force: bool) -> Result<Output, AdminError> {
+    let key = ctx
+        .store
+        .get_key(kid)
+        .await?
+        .ok_or_else(|| key_not_found(kid.as_str()))?;
+    match key.status {
+        KeyStatus::Retired => {
+            return Err(AdminError::Refused(format!(
+                "key {kid} is already retired (since {})",
+                opt_time(key.retired_at)
+            )))
+        }
+        KeyStatus::Active if !force => {
+            return Err(AdminError::Refused(format!(
+                "key {kid} is the active key; retiring it leaves the token function signing \
+                 with M2M_SIGNING_KEY. To rotate, create and activate a new key (which retires \
+                 this one); to retire it anyway, pass --force"
+            )))
+        }
+        KeyStatus::Active | KeyStatus::Pending => {}
+    }
+    ctx.store.retire_key(kid, key.status, ctx.now).await?;
+    let until = ctx.now.saturating_add(MAX_TOKEN_LIFETIME);
+    Ok(Output::new(
+        json!({"retired": kid.as_str(), "at": ctx.now, "published_until": until}),
+        format!("Retired key {kid}; it stays published until {}.", time(until)),
+    ))
+}
+
+async fn list(ctx: &Ctx) -> Result<Output, AdminError> {
+    let keys = ctx.store.list_keys().await?;
+    let published = JwkSet::published(&keys, ctx.now);
+    let is_published = |k: &SigningKey| published.find(&k.kid).is_some();
+    let rows: Vec<Vec<String>> = keys
+        .iter()
+        .map(|k| {
+            vec![
+                k.kid.to_string(),
+                k.alg.as_str().to_owned(),
+                status_str(k.status).to_owned(),
+                time(k.created_at),
+                opt_time(k.activated_at),
+                opt_time(k.retired_at),
+                if is_published(k) { "yes" } else { "no" }.to_owned(),
+            ]
+        })
+        .collect();
+    Ok(Output::new(
+        json!({"keys": keys.iter().map(|k| key_json(k, is_published(k))).collect::<Vec<_>>()}),
+        table(
+            &["KID", "ALG", "STATUS", "CREATED", "ACTIVATED", "RETIRED", "PUBLISHED"],
+            &rows,
+        ),
+    ))
+}
+
+async fn delete(ctx: &Ctx, kid: &Kid, pending_days: i32) -> Result<Output, AdminError> {
+    let key = ctx
+        .store
+        .get_key(kid)
+        .await?
+        .ok_or_else(|| key_not_found(kid.as_str()))?;
+    let retired_at = match (key.status, key.retired_at) {
+        (KeyStatus::Retired, Some(t)) => t,
+        (KeyStatus::Retired, None) => {
+            return Err(AdminError::Refused(format!(
+                "key {kid} has no retirement time, so when its last token expires is unknown; \
+                 it is kept"
+            )))
+        }
+        _ => {
+            return Err(AdminError::Refused(format!(
+                "key {kid} is {}; only a retired key can be deleted (`m2m-admin keys retire`)",
+                status_str(key.status)
+            )))
+        }
+    };
+    let safe_at = retired_at.saturating_add(MAX_TOKEN_LIFETIME);
+    if ctx.now < safe_at {
+        return Err(AdminError::Refused(format!(
+            "tokens signed by key {kid} may be valid until {}; it must stay published until \
+             then. Delete it after that time",
+            time(safe_at)
+        )));
+    }
+    ctx.store.delete_key(kid, retired_at).await?;
+    let deletion = schedule_kms_key_deletion(&ctx.kms, &key.kms_key_id, pending_days)
+        .await
+        .map_err(|e| {
+            AdminError::Failed(format!(
+                "key {kid} was removed from the registry, but scheduling deletion of KMS key {} \
+                 failed ({}); run `aws kms schedule-key-deletion --key-id {}`",
+                key.kms_key_id,
+                m2m_core::error::Chain(&e),
+                key.kms_key_id
+            ))
+        })?;
+    Ok(Output::new(
+        json!({"deleted": kid.as_str(), "kms_key_id": key.kms_key_id, "kms_deletion_at": deletion}),
+        format!(
+            "Deleted key {kid}; KMS deletes key {} on {}.",
+            key.kms_key_id,
+            opt_time(deletion)
+        ),
+    ))
+}
