@@ -167,6 +167,30 @@ impl Stack {
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
+        // The hook is compiled and started on its first Invoke: warm it so the token
+        // function's first call does not hit its 1.5 s timeout.
+        let invoke = format!("{}/2015-03-31/functions/claims-hook/invocations", self.base_url);
+        let sample = serde_json::json!({
+            "version": "1",
+            "client": {"id": "warm-up", "name": "warm-up", "org_id": null, "metadata": {}},
+            "audience": API, "scopes": [], "claims": {}
+        });
+        loop {
+            let ok = http
+                .post(&invoke)
+                .json(&sample)
+                .timeout(Duration::from_secs(600))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ok {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err("cargo lambda watch did not serve the claims hook".into());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
         Ok(())
     }
 

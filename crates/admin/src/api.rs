@@ -102,7 +102,10 @@ async fn list(ctx: &Ctx) -> Result<Output, AdminError> {
         .collect();
     Ok(Output::new(
         json!({"apis": apis.iter().map(|a| api_json(&a.value)).collect::<Vec<_>>()}),
-        table(&["IDENTIFIER", "NAME", "LIFETIME", "PROFILE", "SCOPES"], &rows),
+        table(
+            &["IDENTIFIER", "NAME", "LIFETIME", "PROFILE", "SCOPES"],
+            &rows,
+        ),
     ))
 }
 
@@ -206,15 +209,16 @@ async fn delete(ctx: &Ctx, identifier: &Audience, force: bool) -> Result<Output,
                 clients.join(", ")
             )));
         }
-        match ctx.store.delete_api(identifier, current.version, &grants).await {
+        match ctx
+            .store
+            .delete_api(identifier, current.version, &grants)
+            .await
+        {
             Ok(()) => {
                 let clients: Vec<&str> = grants.iter().map(|g| g.client_id.as_str()).collect();
                 return Ok(Output::new(
                     json!({"deleted": identifier.as_str(), "grants_deleted": clients}),
-                    format!(
-                        "Deleted API {identifier} and {} grant(s).",
-                        grants.len()
-                    ),
+                    format!("Deleted API {identifier} and {} grant(s).", grants.len()),
                 ));
             }
             // The API changed (e.g. a grant was added) between reading and deleting:

@@ -22,11 +22,17 @@ in use, too early, or changed concurrently), 1 AWS or other failure.";
 #[command(name = "m2m-admin", version, after_help = AFTER_HELP, propagate_version = true)]
 pub struct Cli {
     /// Print one JSON document on stdout instead of a table (errors go to stderr as JSON).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
 
     /// The DynamoDB table holding the directory.
-    #[arg(long, global = true, env = "M2M_TABLE", value_name = "NAME")]
+    #[arg(
+        long,
+        global = true,
+        env = "M2M_TABLE",
+        value_name = "NAME",
+        help_heading = "Global options"
+    )]
     pub table: Option<String>,
 
     /// What to do.
@@ -242,7 +248,8 @@ pub enum KeysCommand {
     /// Make a pending key the one that signs; the previously active key is retired
     /// (still published until its tokens have expired).
     Activate {
-        /// The key id (kid).
+        /// The key id (kid); it may begin with a dash.
+        #[arg(allow_hyphen_values = true)]
         kid: String,
         /// Activate even if the key has been published for less than the JWKS cache
         /// lifetime (300 s): verifiers with a cached JWKS may then reject new tokens.
@@ -251,7 +258,8 @@ pub enum KeysCommand {
     },
     /// Retire a key: it stops signing and stays published for 24 h.
     Retire {
-        /// The key id (kid).
+        /// The key id (kid); it may begin with a dash.
+        #[arg(allow_hyphen_values = true)]
         kid: String,
         /// Allow retiring the active key, which leaves no active key: the token
         /// function then signs with M2M_SIGNING_KEY.
@@ -263,7 +271,8 @@ pub enum KeysCommand {
     /// Remove a retired key whose tokens have all expired, and schedule its KMS key
     /// for deletion.
     Delete {
-        /// The key id (kid).
+        /// The key id (kid); it may begin with a dash.
+        #[arg(allow_hyphen_values = true)]
         kid: String,
         /// Days before KMS deletes the key material (7 to 30); it can be cancelled until
         /// then with `aws kms cancel-key-deletion`.
@@ -376,7 +385,11 @@ pub fn parse_duration(value: &str) -> Result<u64, String> {
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
-        _ => return Err(format!("`{value}` is not a duration like 0, 90s, 30m, 24h or 7d")),
+        _ => {
+            return Err(format!(
+                "`{value}` is not a duration like 0, 90s, 30m, 24h or 7d"
+            ))
+        }
     };
     let amount: u64 = digits
         .parse()
@@ -405,7 +418,15 @@ mod tests {
         assert_eq!(parse_duration("30m"), Ok(1800));
         assert_eq!(parse_duration("24h"), Ok(86_400));
         assert_eq!(parse_duration("7d"), Ok(604_800));
-        for bad in ["", "h", "1w", "-1h", "1.5h", "366d", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "h",
+            "1w",
+            "-1h",
+            "1.5h",
+            "366d",
+            "99999999999999999999d",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }
@@ -420,7 +441,10 @@ mod tests {
 
     #[test]
     fn metadata_parsed() {
-        assert_eq!(parse_metadata("tier=gold"), Ok(("tier".into(), "gold".into())));
+        assert_eq!(
+            parse_metadata("tier=gold"),
+            Ok(("tier".into(), "gold".into()))
+        );
         assert_eq!(parse_metadata("k=a=b"), Ok(("k".into(), "a=b".into())));
         assert!(parse_metadata("novalue").is_err());
         assert!(parse_metadata("=v").is_err());

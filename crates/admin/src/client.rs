@@ -103,7 +103,10 @@ pub fn secrets_table(c: &Client, now: u64) -> String {
             ]
         })
         .collect();
-    table(&["SECRET ID", "STATE", "CREATED", "EXPIRES", "LAST USED"], &rows)
+    table(
+        &["SECRET ID", "STATE", "CREATED", "EXPIRES", "LAST USED"],
+        &rows,
+    )
 }
 
 fn client_fields(c: &Client) -> Vec<(&'static str, String)> {
@@ -116,9 +119,19 @@ fn client_fields(c: &Client) -> Vec<(&'static str, String)> {
     vec![
         ("client_id", c.id.to_string()),
         ("name", c.name.clone()),
-        ("org", c.org_id.as_ref().map_or("-", OrgId::as_str).to_owned()),
+        (
+            "org",
+            c.org_id.as_ref().map_or("-", OrgId::as_str).to_owned(),
+        ),
         ("status", status_str(c.status).to_owned()),
-        ("metadata", if metadata.is_empty() { "-".into() } else { metadata }),
+        (
+            "metadata",
+            if metadata.is_empty() {
+                "-".into()
+            } else {
+                metadata
+            },
+        ),
     ]
 }
 

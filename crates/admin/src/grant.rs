@@ -113,7 +113,9 @@ async fn add(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(kept_changing(&format!("client {client_id} or API {audience}")))
+    Err(kept_changing(&format!(
+        "client {client_id} or API {audience}"
+    )))
 }
 
 async fn remove(

@@ -46,7 +46,9 @@ pub async fn run(ctx: &Ctx, cmd: KeysCommand) -> Result<Output, AdminError> {
         KeysCommand::Activate { kid, force } => activate(ctx, &Kid::new(kid), force).await,
         KeysCommand::Retire { kid, force } => retire(ctx, &Kid::new(kid), force).await,
         KeysCommand::List => list(ctx).await,
-        KeysCommand::Delete { kid, pending_days } => delete(ctx, &Kid::new(kid), pending_days).await,
+        KeysCommand::Delete { kid, pending_days } => {
+            delete(ctx, &Kid::new(kid), pending_days).await
+        }
     }
 }
 
@@ -106,7 +108,11 @@ pub async fn create_key(
     let registered = async {
         let public = public_jwk(&ctx.kms, &key_id).await.map_err(kms_error)?;
         let key = SigningKey {
-            kid: public.jwk.kid.clone().unwrap_or_else(|| public.jwk.thumbprint()),
+            kid: public
+                .jwk
+                .kid
+                .clone()
+                .unwrap_or_else(|| public.jwk.thumbprint()),
             kms_key_id: public.key_arn,
             alg,
             status,
@@ -224,7 +230,10 @@ async fn retire(ctx: &Ctx, kid: &Kid, force: bool) -> Result<Output, AdminError>
     let until = ctx.now.saturating_add(MAX_TOKEN_LIFETIME);
     Ok(Output::new(
         json!({"retired": kid.as_str(), "at": ctx.now, "published_until": until}),
-        format!("Retired key {kid}; it stays published until {}.", time(until)),
+        format!(
+            "Retired key {kid}; it stays published until {}.",
+            time(until)
+        ),
     ))
 }
 
@@ -249,7 +258,15 @@ async fn list(ctx: &Ctx) -> Result<Output, AdminError> {
     Ok(Output::new(
         json!({"keys": keys.iter().map(|k| key_json(k, is_published(k))).collect::<Vec<_>>()}),
         table(
-            &["KID", "ALG", "STATUS", "CREATED", "ACTIVATED", "RETIRED", "PUBLISHED"],
+            &[
+                "KID",
+                "ALG",
+                "STATUS",
+                "CREATED",
+                "ACTIVATED",
+                "RETIRED",
+                "PUBLISHED",
+            ],
             &rows,
         ),
     ))

@@ -116,7 +116,10 @@ mod tests {
     fn table_aligned() {
         let t = table(
             &["ID", "NAME"],
-            &[vec!["a".into(), "x".into()], vec!["long-id".into(), "y".into()]],
+            &[
+                vec!["a".into(), "x".into()],
+                vec!["long-id".into(), "y".into()],
+            ],
         );
         assert_eq!(t, "ID       NAME\na        x\nlong-id  y");
         assert_eq!(table(&["ID"], &[]), "ID\n(none)");

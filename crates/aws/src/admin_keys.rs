@@ -9,7 +9,7 @@ use m2m_core::error::PortError;
 use m2m_core::model::{Alg, KeyStatus, SigningKey};
 use m2m_core::types::Kid;
 
-use crate::admin_store::{Action, AdminStore, StoreError};
+use crate::admin_store::{Action, AdminStore, Condition, StoreError};
 use crate::items::{self, PK};
 use crate::sdk_error::port_error;
 
@@ -53,7 +53,10 @@ pub async fn create_kms_signing_key(
         .create_key()
         .key_spec(key_spec(alg))
         .key_usage(KeyUsageType::SignVerify)
-        .description(format!("m2m-auth token signing key ({}, stack {stack})", alg.as_str()))
+        .description(format!(
+            "m2m-auth token signing key ({}, stack {stack})",
+            alg.as_str()
+        ))
         .tags(tag)
         .send()
         .await
@@ -80,9 +83,7 @@ pub async fn schedule_kms_key_deletion(
         .send()
         .await
         .map_err(|e| port_error("KMS ScheduleKeyDeletion", e))?;
-    Ok(out
-        .deletion_date
-        .and_then(|d| u64::try_from(d.secs()).ok()))
+    Ok(out.deletion_date.and_then(|d| u64::try_from(d.secs()).ok()))
 }
 
 impl AdminStore {
@@ -166,7 +167,8 @@ impl AdminStore {
         previous: &[Kid],
         now: u64,
     ) -> Result<(), StoreError> {
-        let mut actions = vec![self.transition(kid, from, KeyStatus::Active, "activated_at", now)?];
+        let mut actions =
+            vec![self.transition(kid, from, KeyStatus::Active, "activated_at", now)?];
         for old in previous {
             actions.push(self.transition(
                 old,
@@ -196,14 +198,14 @@ impl AdminStore {
     pub async fn delete_key(&self, kid: &Kid, retired_at: u64) -> Result<(), StoreError> {
         let delete = self.delete_action(
             items::signing_key_key(kid),
-            Some((
-                "#st = :retired AND #t = :t",
-                &[("#st", "status"), ("#t", "retired_at")],
-                vec![
+            Some(Condition {
+                expression: "#st = :retired AND #t = :t",
+                names: &[("#st", "status"), ("#t", "retired_at")],
+                values: vec![
                     (":retired", s(items::key_status_str(KeyStatus::Retired))),
                     (":t", n(retired_at)),
                 ],
-            )),
+            }),
         )?;
         self.transact(vec![(format!("key {kid}"), delete)]).await
     }

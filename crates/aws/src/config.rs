@@ -266,24 +266,23 @@ mod tests {
 
     #[test]
     fn local_http_issuer_accepted() {
-        let c = Config::from_lookup(env(&with(&[("M2M_ISSUER", "http://127.0.0.1:9000")])))
-            .unwrap();
+        let c =
+            Config::from_lookup(env(&with(&[("M2M_ISSUER", "http://127.0.0.1:9000")]))).unwrap();
         assert_eq!(c.issuer, "http://127.0.0.1:9000");
     }
 
     #[test]
     fn malformed_hook_timeout_rejected() {
         for bad in ["abc", "0", "-5", "1.5", "600000"] {
-            let err =
-                Config::from_lookup(env(&with(&[("M2M_HOOK_TIMEOUT_MS", bad)]))).unwrap_err();
+            let err = Config::from_lookup(env(&with(&[("M2M_HOOK_TIMEOUT_MS", bad)]))).unwrap_err();
             assert_eq!(err.variable, "M2M_HOOK_TIMEOUT_MS", "{bad}");
         }
     }
 
     #[test]
     fn error_never_echoes_value() {
-        let err = Config::from_lookup(env(&with(&[("M2M_HOOK_TIMEOUT_MS", "s3cr3t")])))
-            .unwrap_err();
+        let err =
+            Config::from_lookup(env(&with(&[("M2M_HOOK_TIMEOUT_MS", "s3cr3t")]))).unwrap_err();
         assert!(!err.to_string().contains("s3cr3t"));
     }
 }

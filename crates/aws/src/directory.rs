@@ -118,8 +118,12 @@ impl Directory for DynamoDirectory {
         let mut lookup = Lookup::default();
         for item in &found {
             match items::item_key(item) {
-                Some((_, "CLIENT")) => lookup.client = Some(items::client_from_item(item).map_err(malformed)?),
-                Some((_, "API")) => lookup.api = Some(items::api_from_item(item).map_err(malformed)?),
+                Some((_, "CLIENT")) => {
+                    lookup.client = Some(items::client_from_item(item).map_err(malformed)?)
+                }
+                Some((_, "API")) => {
+                    lookup.api = Some(items::api_from_item(item).map_err(malformed)?)
+                }
                 Some((_, sk)) if sk.starts_with("GRANT#") => {
                     lookup.grant = Some(items::grant_from_item(item).map_err(malformed)?)
                 }

@@ -45,7 +45,11 @@ impl LambdaHook {
     }
 
     /// A hook on an existing client (tests attach interceptors to it).
-    pub fn from_client(client: LambdaClient, function: impl Into<String>, timeout: Duration) -> Self {
+    pub fn from_client(
+        client: LambdaClient,
+        function: impl Into<String>,
+        timeout: Duration,
+    ) -> Self {
         Self {
             client,
             function: function.into(),

@@ -162,7 +162,10 @@ pub fn client_to_item(client: &Client) -> Item {
         .map(|sec| {
             let mut m = HashMap::from([
                 ("id".to_owned(), s(sec.id.as_str())),
-                ("hash".to_owned(), AttributeValue::B(Blob::new(sec.hash.to_vec()))),
+                (
+                    "hash".to_owned(),
+                    AttributeValue::B(Blob::new(sec.hash.to_vec())),
+                ),
                 ("created_at".to_owned(), n(sec.created_at)),
             ]);
             if let Some(e) = sec.expires_at {
@@ -297,7 +300,10 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn opt_map(&self, name: &str) -> Result<Option<&'a HashMap<String, AttributeValue>>, ItemError> {
+    fn opt_map(
+        &self,
+        name: &str,
+    ) -> Result<Option<&'a HashMap<String, AttributeValue>>, ItemError> {
         match self.opt(name) {
             None => Ok(None),
             Some(AttributeValue::M(v)) => Ok(Some(v)),
@@ -426,8 +432,9 @@ pub fn client_from_item(item: &Item) -> Result<Client, ItemError> {
         };
         let id = SecretId::new(sr.string("id")?);
         let hash = match sr.req("hash")? {
-            AttributeValue::B(b) => <[u8; 32]>::try_from(b.as_ref())
-                .map_err(|_| sr.err("hash", "is not 32 bytes"))?,
+            AttributeValue::B(b) => {
+                <[u8; 32]>::try_from(b.as_ref()).map_err(|_| sr.err("hash", "is not 32 bytes"))?
+            }
             _ => return Err(sr.err("hash", "is not binary")),
         };
         let recorded = last_used.get(id.as_str()).copied();
@@ -482,8 +489,9 @@ pub fn signing_key_from_item(item: &Item) -> Result<SigningKey, ItemError> {
         _ => return Err(r.err("status", "is not pending, active or retired")),
     };
     let public_jwk: Jwk = match r.req("public_jwk")? {
-        AttributeValue::S(json) => serde_json::from_str(json)
-            .map_err(|_| r.err("public_jwk", "is not a JWK in JSON"))?,
+        AttributeValue::S(json) => {
+            serde_json::from_str(json).map_err(|_| r.err("public_jwk", "is not a JWK in JSON"))?
+        }
         AttributeValue::M(m) => {
             let mut obj = serde_json::Map::new();
             for (k, v) in m {
@@ -803,7 +811,10 @@ mod tests {
     fn api_string_lifetime_rejected() {
         let mut item = api_to_item(&api());
         item.insert("token_lifetime".into(), s("900"));
-        assert_eq!(api_from_item(&item).unwrap_err().attribute, "token_lifetime");
+        assert_eq!(
+            api_from_item(&item).unwrap_err().attribute,
+            "token_lifetime"
+        );
     }
 
     #[test]
@@ -831,9 +842,15 @@ mod tests {
     fn signing_key_bad_jwk_rejected() {
         let mut item = signing_key_to_item(&signing_key()).unwrap();
         item.insert("public_jwk".into(), s("{not json"));
-        assert_eq!(signing_key_from_item(&item).unwrap_err().attribute, "public_jwk");
+        assert_eq!(
+            signing_key_from_item(&item).unwrap_err().attribute,
+            "public_jwk"
+        );
         item.insert("public_jwk".into(), n(3));
-        assert_eq!(signing_key_from_item(&item).unwrap_err().attribute, "public_jwk");
+        assert_eq!(
+            signing_key_from_item(&item).unwrap_err().attribute,
+            "public_jwk"
+        );
     }
 
     #[test]
@@ -841,14 +858,20 @@ mod tests {
         let mut k = signing_key();
         k.public_jwk.kid = Some(Kid::new("other"));
         let item = signing_key_to_item(&k).unwrap();
-        assert_eq!(signing_key_from_item(&item).unwrap_err().attribute, "public_jwk");
+        assert_eq!(
+            signing_key_from_item(&item).unwrap_err().attribute,
+            "public_jwk"
+        );
     }
 
     #[test]
     fn signing_key_bad_status_rejected() {
         let mut item = signing_key_to_item(&signing_key()).unwrap();
         item.insert("status".into(), s("enabled"));
-        assert_eq!(signing_key_from_item(&item).unwrap_err().attribute, "status");
+        assert_eq!(
+            signing_key_from_item(&item).unwrap_err().attribute,
+            "status"
+        );
     }
 
     #[test]

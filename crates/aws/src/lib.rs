@@ -3,6 +3,8 @@
 //! settings they share. Each implements one port of `m2m_core::ports`.
 #![deny(missing_docs)]
 
+pub mod admin_apis;
+pub mod admin_clients;
 pub mod admin_keys;
 pub mod admin_store;
 pub mod config;

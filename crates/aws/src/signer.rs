@@ -267,9 +267,22 @@ impl Signer for KmsSigner {
             Alg::RS256 => Ok(signature),
             Alg::ES256 => ecdsa_der_to_jws(&signature)
                 .map(|rs| rs.to_vec())
-                .map_err(|e| PortError::new("KMS Sign returned a malformed ECDSA signature").with_source(e)),
+                .map_err(|e| {
+                    PortError::new("KMS Sign returned a malformed ECDSA signature").with_source(e)
+                }),
         }
     }
+}
+
+/// The key spec of a `GetPublicKey` answer. `CustomerMasterKeySpec` is the deprecated
+/// name of `KeySpec`, with the same values; AWS returns both, moto only the old one.
+#[allow(deprecated)]
+fn key_spec(out: &aws_sdk_kms::operation::get_public_key::GetPublicKeyOutput) -> Option<KeySpec> {
+    out.key_spec.clone().or_else(|| {
+        out.customer_master_key_spec
+            .as_ref()
+            .map(|c| KeySpec::from(c.as_str()))
+    })
 }
 
 /// A KMS key's public half, as the registry and JWKS need it.
@@ -300,7 +313,7 @@ pub async fn public_jwk(kms: &KmsClient, key_id: &str) -> Result<KmsPublicKey, P
     if out.key_usage.as_ref() != Some(&KeyUsageType::SignVerify) {
         return Err(PortError::new("KMS key is not a SIGN_VERIFY key"));
     }
-    let (alg, needed) = match out.key_spec {
+    let (alg, needed) = match key_spec(&out) {
         Some(KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096) => {
             (Alg::RS256, SigningAlgorithmSpec::RsassaPkcs1V15Sha256)
         }

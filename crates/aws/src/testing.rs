@@ -63,14 +63,50 @@ pub fn workspace_root() -> PathBuf {
 pub struct LocalAws {
     child: Child,
     port: u16,
-    log: PathBuf,
+    log: LogTail,
+}
+
+/// The last lines moto wrote to stderr (its request log and any traceback), kept in
+/// memory for error messages rather than left behind in files.
+#[derive(Clone, Debug, Default)]
+struct LogTail(Arc<Mutex<std::collections::VecDeque<String>>>);
+
+impl LogTail {
+    const LINES: usize = 40;
+
+    fn follow(&self, stderr: std::process::ChildStderr) {
+        let tail = self.0.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let mut t = match tail.lock() {
+                    Ok(t) => t,
+                    Err(p) => p.into_inner(),
+                };
+                if t.len() == Self::LINES {
+                    t.pop_front();
+                }
+                t.push_back(line);
+            }
+        });
+    }
+
+    fn text(&self) -> String {
+        let t = match self.0.lock() {
+            Ok(t) => t,
+            Err(p) => p.into_inner(),
+        };
+        t.iter().cloned().collect::<Vec<_>>().join("\n")
+    }
 }
 
 impl fmt::Debug for LocalAws {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LocalAws")
             .field("port", &self.port)
-            .field("log", &self.log)
             .finish()
     }
 }
@@ -83,16 +119,21 @@ impl LocalAws {
     /// When the virtualenv is missing (run `infra/local/bootstrap`) or the server does
     /// not come up.
     pub fn start() -> Result<Self, HarnessError> {
-        let root = workspace_root();
-        let venv = root.join(".venv");
+        Self::start_with_venv(&workspace_root().join(".venv"))
+    }
+
+    /// Starts moto's server from the virtualenv at `venv`.
+    ///
+    /// # Errors
+    /// As [`LocalAws::start`].
+    pub fn start_with_venv(venv: &Path) -> Result<Self, HarnessError> {
         let python = venv.join("bin").join("python");
         let server = venv.join("bin").join("moto_server");
         if !server.exists() || !python.exists() {
             return Err(HarnessError(format!(
-                "{} not found: run `infra/local/bootstrap` (from {}) to install the local \
-                 tools into .venv",
-                server.display(),
-                root.display()
+                "{} not found: run `infra/local/bootstrap` (in the workspace root) to \
+                 install the local tools into .venv",
+                server.display()
             )));
         }
         let mut last = HarnessError("not started".into());
@@ -108,32 +149,29 @@ impl LocalAws {
 
     fn spawn(python: &Path, server: &Path) -> Result<Self, HarnessError> {
         let port = free_port()?;
-        let log = std::env::temp_dir().join(format!(
-            "m2m-moto-{}-{port}.log",
-            std::process::id()
-        ));
-        let log_file = std::fs::File::create(&log)
-            .map_err(|e| HarnessError(format!("creating {}: {e}", log.display())))?;
-        let log_err = log_file
-            .try_clone()
-            .map_err(|e| HarnessError(format!("creating {}: {e}", log.display())))?;
-        let child = Command::new(python)
+        let mut child = Command::new(python)
             .arg("-c")
             .arg(WATCHDOG)
             .arg(server)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::piped())
-            .stdout(log_file)
-            .stderr(log_err)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| HarnessError(format!("spawning {}: {e}", server.display())))?;
+        let log = LogTail::default();
+        if let Some(stderr) = child.stderr.take() {
+            log.follow(stderr);
+        }
         let mut aws = Self { child, port, log };
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Ok(Some(status)) = aws.child.try_wait() {
+                // Give the log thread a moment to read the traceback.
+                std::thread::sleep(Duration::from_millis(100));
                 return Err(HarnessError(format!(
-                    "moto_server exited ({status}) on port {port}; see {}",
-                    aws.log.display()
+                    "moto_server exited ({status}) on port {port}; its log:\n{}",
+                    aws.log.text()
                 )));
             }
             if http_post(port, "/moto-api/reset").is_ok_and(|s| s == 200) {
@@ -142,9 +180,9 @@ impl LocalAws {
             if Instant::now() >= deadline {
                 let _ = aws.child.kill();
                 return Err(HarnessError(format!(
-                    "moto_server did not answer on port {port} within {} s; see {}",
+                    "moto_server did not answer on port {port} within {} s; its log:\n{}",
                     START_TIMEOUT.as_secs(),
-                    aws.log.display()
+                    aws.log.text()
                 )));
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -174,9 +212,9 @@ impl LocalAws {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// moto's log file (one line per request).
-    pub fn log_path(&self) -> &Path {
-        &self.log
+    /// The last lines of moto's log (one line per request), for diagnosing a test.
+    pub fn log_tail(&self) -> String {
+        self.log.text()
     }
 
     /// An SDK configuration for the emulator with the production retry and timeout
@@ -259,7 +297,6 @@ impl Drop for LocalAws {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.log);
     }
 }
 

@@ -3,6 +3,8 @@
 //! Signatures are verified with the `jsonwebtoken` crate against the JWK built from
 //! `GetPublicKey` — never with the emulator's `Verify`, which accepts bad signatures.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -139,7 +141,8 @@ async fn seed(env: &Env) {
 
 /// A compact JWS over `claims` signed by `signer` with `key`.
 async fn jws(signer: &KmsSigner, key: &ActiveKey, claims: &serde_json::Value) -> String {
-    let header = serde_json::json!({"alg": key.alg.as_str(), "kid": key.kid.as_str(), "typ": "at+jwt"});
+    let header =
+        serde_json::json!({"alg": key.alg.as_str(), "kid": key.kid.as_str(), "typ": "at+jwt"});
     let input = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header.to_string()),
@@ -150,7 +153,11 @@ async fn jws(signer: &KmsSigner, key: &ActiveKey, claims: &serde_json::Value) ->
 }
 
 /// Verifies with `jsonwebtoken` against `jwk` (our JWK, re-read as jsonwebtoken's).
-fn verify(token: &str, jwk: &Jwk, alg: jsonwebtoken::Algorithm) -> Result<serde_json::Value, jsonwebtoken::errors::Error> {
+fn verify(
+    token: &str,
+    jwk: &Jwk,
+    alg: jsonwebtoken::Algorithm,
+) -> Result<serde_json::Value, jsonwebtoken::errors::Error> {
     let theirs: jsonwebtoken::jwk::Jwk =
         serde_json::from_value(serde_json::to_value(jwk).unwrap()).unwrap();
     let key = jsonwebtoken::DecodingKey::from_jwk(&theirs)?;
@@ -349,7 +356,10 @@ async fn rs256_fallback_key_verifies() {
     assert_eq!(public.jwk.kid.as_ref(), Some(&key.kid));
     let claims = serde_json::json!({"iss": "https://auth.example.com", "sub": "acme", "jti": "1"});
     let token = jws(&signer, &key, &claims).await;
-    assert_eq!(verify(&token, &public.jwk, jsonwebtoken::Algorithm::RS256).unwrap(), claims);
+    assert_eq!(
+        verify(&token, &public.jwk, jsonwebtoken::Algorithm::RS256).unwrap(),
+        claims
+    );
     // A tampered token does not verify: the check is real.
     let tampered = token.replacen("eyJ", "eyK", 1);
     assert!(verify(&tampered, &public.jwk, jsonwebtoken::Algorithm::RS256).is_err());
@@ -434,7 +444,10 @@ async fn registry_active_key_preferred() {
 async fn malformed_active_key_item_server_error() {
     let env = env("badkey").await;
     let mut item: Item = items::signing_key_key(&Kid::new("broken"));
-    item.insert(items::KIND.into(), AttributeValue::S(items::KIND_KEY.into()));
+    item.insert(
+        items::KIND.into(),
+        AttributeValue::S(items::KIND_KEY.into()),
+    );
     item.insert("status".into(), AttributeValue::S("active".into()));
     item.insert("alg".into(), AttributeValue::S("HS256".into()));
     env.put(item).await;
@@ -462,7 +475,12 @@ async fn unknown_kms_key_server_error() {
 async fn oversized_signing_input_server_error() {
     let env = env("oversized").await;
     let counter = RequestCounter::new();
-    let signer = KmsSigner::new(counter.kms(&env.sdk), counter.dynamo(&env.sdk), &env.table, "x");
+    let signer = KmsSigner::new(
+        counter.kms(&env.sdk),
+        counter.dynamo(&env.sdk),
+        &env.table,
+        "x",
+    );
     let key = ActiveKey {
         alg: Alg::RS256,
         kid: Kid::new("k"),
@@ -480,7 +498,12 @@ async fn warm_lookup_and_sign_one_request_each() {
     let key_id = aws().create_kms_key(KeySpec::Rsa2048).await.unwrap();
     let counter = RequestCounter::new();
     let dir = DynamoDirectory::new(counter.dynamo(&env.sdk), &env.table);
-    let signer = KmsSigner::new(counter.kms(&env.sdk), counter.dynamo(&env.sdk), &env.table, &key_id);
+    let signer = KmsSigner::new(
+        counter.kms(&env.sdk),
+        counter.dynamo(&env.sdk),
+        &env.table,
+        &key_id,
+    );
 
     // Cold: the registry query and the fallback key's GetPublicKey.
     signer.active_key().await.unwrap();

@@ -2,6 +2,8 @@
 //! key, a failing, hanging or malformed claims hook — injected by a canned loopback
 //! server behind the real SDK clients, and the `PortError` each must become.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -75,7 +77,11 @@ async fn directory_against(canned: Canned) -> (CannedServer, DynamoDirectory, Re
     let server = CannedServer::start(canned).unwrap();
     let sdk = local_sdk_config(&server.endpoint()).await;
     let counter = RequestCounter::new();
-    (server, DynamoDirectory::new(counter.dynamo(&sdk), "t"), counter)
+    (
+        server,
+        DynamoDirectory::new(counter.dynamo(&sdk), "t"),
+        counter,
+    )
 }
 
 #[tokio::test]
@@ -118,7 +124,8 @@ async fn dynamodb_unprocessed_keys_throttled() {
 
 #[tokio::test]
 async fn dynamodb_internal_error_server_error() {
-    let (_server, dir, _) = directory_against(Canned::aws_json_error(400, "ValidationException")).await;
+    let (_server, dir, _) =
+        directory_against(Canned::aws_json_error(400, "ValidationException")).await;
     let err = dir
         .lookup(&ClientId::new("c"), &Audience::new("a"))
         .await
@@ -175,7 +182,10 @@ async fn hook_answer_parsed() {
 #[tokio::test]
 async fn hook_function_error_server_error() {
     let (_server, hook) = hook_against(
-        Canned::lambda_invoke(r#"{"errorMessage":"boom","errorType":"Error"}"#, Some("Unhandled")),
+        Canned::lambda_invoke(
+            r#"{"errorMessage":"boom","errorType":"Error"}"#,
+            Some("Unhandled"),
+        ),
         Duration::from_millis(1500),
     )
     .await;
@@ -187,8 +197,11 @@ async fn hook_function_error_server_error() {
 #[tokio::test]
 async fn hook_malformed_answer_server_error() {
     for payload in [r#"{"claims":"#, r#"{"claimz":{}}"#, r#"[1,2]"#, ""] {
-        let (_server, hook) =
-            hook_against(Canned::lambda_invoke(payload, None), Duration::from_millis(1500)).await;
+        let (_server, hook) = hook_against(
+            Canned::lambda_invoke(payload, None),
+            Duration::from_millis(1500),
+        )
+        .await;
         let err = hook.call(&hook_request()).await.unwrap_err();
         assert!(!err.throttled, "{payload}");
     }
@@ -203,4 +216,12 @@ async fn hook_hang_times_out() {
     assert!(took < Duration::from_millis(1000), "took {took:?}");
     assert!(!err.message.is_empty());
     assert_eq!(server.hits(), 1, "a hook is never retried");
+}
+
+#[test]
+fn missing_venv_names_bootstrap() {
+    let err =
+        m2m_aws::testing::LocalAws::start_with_venv(std::path::Path::new("/nonexistent/.venv"))
+            .unwrap_err();
+    assert!(err.to_string().contains("infra/local/bootstrap"), "{err}");
 }

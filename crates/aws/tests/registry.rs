@@ -19,7 +19,13 @@ async fn setup() -> (Client, String) {
 }
 
 async fn put(client: &Client, table: &str, item: Item) {
-    client.put_item().table_name(table).set_item(Some(item)).send().await.unwrap();
+    client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
 }
 
 fn signing_key(signer: &SoftwareSigner, status: KeyStatus, created_at: u64) -> SigningKey {
@@ -40,7 +46,11 @@ fn three_keys() -> Vec<SigningKey> {
     vec![
         signing_key(&SoftwareSigner::rs256(), KeyStatus::Active, NOW),
         signing_key(&SoftwareSigner::es256(), KeyStatus::Pending, NOW + 10),
-        signing_key(&SoftwareSigner::es256_fresh(), KeyStatus::Retired, NOW - 5000),
+        signing_key(
+            &SoftwareSigner::es256_fresh(),
+            KeyStatus::Retired,
+            NOW - 5000,
+        ),
     ]
 }
 
@@ -58,9 +68,24 @@ async fn stored_keys_round_trip_and_other_kinds_are_not_listed() {
     for k in &keys {
         put(&client, &table, items::signing_key_to_item(k).unwrap()).await;
     }
-    put(&client, &table, items::api_to_item(&fixtures::api(API, API_SCOPES))).await;
-    put(&client, &table, items::client_to_item(&fixtures::client(CLIENT_ID, CLIENT_SECRET))).await;
-    put(&client, &table, items::grant_to_item(&fixtures::grant(CLIENT_ID, API, &["admin"]))).await;
+    put(
+        &client,
+        &table,
+        items::api_to_item(&fixtures::api(API, API_SCOPES)),
+    )
+    .await;
+    put(
+        &client,
+        &table,
+        items::client_to_item(&fixtures::client(CLIENT_ID, CLIENT_SECRET)),
+    )
+    .await;
+    put(
+        &client,
+        &table,
+        items::grant_to_item(&fixtures::grant(CLIENT_ID, API, &["admin"])),
+    )
+    .await;
     let listed = registry.signing_keys().await.unwrap();
     assert_eq!(sorted(listed), sorted(keys));
 }
@@ -82,10 +107,18 @@ async fn malformed_key_item_is_an_error_not_skipped() {
     for k in three_keys() {
         put(&client, &table, items::signing_key_to_item(&k).unwrap()).await;
     }
-    let mut bad = items::signing_key_to_item(&signing_key(&SoftwareSigner::es256_fresh(), KeyStatus::Active, NOW)).unwrap();
+    let mut bad = items::signing_key_to_item(&signing_key(
+        &SoftwareSigner::es256_fresh(),
+        KeyStatus::Active,
+        NOW,
+    ))
+    .unwrap();
     bad.insert("status".into(), AttributeValue::S("revoked".into()));
     put(&client, &table, bad).await;
-    let err = DynamoKeyRegistry::new(client, &table).list().await.unwrap_err();
+    let err = DynamoKeyRegistry::new(client, &table)
+        .list()
+        .await
+        .unwrap_err();
     assert!(!err.throttled);
     assert_eq!(err.message, "malformed signing key in the registry");
 }
@@ -94,6 +127,13 @@ async fn malformed_key_item_is_an_error_not_skipped() {
 async fn missing_table_is_a_port_error() {
     let aws = LocalAws::shared().unwrap();
     let client = Client::new(&aws.sdk_config().await);
-    let err = DynamoKeyRegistry::new(client, "no-such-table").list().await.unwrap_err();
-    assert!(err.message.starts_with("DynamoDB Query (key registry)"), "{}", err.message);
+    let err = DynamoKeyRegistry::new(client, "no-such-table")
+        .list()
+        .await
+        .unwrap_err();
+    assert!(
+        err.message.starts_with("DynamoDB Query (key registry)"),
+        "{}",
+        err.message
+    );
 }

@@ -75,7 +75,12 @@ mod tests {
     use super::*;
 
     fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
     }
 
     #[test]
@@ -103,7 +108,12 @@ mod tests {
 
     #[test]
     fn malformed_issuer_rejected_without_echo() {
-        for bad in ["auth.example.com", "https://a.example/?q=s3cr3t", "https://a.example/#f", "ftp://a"] {
+        for bad in [
+            "auth.example.com",
+            "https://a.example/?q=s3cr3t",
+            "https://a.example/#f",
+            "ftp://a",
+        ] {
             let lookup = move |name: &str| match name {
                 "M2M_TABLE" => Some("t".to_owned()),
                 "M2M_ISSUER" => Some(bad.to_owned()),

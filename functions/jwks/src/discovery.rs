@@ -120,16 +120,28 @@ mod tests {
         let m = metadata("https://auth.example.com/");
         assert_eq!(m["issuer"], "https://auth.example.com/");
         assert_eq!(m["token_endpoint"], "https://auth.example.com/oauth/token");
-        assert_eq!(m["jwks_uri"], "https://auth.example.com/.well-known/jwks.json");
+        assert_eq!(
+            m["jwks_uri"],
+            "https://auth.example.com/.well-known/jwks.json"
+        );
     }
 
     #[test]
     fn issuer_with_path_routes_per_spec() {
         let r = Routes::new("https://x.execute-api.eu-west-1.amazonaws.com/Prod");
         assert_eq!(r.route("/Prod/.well-known/jwks.json"), Some(Route::Jwks));
-        assert_eq!(r.route("/Prod/.well-known/openid-configuration"), Some(Route::Metadata));
-        assert_eq!(r.route("/.well-known/oauth-authorization-server/Prod"), Some(Route::Metadata));
-        assert_eq!(r.route("/Prod/.well-known/oauth-authorization-server"), Some(Route::Metadata));
+        assert_eq!(
+            r.route("/Prod/.well-known/openid-configuration"),
+            Some(Route::Metadata)
+        );
+        assert_eq!(
+            r.route("/.well-known/oauth-authorization-server/Prod"),
+            Some(Route::Metadata)
+        );
+        assert_eq!(
+            r.route("/Prod/.well-known/oauth-authorization-server"),
+            Some(Route::Metadata)
+        );
         assert_eq!(r.route("/.well-known/jwks.json"), None);
     }
 
@@ -137,8 +149,14 @@ mod tests {
     fn bare_host_routes_plain_paths() {
         let r = Routes::new("http://127.0.0.1:9000");
         assert_eq!(r.route("/.well-known/jwks.json"), Some(Route::Jwks));
-        assert_eq!(r.route("/.well-known/openid-configuration"), Some(Route::Metadata));
-        assert_eq!(r.route("/.well-known/oauth-authorization-server"), Some(Route::Metadata));
+        assert_eq!(
+            r.route("/.well-known/openid-configuration"),
+            Some(Route::Metadata)
+        );
+        assert_eq!(
+            r.route("/.well-known/oauth-authorization-server"),
+            Some(Route::Metadata)
+        );
         assert_eq!(r.route("/.well-known/jwks.json/"), None);
     }
 }

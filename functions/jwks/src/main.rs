@@ -30,7 +30,9 @@ async fn main() -> Result<(), Error> {
     // cache, so the first request pays neither.
     match app.refresh(system_clock()).await {
         Ok(keys) => tracing::info!(keys, "key registry read during init"),
-        Err(e) => tracing::warn!(error = %m2m_core::error::Chain(&e), "reading the key registry during init failed; will retry per request"),
+        Err(e) => {
+            tracing::warn!(error = %m2m_core::error::Chain(&e), "reading the key registry during init failed; will retry per request")
+        }
     }
     run(service_fn(move |request: Request| async move {
         Ok::<_, Error>(handle(app, &request, system_clock()).await)

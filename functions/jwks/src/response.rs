@@ -39,9 +39,10 @@ impl Document {
     /// tags under the weak comparison RFC 9110 §13.1.2 prescribes for it (a `W/`
     /// prefix is ignored).
     pub fn matches(&self, if_none_match: &str) -> bool {
-        if_none_match.split(',').map(str::trim).any(|tag| {
-            tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == self.etag
-        })
+        if_none_match
+            .split(',')
+            .map(str::trim)
+            .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == self.etag)
     }
 
     /// `200` with the body (none for `HEAD`), or `304 Not Modified` with no body when

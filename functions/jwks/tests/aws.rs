@@ -30,19 +30,31 @@ const JWKS: &str = "/.well-known/jwks.json";
 
 async fn put_key(dynamo: &DynamoClient, table: &str, key: &SigningKey) {
     let item = items::signing_key_to_item(key).unwrap();
-    dynamo.put_item().table_name(table).set_item(Some(item)).send().await.unwrap();
+    dynamo
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
 }
 
 /// A KMS key of `spec`, its public JWK read back with `GetPublicKey`, as a registry key.
-async fn kms_key(aws: &LocalAws, kms: &aws_sdk_kms::Client, spec: KeySpec, created_at: u64) -> SigningKey {
+async fn kms_key(
+    aws: &LocalAws,
+    kms: &aws_sdk_kms::Client,
+    spec: KeySpec,
+    created_at: u64,
+) -> SigningKey {
     let id = aws.create_kms_key(spec).await.unwrap();
     let public = public_jwk(kms, &id).await.unwrap();
+    let (key_arn, jwk) = (public.key_arn, public.jwk);
     SigningKey {
-        kid: public.jwk.kid.clone().unwrap(),
-        kms_key_id: public.key_arn,
-        alg: public.alg,
+        kid: jwk.kid.clone().unwrap(),
+        kms_key_id: key_arn,
+        alg: jwk.algorithm().unwrap(),
         status: KeyStatus::Pending,
-        public_jwk: public.jwk,
+        public_jwk: jwk,
         created_at,
         activated_at: None,
         retired_at: None,
@@ -55,7 +67,13 @@ async fn seed_directory(dynamo: &DynamoClient, table: &str) {
         items::client_to_item(&fixtures::client(CLIENT_ID, CLIENT_SECRET)),
         items::grant_to_item(&fixtures::grant(CLIENT_ID, API, &["read:orders"])),
     ] {
-        dynamo.put_item().table_name(table).set_item(Some(item)).send().await.unwrap();
+        dynamo
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
     }
 }
 
@@ -85,7 +103,9 @@ fn verify(token: &str, jwks: &[u8], now: u64) -> Result<Value, String> {
     let set: jsonwebtoken::jwk::JwkSet = serde_json::from_slice(jwks).map_err(|e| e.to_string())?;
     let header = decode_header(token).map_err(|e| e.to_string())?;
     let kid = header.kid.ok_or("token has no kid")?;
-    let jwk = set.find(&kid).ok_or_else(|| format!("kid {kid} is not in the JWKS"))?;
+    let jwk = set
+        .find(&kid)
+        .ok_or_else(|| format!("kid {kid} is not in the JWKS"))?;
     let alg = jwk.common.key_algorithm.ok_or("published key has no alg")?;
     let alg: jsonwebtoken::Algorithm = alg.to_string().parse().map_err(|_| "alg")?;
     let key = DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
@@ -94,7 +114,9 @@ fn verify(token: &str, jwks: &[u8], now: u64) -> Result<Value, String> {
     v.set_issuer(&[ISSUER]);
     v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
     v.validate_exp = false; // the simulated clock is checked below instead
-    let claims = decode::<Value>(token, &key, &v).map_err(|e| e.to_string())?.claims;
+    let claims = decode::<Value>(token, &key, &v)
+        .map_err(|e| e.to_string())?
+        .claims;
     let exp = claims["exp"].as_u64().ok_or("no exp")?;
     if exp <= now {
         return Err(format!("expired at {exp}, now {now}"));
@@ -121,7 +143,10 @@ async fn rotation_never_leaves_a_valid_token_unverifiable() {
     let dynamo = DynamoClient::new(&sdk);
     let kms = aws_sdk_kms::Client::new(&sdk);
     let token_app = TokenApp {
-        config: IssuerConfig { issuer: ISSUER.into(), default_audience: None },
+        config: IssuerConfig {
+            issuer: ISSUER.into(),
+            default_audience: None,
+        },
         directory: DynamoDirectory::new(dynamo.clone(), &table),
         signer: KmsSigner::new(kms, dynamo.clone(), &table, "alias/unused-fallback")
             .with_clock(Arc::new(move || c.load(Ordering::SeqCst))),
@@ -150,7 +175,12 @@ async fn rotation_never_leaves_a_valid_token_unverifiable() {
             }
         }
         let set: Value = serde_json::from_slice(&jwks).unwrap();
-        set["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect()
+        set["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
     };
 
     // 1. The first key, RSA_2048 / RS256, active.
@@ -170,7 +200,11 @@ async fn rotation_never_leaves_a_valid_token_unverifiable() {
     let kb = b.kid.to_string();
     step(t_create, &ka, "B created").await; // the JWKS may still be the cached one
     let published = step(t_create + 100, &ka, "B published").await;
-    assert_eq!(published, vec![ka.clone(), kb.clone()], "pending B is published");
+    assert_eq!(
+        published,
+        vec![ka.clone(), kb.clone()],
+        "pending B is published"
+    );
 
     // 3. Activate B once its publication outlived every cache (in-memory TTL plus
     //    HTTP max-age); A retires.
@@ -182,7 +216,11 @@ async fn rotation_never_leaves_a_valid_token_unverifiable() {
     put_key(&admin_dynamo, &table, &b).await;
     put_key(&admin_dynamo, &table, &a).await;
     let published = step(t_rotate, &kb, "B active").await;
-    assert_eq!(published, vec![kb.clone(), ka.clone()], "retired A still published");
+    assert_eq!(
+        published,
+        vec![kb.clone(), ka.clone()],
+        "retired A still published"
+    );
     step(t_rotate + 30, &kb, "B active, A tokens valid").await;
 
     // 4. Every A token has expired; A is still published until MAX_TOKEN_LIFETIME
@@ -192,6 +230,22 @@ async fn rotation_never_leaves_a_valid_token_unverifiable() {
     assert!(published.contains(&ka));
     let published = step(t_rotate + MAX_TOKEN_LIFETIME, &kb, "A dropped").await;
     assert_eq!(published, vec![kb.clone()]);
+
+    // The verifier is not vacuous: an A token fails against the final document, and
+    // a B token with a flipped signature byte fails against it too.
+    let last = jwks::handle(&jwks_app, &get(JWKS), t_rotate + MAX_TOKEN_LIFETIME).await;
+    let err = verify(&issued[0].token, last.body().as_ref(), NOW).unwrap_err();
+    assert!(err.contains("not in the JWKS"), "{err}");
+    let good = &issued.last().unwrap().token;
+    let (rest, sig) = good.rsplit_once('.').unwrap();
+    let flipped = if sig.starts_with('A') { 'B' } else { 'A' };
+    let tampered = format!("{rest}.{flipped}{}", &sig[1..]);
+    assert!(verify(
+        &tampered,
+        last.body().as_ref(),
+        t_rotate + MAX_TOKEN_LIFETIME
+    )
+    .is_err());
 
     assert_eq!(issued.iter().filter(|t| t.kid == ka).count(), 3);
     assert_eq!(issued.iter().filter(|t| t.kid == kb).count(), 5);
@@ -232,9 +286,17 @@ async fn warm_jwks_response_makes_no_aws_call() {
     .into_iter()
     .enumerate()
     {
-        statuses.push(jwks::handle(&app, &request, now + i as u64).await.status().as_u16());
+        statuses.push(
+            jwks::handle(&app, &request, now + i as u64)
+                .await
+                .status()
+                .as_u16(),
+        );
     }
     assert_eq!(statuses, vec![200, 200, 200, 304, 200, 200]);
-    eprintln!("warm JWKS/discovery responses: 6, AWS calls: {}", counter.total());
+    eprintln!(
+        "warm JWKS/discovery responses: 6, AWS calls: {}",
+        counter.total()
+    );
     assert_eq!(counter.total(), 0, "{:?}", counter.snapshot());
 }

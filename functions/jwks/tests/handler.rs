@@ -34,8 +34,18 @@ fn four_keys() -> (Keys, FakeKeys) {
         expired: SoftwareSigner::es256_fresh(),
     };
     let registry = FakeKeys::new(vec![
-        key(&k.expired.jwk(), KeyStatus::Retired, NOW - 3 * 86_400, Some(NOW - MAX_TOKEN_LIFETIME - 1)),
-        key(&k.retired.jwk(), KeyStatus::Retired, NOW - 2 * 86_400, Some(NOW - 100)),
+        key(
+            &k.expired.jwk(),
+            KeyStatus::Retired,
+            NOW - 3 * 86_400,
+            Some(NOW - MAX_TOKEN_LIFETIME - 1),
+        ),
+        key(
+            &k.retired.jwk(),
+            KeyStatus::Retired,
+            NOW - 2 * 86_400,
+            Some(NOW - 100),
+        ),
         key(&k.pending.jwk(), KeyStatus::Pending, NOW - 10, None),
         key(&k.active.jwk(), KeyStatus::Active, NOW - 86_400, None),
     ]);
@@ -43,7 +53,12 @@ fn four_keys() -> (Keys, FakeKeys) {
 }
 
 fn kids(body: &Value) -> Vec<String> {
-    body["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect()
+    body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test]
@@ -55,18 +70,42 @@ async fn jwks_publishes_pending_active_and_unexpired_retired_keys() {
     assert_eq!(r.headers()["content-type"], "application/json");
     assert_eq!(r.headers()["cache-control"], "public, max-age=300");
     let etag = r.headers()["etag"].to_str().unwrap();
-    assert!(etag.starts_with('"') && etag.ends_with('"') && etag.len() > 20, "{etag}");
+    assert!(
+        etag.starts_with('"') && etag.ends_with('"') && etag.len() > 20,
+        "{etag}"
+    );
     let body = body_json(&r);
-    assert_eq!(body.as_object().unwrap().len(), 1, "only `keys` (RFC 7517 §5)");
-    assert_eq!(kids(&body), vec![k.active.kid().to_string(), k.pending.kid().to_string(), k.retired.kid().to_string()]);
+    assert_eq!(
+        body.as_object().unwrap().len(),
+        1,
+        "only `keys` (RFC 7517 §5)"
+    );
+    assert_eq!(
+        kids(&body),
+        vec![
+            k.active.kid().to_string(),
+            k.pending.kid().to_string(),
+            k.retired.kid().to_string()
+        ]
+    );
     assert!(!kids(&body).contains(&k.expired.kid().to_string()));
     let keys = body["keys"].as_array().unwrap();
     // RFC 7517 §4 / RFC 7518 §6: RSA n/e, EC crv/x/y, with use and alg.
     let rsa = &keys[0];
-    assert_eq!((rsa["kty"].as_str(), rsa["use"].as_str(), rsa["alg"].as_str()), (Some("RSA"), Some("sig"), Some("RS256")));
+    assert_eq!(
+        (
+            rsa["kty"].as_str(),
+            rsa["use"].as_str(),
+            rsa["alg"].as_str()
+        ),
+        (Some("RSA"), Some("sig"), Some("RS256"))
+    );
     assert!(rsa["n"].is_string() && rsa["e"] == "AQAB" && rsa.get("x").is_none());
     for ec in &keys[1..] {
-        assert_eq!((ec["kty"].as_str(), ec["use"].as_str(), ec["alg"].as_str()), (Some("EC"), Some("sig"), Some("ES256")));
+        assert_eq!(
+            (ec["kty"].as_str(), ec["use"].as_str(), ec["alg"].as_str()),
+            (Some("EC"), Some("sig"), Some("ES256"))
+        );
         assert_eq!(ec["crv"], "P-256");
         assert!(ec["x"].is_string() && ec["y"].is_string() && ec.get("n").is_none());
     }
@@ -87,7 +126,11 @@ async fn retired_key_leaves_on_time_even_from_cached_list() {
     assert!(kids(&body).contains(&k.retired.kid().to_string()));
     let body = body_json(&handle(&app, &get(JWKS), last + 1).await);
     assert!(!kids(&body).contains(&k.retired.kid().to_string()));
-    assert_eq!(app.keys.reads(), 1, "the second request was served from the cache");
+    assert_eq!(
+        app.keys.reads(),
+        1,
+        "the second request was served from the cache"
+    );
 }
 
 #[tokio::test]
@@ -96,14 +139,24 @@ async fn matching_if_none_match_gives_304_without_body() {
     let app = App::new(ISSUER, registry);
     let first = handle(&app, &get(JWKS), NOW).await;
     let etag = first.headers()["etag"].to_str().unwrap().to_owned();
-    for value in [etag.clone(), format!("W/{etag}"), format!("\"stale\", {etag}"), "*".to_owned()] {
+    for value in [
+        etag.clone(),
+        format!("W/{etag}"),
+        format!("\"stale\", {etag}"),
+        "*".to_owned(),
+    ] {
         let r = handle(&app, &event("GET", JWKS, &[("if-none-match", &value)]), NOW).await;
         assert_eq!(r.status(), 304, "{value}");
         assert!(r.body().is_empty());
         assert_eq!(r.headers()["etag"], etag.as_str());
         assert_eq!(r.headers()["cache-control"], "public, max-age=300");
     }
-    let r = handle(&app, &event("GET", JWKS, &[("if-none-match", "\"stale\"")]), NOW).await;
+    let r = handle(
+        &app,
+        &event("GET", JWKS, &[("if-none-match", "\"stale\"")]),
+        NOW,
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert!(!r.body().is_empty());
 }
@@ -114,19 +167,36 @@ async fn etag_changes_with_the_key_set_and_is_stable_across_instances() {
     let app = App::new(ISSUER, registry);
     let etag = handle(&app, &get(JWKS), NOW).await.headers()["etag"].clone();
     // Another instance with the same keys gives the same tag; with other keys, not.
-    let same = App::new(ISSUER, FakeKeys::new(vec![
-        key(&k.retired.jwk(), KeyStatus::Retired, NOW - 2 * 86_400, Some(NOW - 100)),
-        key(&k.pending.jwk(), KeyStatus::Pending, NOW - 10, None),
-        key(&k.active.jwk(), KeyStatus::Active, NOW - 86_400, None),
-    ]));
+    let same = App::new(
+        ISSUER,
+        FakeKeys::new(vec![
+            key(
+                &k.retired.jwk(),
+                KeyStatus::Retired,
+                NOW - 2 * 86_400,
+                Some(NOW - 100),
+            ),
+            key(&k.pending.jwk(), KeyStatus::Pending, NOW - 10, None),
+            key(&k.active.jwk(), KeyStatus::Active, NOW - 86_400, None),
+        ]),
+    );
     assert_eq!(handle(&same, &get(JWKS), NOW).await.headers()["etag"], etag);
     let empty = App::new(ISSUER, FakeKeys::new(vec![]));
-    assert_ne!(handle(&empty, &get(JWKS), NOW).await.headers()["etag"], etag);
+    assert_ne!(
+        handle(&empty, &get(JWKS), NOW).await.headers()["etag"],
+        etag
+    );
     // After the pending key is activated elsewhere and the cache expires, the old tag
     // no longer matches.
-    app.keys.set(vec![key(&k.active.jwk(), KeyStatus::Active, NOW, None)]);
+    app.keys
+        .set(vec![key(&k.active.jwk(), KeyStatus::Active, NOW, None)]);
     let later = NOW + KEY_SET_TTL_SECS;
-    let r = handle(&app, &event("GET", JWKS, &[("if-none-match", etag.to_str().unwrap())]), later).await;
+    let r = handle(
+        &app,
+        &event("GET", JWKS, &[("if-none-match", etag.to_str().unwrap())]),
+        later,
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert_ne!(r.headers()["etag"], etag);
 }
@@ -166,7 +236,14 @@ async fn other_methods_get_405_with_allow() {
 async fn unknown_paths_get_404_json() {
     let (_, registry) = four_keys();
     let app = App::new(ISSUER, registry);
-    for path in ["/", "/oauth/token", "/.well-known/", "/.well-known/jwks", "/.well-known/jwks.json/x", "/.well-known/openid-configuration/extra"] {
+    for path in [
+        "/",
+        "/oauth/token",
+        "/.well-known/",
+        "/.well-known/jwks",
+        "/.well-known/jwks.json/x",
+        "/.well-known/openid-configuration/extra",
+    ] {
         let r = handle(&app, &get(path), NOW).await;
         assert_eq!(r.status(), 404, "{path}");
         assert_eq!(r.headers()["content-type"], "application/json");
@@ -178,21 +255,48 @@ async fn unknown_paths_get_404_json() {
 
 /// RFC 8414 §2 / §3.3 and OpenID Connect Discovery 1.0 §3 / §4.3.
 fn assert_metadata(m: &Value, issuer: &str) {
-    assert_eq!(m["issuer"], issuer, "issuer equals the configured value exactly");
+    assert_eq!(
+        m["issuer"], issuer,
+        "issuer equals the configured value exactly"
+    );
     let https = issuer.starts_with("https://");
     for field in ["token_endpoint", "jwks_uri"] {
         let url = m[field].as_str().unwrap();
-        assert!(url.starts_with(if https { "https://" } else { "http://" }), "{field}: {url}");
-        assert!(!url.contains("//oauth") && !url.contains("//.well-known"), "{field}: {url}");
-        assert!(url.starts_with(issuer.trim_end_matches('/')), "{field}: {url}");
+        assert!(
+            url.starts_with(if https { "https://" } else { "http://" }),
+            "{field}: {url}"
+        );
+        assert!(
+            !url.contains("//oauth") && !url.contains("//.well-known"),
+            "{field}: {url}"
+        );
+        assert!(
+            url.starts_with(issuer.trim_end_matches('/')),
+            "{field}: {url}"
+        );
     }
-    assert!(m["token_endpoint"].as_str().unwrap().ends_with("/oauth/token"));
-    assert!(m["jwks_uri"].as_str().unwrap().ends_with("/.well-known/jwks.json"));
-    assert_eq!(m["grant_types_supported"], serde_json::json!(["client_credentials"]));
-    assert_eq!(m["token_endpoint_auth_methods_supported"], serde_json::json!(["client_secret_basic", "client_secret_post"]));
+    assert!(m["token_endpoint"]
+        .as_str()
+        .unwrap()
+        .ends_with("/oauth/token"));
+    assert!(m["jwks_uri"]
+        .as_str()
+        .unwrap()
+        .ends_with("/.well-known/jwks.json"));
+    assert_eq!(
+        m["grant_types_supported"],
+        serde_json::json!(["client_credentials"])
+    );
+    assert_eq!(
+        m["token_endpoint_auth_methods_supported"],
+        serde_json::json!(["client_secret_basic", "client_secret_post"])
+    );
     assert_eq!(m["response_types_supported"], serde_json::json!(["token"]));
     assert_eq!(m["subject_types_supported"], serde_json::json!(["public"]));
-    assert_eq!(m["id_token_signing_alg_values_supported"], serde_json::json!(["RS256", "ES256"]));
+    assert_eq!(
+        m["id_token_signing_alg_values_supported"],
+        serde_json::json!(["RS256", "ES256"])
+    );
     assert!(m.get("scopes_supported").is_none());
     assert!(m.get("authorization_endpoint").is_none());
 }
@@ -213,7 +317,10 @@ async fn discovery_documents_carry_rfc8414_metadata_without_registry_read() {
     assert_eq!(openid.body().as_ref(), oauth.body().as_ref());
     let m = body_json(&openid);
     assert_eq!(m["token_endpoint"], "https://auth.example.com/oauth/token");
-    assert_eq!(m["jwks_uri"], "https://auth.example.com/.well-known/jwks.json");
+    assert_eq!(
+        m["jwks_uri"],
+        "https://auth.example.com/.well-known/jwks.json"
+    );
     let etag = openid.headers()["etag"].to_str().unwrap();
     let r = handle(&app, &event("GET", OPENID, &[("if-none-match", etag)]), NOW).await;
     assert_eq!(r.status(), 304);
@@ -227,7 +334,11 @@ async fn issuer_variants_give_absolute_endpoints_and_spec_paths() {
         ("http://127.0.0.1:9000", vec![JWKS, OPENID, OAUTH]),
         (
             "https://abc123.execute-api.eu-west-1.amazonaws.com/Prod",
-            vec!["/Prod/.well-known/jwks.json", "/Prod/.well-known/openid-configuration", "/.well-known/oauth-authorization-server/Prod"],
+            vec![
+                "/Prod/.well-known/jwks.json",
+                "/Prod/.well-known/openid-configuration",
+                "/.well-known/oauth-authorization-server/Prod",
+            ],
         ),
     ] {
         let app = App::new(issuer, FakeKeys::new(vec![]));
@@ -236,7 +347,10 @@ async fn issuer_variants_give_absolute_endpoints_and_spec_paths() {
             assert_eq!(r.status(), 200, "{issuer} {path}");
             let m = body_json(&r);
             assert_metadata(&m, issuer);
-            assert_eq!(m["jwks_uri"], format!("{}{}", issuer.trim_end_matches('/'), JWKS));
+            assert_eq!(
+                m["jwks_uri"],
+                format!("{}{}", issuer.trim_end_matches('/'), JWKS)
+            );
         }
         let r = handle(&app, &get(paths[0]), NOW).await;
         assert_eq!(r.status(), 200, "{issuer} {}", paths[0]);
@@ -269,7 +383,10 @@ async fn refresh_during_init_warms_the_cache() {
 
 #[tokio::test]
 async fn cold_registry_failure_gives_json_500_or_503() {
-    for (throttled, status, code) in [(false, 500, "server_error"), (true, 503, "temporarily_unavailable")] {
+    for (throttled, status, code) in [
+        (false, 500, "server_error"),
+        (true, 503, "temporarily_unavailable"),
+    ] {
         let (_, registry) = four_keys();
         registry.fail(Some(throttled));
         let app = App::new(ISSUER, registry);
@@ -278,7 +395,10 @@ async fn cold_registry_failure_gives_json_500_or_503() {
         assert_eq!(r.headers()["cache-control"], "no-store");
         let b = body_json(&r);
         assert_eq!(b["error"], code);
-        assert!(!b.to_string().contains("fake registry"), "the cause stays in the log");
+        assert!(
+            !b.to_string().contains("fake registry"),
+            "the cause stays in the log"
+        );
         // Discovery still answers.
         assert_eq!(handle(&app, &get(OPENID), NOW).await.status(), 200);
     }

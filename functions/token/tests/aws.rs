@@ -1,0 +1,257 @@
+//! The token handler on the AWS adapters against the local emulator (moto): tokens
+//! signed by real KMS keys of each type and verified with `jsonwebtoken` against the
+//! JWK built from `GetPublicKey`; dependency failures answered with `server_error` and
+//! no token; and the AWS requests one warm issuance makes, counted.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+
+use aws_sdk_kms::types::KeySpec;
+use lambda_http::{Body, Request, Response};
+use m2m_aws::items;
+use m2m_aws::signer::public_jwk;
+use m2m_aws::testing::{local_sdk_config, Canned, CannedServer, LocalAws, RequestCounter};
+use m2m_aws::{DynamoDirectory, KmsSigner};
+use m2m_core::model::{KeyStatus, SigningKey};
+use m2m_core::ports::NoHook;
+use m2m_core::testing::fixtures::{
+    self, API, API_SCOPES, CLIENT_ID, CLIENT_SECRET, GRANTED_SCOPES, ISSUER, NOW,
+};
+use m2m_core::IssuerConfig;
+use serde_json::{json, Value};
+use token::{handle, App};
+
+const FIXTURE: &str = include_str!("fixtures/apigw_v2_token_form.json");
+
+fn aws() -> &'static LocalAws {
+    LocalAws::shared().expect("local AWS emulator")
+}
+
+fn token_request() -> Request {
+    let body = format!(
+        "grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}&audience=https%3A%2F%2Fapi.example.com"
+    );
+    let mut e: Value = serde_json::from_str(FIXTURE).unwrap();
+    e["headers"]["content-length"] = json!(body.len().to_string());
+    e["body"] = json!(body);
+    lambda_http::request::from_str(&e.to_string()).unwrap()
+}
+
+/// A table holding the fixtures' API, client (secret hashed) and grant.
+async fn seeded_table() -> (String, aws_sdk_dynamodb::Client) {
+    let table = aws().create_table("token").await.unwrap();
+    let dynamo = aws_sdk_dynamodb::Client::new(&aws().setup_sdk_config().await);
+    for item in [
+        items::api_to_item(&fixtures::api(API, API_SCOPES)),
+        items::client_to_item(&fixtures::client(CLIENT_ID, CLIENT_SECRET)),
+        items::grant_to_item(&fixtures::grant(CLIENT_ID, API, GRANTED_SCOPES)),
+    ] {
+        dynamo
+            .put_item()
+            .table_name(&table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+    (table, dynamo)
+}
+
+fn app<S>(directory: DynamoDirectory, signer: S) -> App<DynamoDirectory, S, NoHook> {
+    App {
+        config: IssuerConfig {
+            issuer: ISSUER.into(),
+            default_audience: None,
+        },
+        directory,
+        signer,
+        hook: None,
+    }
+}
+
+fn body(r: &Response<Body>) -> Value {
+    serde_json::from_slice(r.body().as_ref()).unwrap()
+}
+
+fn verify(
+    token: &str,
+    jwk: &m2m_core::jwk::Jwk,
+    alg: jsonwebtoken::Algorithm,
+) -> (jsonwebtoken::Header, Value) {
+    let theirs: jsonwebtoken::jwk::Jwk =
+        serde_json::from_value(serde_json::to_value(jwk).unwrap()).unwrap();
+    let key = jsonwebtoken::DecodingKey::from_jwk(&theirs).unwrap();
+    let mut v = jsonwebtoken::Validation::new(alg);
+    v.set_audience(&[API]);
+    v.set_issuer(&[ISSUER]);
+    v.validate_exp = false; // the fixtures' clock is in the past
+    let data = jsonwebtoken::decode::<Value>(token, &key, &v).unwrap();
+    (data.header, data.claims)
+}
+
+async fn issue_with(spec: KeySpec, alg: jsonwebtoken::Algorithm) {
+    let (table, _) = seeded_table().await;
+    let key_id = aws().create_kms_key(spec).await.unwrap();
+    let sdk = aws().sdk_config().await;
+    let kms = aws_sdk_kms::Client::new(&sdk);
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let public = public_jwk(&kms, &key_id).await.unwrap();
+    let app = app(
+        DynamoDirectory::new(dynamo.clone(), &table),
+        KmsSigner::new(kms, dynamo, &table, &key_id),
+    );
+    let r = handle(&app, &token_request(), NOW).await;
+    assert_eq!(r.status(), 200, "{:?}", body(&r));
+    let b = body(&r);
+    let (header, claims) = verify(b["access_token"].as_str().unwrap(), &public.jwk, alg);
+    assert_eq!(
+        header.kid.as_deref(),
+        Some(public.jwk.thumbprint().as_str())
+    );
+    assert_eq!(claims["sub"], CLIENT_ID);
+    assert_eq!(claims["aud"], API);
+    assert_eq!(claims["scope"], GRANTED_SCOPES.join(" "));
+}
+
+#[tokio::test]
+async fn rs256_kms_token_verifies() {
+    issue_with(KeySpec::Rsa2048, jsonwebtoken::Algorithm::RS256).await;
+}
+
+#[tokio::test]
+async fn es256_kms_token_verifies() {
+    issue_with(KeySpec::EccNistP256, jsonwebtoken::Algorithm::ES256).await;
+}
+
+#[tokio::test]
+async fn warm_issuance_one_dynamodb_one_kms_request() {
+    let (table, _) = seeded_table().await;
+    let key_id = aws().create_kms_key(KeySpec::Rsa2048).await.unwrap();
+    let sdk = aws().sdk_config().await;
+    let counter = RequestCounter::new();
+    let app = app(
+        DynamoDirectory::new(counter.dynamo(&sdk), &table),
+        KmsSigner::new(counter.kms(&sdk), counter.dynamo(&sdk), &table, &key_id),
+    );
+    // Cold: key resolution (registry Query, GetPublicKey), the lookup, Sign, and the
+    // first-use record of the secret (UpdateItem).
+    assert_eq!(handle(&app, &token_request(), NOW).await.status(), 200);
+    eprintln!("cold issuance AWS requests: {:?}", counter.snapshot());
+    counter.clear();
+    let r = handle(&app, &token_request(), NOW + 1).await;
+    assert_eq!(r.status(), 200);
+    let warm = counter.snapshot();
+    eprintln!("warm issuance AWS requests: {warm:?}");
+    assert_eq!(
+        warm,
+        BTreeMap::from([
+            (("DynamoDB".to_owned(), "BatchGetItem".to_owned()), 1),
+            (("KMS".to_owned(), "Sign".to_owned()), 1),
+        ])
+    );
+}
+
+fn assert_server_error(r: &Response<Body>, status: u16) {
+    assert_eq!(r.status(), status);
+    let b = body(r);
+    assert_eq!(b["error"], "server_error");
+    assert!(b.get("access_token").is_none());
+}
+
+#[tokio::test]
+async fn missing_table_server_error() {
+    let sdk = aws().sdk_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let app = app(
+        DynamoDirectory::new(dynamo.clone(), "no-such-table"),
+        KmsSigner::new(
+            aws_sdk_kms::Client::new(&sdk),
+            dynamo,
+            "no-such-table",
+            "alias/none",
+        ),
+    );
+    assert_server_error(&handle(&app, &token_request(), NOW).await, 500);
+}
+
+#[tokio::test]
+async fn malformed_client_item_server_error() {
+    let (table, dynamo) = seeded_table().await;
+    let mut item = items::client_to_item(&fixtures::client(CLIENT_ID, CLIENT_SECRET));
+    item.insert(
+        "version".into(),
+        aws_sdk_dynamodb::types::AttributeValue::S("one".into()),
+    );
+    dynamo
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+    let key_id = aws().create_kms_key(KeySpec::Rsa2048).await.unwrap();
+    let sdk = aws().sdk_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let app = app(
+        DynamoDirectory::new(dynamo.clone(), &table),
+        KmsSigner::new(aws_sdk_kms::Client::new(&sdk), dynamo, &table, &key_id),
+    );
+    assert_server_error(&handle(&app, &token_request(), NOW).await, 500);
+}
+
+#[tokio::test]
+async fn disabled_kms_key_server_error() {
+    // moto signs with disabled keys; KMS answers DisabledException, injected here.
+    let (table, dynamo) = seeded_table().await;
+    let key_id = aws().create_kms_key(KeySpec::Rsa2048).await.unwrap();
+    let kms_ok = aws_sdk_kms::Client::new(&aws().setup_sdk_config().await);
+    let public = public_jwk(&kms_ok, &key_id).await.unwrap();
+    let registered = SigningKey {
+        kid: public.jwk.thumbprint(),
+        kms_key_id: public.key_arn.clone(),
+        alg: public.alg,
+        status: KeyStatus::Active,
+        public_jwk: public.jwk.clone(),
+        created_at: NOW,
+        activated_at: Some(NOW),
+        retired_at: None,
+    };
+    dynamo
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(items::signing_key_to_item(&registered).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    let kms_down = CannedServer::start(Canned::aws_json_error(400, "DisabledException")).unwrap();
+    let sdk = aws().sdk_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let app = app(
+        DynamoDirectory::new(dynamo.clone(), &table),
+        KmsSigner::new(
+            aws_sdk_kms::Client::new(&local_sdk_config(&kms_down.endpoint()).await),
+            dynamo,
+            &table,
+            &key_id,
+        ),
+    );
+    assert_server_error(&handle(&app, &token_request(), NOW).await, 500);
+    assert_eq!(kms_down.hits(), 1, "Sign was attempted once");
+}
+
+#[tokio::test]
+async fn dynamodb_throttling_service_unavailable() {
+    let throttling = CannedServer::start(Canned::aws_json_error(
+        400,
+        "ProvisionedThroughputExceededException",
+    ))
+    .unwrap();
+    let sdk = local_sdk_config(&throttling.endpoint()).await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let app = app(
+        DynamoDirectory::new(dynamo.clone(), "t"),
+        KmsSigner::new(aws_sdk_kms::Client::new(&sdk), dynamo, "t", "alias/k"),
+    );
+    assert_server_error(&handle(&app, &token_request(), NOW).await, 503);
+}
