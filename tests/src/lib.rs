@@ -86,10 +86,17 @@ impl Stack {
         susp.metadata.insert("suspended".into(), "true".into());
         let mut put = vec![
             items::signing_key_to_item(&key)?,
-            items::api_to_item(&fixtures::api(API, &["read:orders", "write:orders", "admin"])),
+            items::api_to_item(&fixtures::api(
+                API,
+                &["read:orders", "write:orders", "admin"],
+            )),
             items::client_to_item(&gold),
             items::client_to_item(&susp),
-            items::grant_to_item(&fixtures::grant(&client.id, API, &["read:orders", "write:orders"])),
+            items::grant_to_item(&fixtures::grant(
+                &client.id,
+                API,
+                &["read:orders", "write:orders"],
+            )),
             items::grant_to_item(&fixtures::grant(&suspended.id, API, &["read:orders"])),
         ];
         for item in put.drain(..) {
@@ -109,7 +116,13 @@ impl Stack {
         let cargo_lambda = root.join(".venv").join("bin").join("cargo-lambda");
         let mut cmd = Command::new(&cargo_lambda);
         cmd.current_dir(&root)
-            .args(["lambda", "watch", "--ignore-changes", "--invoke-address", "127.0.0.1"])
+            .args([
+                "lambda",
+                "watch",
+                "--ignore-changes",
+                "--invoke-address",
+                "127.0.0.1",
+            ])
             .args(["--invoke-port", &port.to_string()])
             .env("AWS_ENDPOINT_URL", aws.endpoint())
             .env("AWS_ENDPOINT_URL_LAMBDA", &base_url)
@@ -152,7 +165,12 @@ impl Stack {
         for path in ["/.well-known/openid-configuration", "/oauth/token"] {
             loop {
                 let url = format!("{}{path}", self.base_url);
-                let answered = match http.get(&url).timeout(Duration::from_secs(600)).send().await {
+                let answered = match http
+                    .get(&url)
+                    .timeout(Duration::from_secs(600))
+                    .send()
+                    .await
+                {
                     Ok(r) => r.status().as_u16() == 200 || r.status().as_u16() == 405,
                     Err(_) => false,
                 };
@@ -162,14 +180,20 @@ impl Stack {
                 if Instant::now() > deadline {
                     let log = std::fs::read_to_string(&self.log).unwrap_or_default();
                     let tail: String = log.lines().rev().take(40).collect::<Vec<_>>().join("\n");
-                    return Err(format!("cargo lambda watch did not serve {path}; log tail (reversed):\n{tail}").into());
+                    return Err(format!(
+                        "cargo lambda watch did not serve {path}; log tail (reversed):\n{tail}"
+                    )
+                    .into());
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
         // The hook is compiled and started on its first Invoke: warm it so the token
         // function's first call does not hit its 1.5 s timeout.
-        let invoke = format!("{}/2015-03-31/functions/claims-hook/invocations", self.base_url);
+        let invoke = format!(
+            "{}/2015-03-31/functions/claims-hook/invocations",
+            self.base_url
+        );
         let sample = serde_json::json!({
             "version": "1",
             "client": {"id": "warm-up", "name": "warm-up", "org_id": null, "metadata": {}},

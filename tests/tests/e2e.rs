@@ -18,12 +18,15 @@ use oauth2::{AuthType, ClientId, ClientSecret, Scope, TokenResponse, TokenUrl};
 use serde_json::Value;
 
 async fn discovery(stack: &Stack) -> Value {
-    reqwest::get(format!("{}/.well-known/openid-configuration", stack.base_url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    reqwest::get(format!(
+        "{}/.well-known/openid-configuration",
+        stack.base_url
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap()
 }
 
 /// Verifies `token` with `jsonwebtoken` against the JWKS found through discovery.
@@ -37,15 +40,23 @@ async fn verify(stack: &Stack, token: &str) -> Value {
         .await
         .unwrap();
     let header = decode_header(token).unwrap();
-    let jwk = jwks.find(header.kid.as_deref().unwrap()).expect("token kid in JWKS");
+    let jwk = jwks
+        .find(header.kid.as_deref().unwrap())
+        .expect("token kid in JWKS");
     let mut v = Validation::new(header.alg);
     v.set_audience(&[API]);
     v.set_issuer(&[stack.base_url.as_str()]);
     assert!(matches!(header.alg, Algorithm::RS256 | Algorithm::ES256));
-    decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &v).unwrap().claims
+    decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &v)
+        .unwrap()
+        .claims
 }
 
-async fn oauth2_token(stack: &Stack, creds: &Credentials, auth: AuthType) -> Result<String, String> {
+async fn oauth2_token(
+    stack: &Stack,
+    creds: &Credentials,
+    auth: AuthType,
+) -> Result<String, String> {
     let client = BasicClient::new(ClientId::new(creds.id.clone()))
         .set_client_secret(ClientSecret::new(creds.secret.clone()))
         .set_token_uri(TokenUrl::new(stack.token_url()).unwrap())
@@ -74,18 +85,26 @@ fn run_client(stack: &Stack, program: &str, args: &[&str]) {
         .env("M2M_AUDIENCE", API)
         .output()
         .unwrap_or_else(|e| panic!("{program}: {e}"));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success(), "{program} {args:?} failed:\n{text}");
     println!("{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stack_serves_verifiable_tokens_to_independent_clients() {
-    let stack = Stack::start().await.unwrap_or_else(|e| panic!("stack did not start: {e}"));
+    let stack = Stack::start()
+        .await
+        .unwrap_or_else(|e| panic!("stack did not start: {e}"));
 
     // Rust oauth2 crate, both client authentication methods.
     for auth in [AuthType::BasicAuth, AuthType::RequestBody] {
-        let token = oauth2_token(&stack, &stack.client, auth.clone()).await.unwrap();
+        let token = oauth2_token(&stack, &stack.client, auth.clone())
+            .await
+            .unwrap();
         let claims = verify(&stack, &token).await;
         assert_eq!(claims["client_id"], stack.client.id);
         assert_eq!(claims["scope"], "read:orders");
@@ -95,7 +114,9 @@ async fn stack_serves_verifiable_tokens_to_independent_clients() {
     }
 
     // The hook refuses a suspended customer: 403 access_denied, no token.
-    let refused = oauth2_token(&stack, &stack.suspended, AuthType::BasicAuth).await.unwrap_err();
+    let refused = oauth2_token(&stack, &stack.suspended, AuthType::BasicAuth)
+        .await
+        .unwrap_err();
     assert!(refused.contains("access_denied"), "{refused}");
     let raw = reqwest::Client::new()
         .post(stack.token_url())
@@ -110,7 +131,11 @@ async fn stack_serves_verifiable_tokens_to_independent_clients() {
 
     // Python (Authlib + PyJWT) and Node (jose).
     let python = workspace_root().join(".venv/bin/python");
-    run_client(&stack, python.to_str().unwrap(), &["tests/python/client_credentials.py"]);
+    run_client(
+        &stack,
+        python.to_str().unwrap(),
+        &["tests/python/client_credentials.py"],
+    );
     run_client(&stack, "node", &["tests/node/client.mjs"]);
 
     // Latency of warm issuance through the hook (one Invoke round trip), for the note.
@@ -129,12 +154,18 @@ async fn stack_serves_verifiable_tokens_to_independent_clients() {
         times.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     times.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    println!("e2e warm issuance with hook: median {:.1} ms over 30 requests", times[15]);
+    println!(
+        "e2e warm issuance with hook: median {:.1} ms over 30 requests",
+        times[15]
+    );
 
     // Nothing secret in the functions' logs.
     let log = stack.log_text();
     assert!(log.contains("token issued"), "function logs captured");
     for secret in [&stack.client.secret, &stack.suspended.secret] {
-        assert!(!log.contains(secret.as_str()), "a client secret reached the log");
+        assert!(
+            !log.contains(secret.as_str()),
+            "a client secret reached the log"
+        );
     }
 }

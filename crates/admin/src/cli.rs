@@ -252,7 +252,8 @@ pub enum KeysCommand {
         #[arg(allow_hyphen_values = true)]
         kid: String,
         /// Activate even if the key has been published for less than the JWKS cache
-        /// lifetime (300 s): verifiers with a cached JWKS may then reject new tokens.
+        /// lifetime (360 s: 60 s in the JWKS function, 300 s max-age): verifiers with a cached
+        /// JWKS may then reject new tokens.
         #[arg(long)]
         force: bool,
     },

@@ -21,6 +21,11 @@ use crate::output::{fields, opt_time, table, time, Output};
 /// The JWKS `Cache-Control: max-age` (DESIGN.md): how long a verifier may keep using a
 /// JWKS fetched before a key was published.
 pub const JWKS_MAX_AGE: u64 = 300;
+/// How long a new key must be published before it may sign: the JWKS function's
+/// in-memory key-set cache (60 s, `jwks::cache::KEY_SET_TTL_SECS`) plus the
+/// `max-age` verifiers may cache the document for. Until then some verifier may hold a
+/// JWKS without the key and reject its tokens.
+pub const PUBLISH_DELAY: u64 = 60 + JWKS_MAX_AGE;
 /// KMS's shortest deletion window, used to clean up a key whose registration failed.
 const CLEANUP_PENDING_DAYS: i32 = 7;
 
@@ -38,7 +43,7 @@ pub async fn run(ctx: &Ctx, cmd: KeysCommand) -> Result<Output, AdminError> {
                     "Created signing key (pending: published in the JWKS, not signing).\n{}\n\n\
                      Activate it after {} with `m2m-admin keys activate {}`.",
                     fields(&key_fields(&key)),
-                    time(key.created_at.saturating_add(JWKS_MAX_AGE)),
+                    time(key.created_at.saturating_add(PUBLISH_DELAY)),
                     key.kid
                 ),
             ))
@@ -160,10 +165,10 @@ async fn activate(ctx: &Ctx, kid: &Kid, force: bool) -> Result<Output, AdminErro
         }
         KeyStatus::Pending => {}
     }
-    let ready_at = key.created_at.saturating_add(JWKS_MAX_AGE);
+    let ready_at = key.created_at.saturating_add(PUBLISH_DELAY);
     if ctx.now < ready_at && !force {
         return Err(AdminError::Refused(format!(
-            "key {kid} was published {} s ago; verifiers may cache the JWKS for {JWKS_MAX_AGE} s \
+            "key {kid} was published {} s ago; verifiers may hold a JWKS without it for {PUBLISH_DELAY} s \
              and would reject its tokens until they refresh. Activate it after {}, or pass \
              --force if no verifier has fetched the JWKS since {}",
             ctx.now.saturating_sub(key.created_at),

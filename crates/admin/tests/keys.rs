@@ -31,7 +31,7 @@ async fn key_rotation_waits_for_jwks_cache_and_retires_previous() {
     let before = stack.scan().await;
     let early = stack.admin(T0 + 10, &["keys", "activate", &k1]).fails(4);
     assert!(
-        early.contains("300 s") && early.contains("--force"),
+        early.contains("360 s") && early.contains("--force"),
         "{early}"
     );
     assert_eq!(stack.scan().await, before);
@@ -54,15 +54,15 @@ async fn key_rotation_waits_for_jwks_cache_and_retires_previous() {
     assert_eq!(key(&listed, &k1)["status"], "active");
     assert_eq!(key(&listed, &k2)["status"], "pending");
     assert_eq!(key(&listed, &k2)["published"], true);
-    stack.admin(T0 + 319, &["keys", "activate", &k2]).fails(4);
-    let activated = stack.admin(T0 + 320, &["keys", "activate", &k2]).ok();
+    stack.admin(T0 + 379, &["keys", "activate", &k2]).fails(4);
+    let activated = stack.admin(T0 + 380, &["keys", "activate", &k2]).ok();
     assert_eq!(activated["retired"][0], k1.as_str());
 
-    let listed = stack.admin(T0 + 320, &["keys", "list"]).ok();
+    let listed = stack.admin(T0 + 380, &["keys", "list"]).ok();
     assert_eq!(key(&listed, &k2)["status"], "active");
-    assert_eq!(key(&listed, &k2)["activated_at"], T0 + 320);
+    assert_eq!(key(&listed, &k2)["activated_at"], T0 + 380);
     assert_eq!(key(&listed, &k1)["status"], "retired");
-    assert_eq!(key(&listed, &k1)["retired_at"], T0 + 320);
+    assert_eq!(key(&listed, &k1)["retired_at"], T0 + 380);
     assert_eq!(key(&listed, &k1)["published"], true);
     let active = listed["keys"]
         .as_array()
@@ -79,19 +79,19 @@ async fn key_rotation_waits_for_jwks_cache_and_retires_previous() {
 
     // Tokens signed by k1 just before retirement stay valid for up to 86400 s.
     let still_valid = stack
-        .admin(T0 + 320 + 86_399, &["keys", "delete", &k1])
+        .admin(T0 + 380 + 86_399, &["keys", "delete", &k1])
         .fails(4);
     assert!(still_valid.contains("may be valid until"), "{still_valid}");
-    let listed = stack.admin(T0 + 320 + 86_400, &["keys", "list"]).ok();
+    let listed = stack.admin(T0 + 380 + 86_400, &["keys", "list"]).ok();
     assert_eq!(key(&listed, &k1)["published"], false);
     let deleted = stack
         .admin(
-            T0 + 320 + 86_400,
+            T0 + 380 + 86_400,
             &["keys", "delete", &k1, "--pending-days", "7"],
         )
         .ok();
     assert_eq!(deleted["deleted"], k1.as_str());
-    let listed = stack.admin(T0 + 320 + 86_400, &["keys", "list"]).ok();
+    let listed = stack.admin(T0 + 380 + 86_400, &["keys", "list"]).ok();
     assert_eq!(listed["keys"].as_array().unwrap().len(), 1);
 
     // Only a retired key can be deleted.

@@ -107,7 +107,10 @@ impl Config {
 /// RFC 8414 §2: the issuer identifier is a URL using the `https` scheme with no query
 /// or fragment components. Plain `http` is accepted as well, for the local stack
 /// (`http://127.0.0.1:9000`).
-fn validate_issuer(issuer: &str) -> Result<(), &'static str> {
+///
+/// # Errors
+/// The problem, in words fit for a `ConfigError`.
+pub fn validate_issuer(issuer: &str) -> Result<(), &'static str> {
     let rest = issuer
         .strip_prefix("https://")
         .or_else(|| issuer.strip_prefix("http://"))

@@ -29,7 +29,8 @@ fn issuance(c: &mut Criterion) {
         default_audience: None,
     };
     let basic = encode_basic(CLIENT_ID, CLIENT_SECRET);
-    let body = b"grant_type=client_credentials&audience=https%3A%2F%2Fapi.example.com&scope=read%3Aorders";
+    let body =
+        b"grant_type=client_credentials&audience=https%3A%2F%2Fapi.example.com&scope=read%3Aorders";
     c.bench_function("issue_token_basic_form", |b| {
         b.iter(|| {
             let outcome = parse_token_request(

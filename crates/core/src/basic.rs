@@ -71,7 +71,10 @@ mod tests {
 
     #[test]
     fn bearer_scheme_invalid_client() {
-        assert!(matches!(decode_basic("Bearer abc"), Err(OAuthError::InvalidClient)));
+        assert!(matches!(
+            decode_basic("Bearer abc"),
+            Err(OAuthError::InvalidClient)
+        ));
     }
 
     #[test]
@@ -85,12 +88,18 @@ mod tests {
     #[test]
     fn basic_without_colon_invalid_request() {
         let header = format!("Basic {}", STANDARD.encode("nocolon"));
-        assert!(matches!(decode_basic(&header), Err(OAuthError::InvalidRequest(_))));
+        assert!(matches!(
+            decode_basic(&header),
+            Err(OAuthError::InvalidRequest(_))
+        ));
     }
 
     #[test]
     fn basic_empty_id_invalid_client() {
         let header = format!("Basic {}", STANDARD.encode(":secret"));
-        assert!(matches!(decode_basic(&header), Err(OAuthError::InvalidClient)));
+        assert!(matches!(
+            decode_basic(&header),
+            Err(OAuthError::InvalidClient)
+        ));
     }
 }

@@ -55,7 +55,10 @@ pub fn build_claims(input: &ClaimInput<'_>) -> Map<String, Value> {
     c.insert("iss".into(), Value::from(input.issuer));
     c.insert("aud".into(), Value::from(input.audience.as_str()));
     c.insert("iat".into(), Value::from(input.now));
-    c.insert("exp".into(), Value::from(input.now.saturating_add(input.lifetime)));
+    c.insert(
+        "exp".into(),
+        Value::from(input.now.saturating_add(input.lifetime)),
+    );
     c.insert("jti".into(), Value::from(new_jti()));
     c.insert("scope".into(), Value::from(input.scopes.to_wire()));
     match input.profile {
@@ -77,7 +80,10 @@ pub fn build_claims(input: &ClaimInput<'_>) -> Map<String, Value> {
 
 /// Adds the hook's claims to `claims`, skipping reserved ones (and any the token
 /// already carries). Returns the names it dropped, for a warning in the log.
-pub fn merge_custom_claims(claims: &mut Map<String, Value>, custom: Map<String, Value>) -> Vec<String> {
+pub fn merge_custom_claims(
+    claims: &mut Map<String, Value>,
+    custom: Map<String, Value>,
+) -> Vec<String> {
     let mut dropped = Vec::new();
     for (name, value) in custom {
         if RESERVED_CLAIMS.contains(&name.as_str()) || claims.contains_key(&name) {

@@ -123,9 +123,7 @@ impl OAuthError {
                 "only the client_credentials grant is supported".to_owned()
             }
             Self::InvalidTarget => "the requested audience is not a known API".to_owned(),
-            Self::ServerError(e) if e.throttled => {
-                "the server is busy; retry later".to_owned()
-            }
+            Self::ServerError(e) if e.throttled => "the server is busy; retry later".to_owned(),
             Self::ServerError(_) => "the server could not issue a token".to_owned(),
             Self::MethodNotAllowed => "the token endpoint accepts POST only".to_owned(),
             Self::PayloadTooLarge => "the request body is too large".to_owned(),

@@ -11,7 +11,17 @@ pub const HOOK_VERSION: &str = "1";
 
 /// Claims a hook can never set (DESIGN.md "The access token").
 pub const RESERVED_CLAIMS: &[&str] = &[
-    "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "azp", "gty",
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "client_id",
+    "scope",
+    "azp",
+    "gty",
     "org_id",
 ];
 
@@ -74,7 +84,9 @@ impl HookResponse {
         // serde accepts a JSON array for a struct; the contract says object.
         match serde_json::from_slice::<Value>(bytes)? {
             v @ Value::Object(_) => serde_json::from_value(v),
-            _ => Err(serde::de::Error::custom("the hook answer must be a JSON object")),
+            _ => Err(serde::de::Error::custom(
+                "the hook answer must be a JSON object",
+            )),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The one mapping point (STYLE.md §5) from an issuance outcome to an HTTP response:
 //! RFC 6749 §5.1 success and §5.2 error bodies, with their headers.
 
-use http::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{
+    HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use http::{Response, StatusCode};
 use serde_json::json;
 
@@ -41,7 +43,10 @@ pub fn token_http_response(outcome: &Result<TokenResponse, OAuthError>) -> Respo
     headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
     match status {
         StatusCode::UNAUTHORIZED => {
-            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(WWW_AUTHENTICATE_VALUE));
+            headers.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static(WWW_AUTHENTICATE_VALUE),
+            );
         }
         StatusCode::METHOD_NOT_ALLOWED => {
             headers.insert(ALLOW, HeaderValue::from_static("POST"));

@@ -81,7 +81,8 @@ where
         dummy_verify(&request.client_secret);
         return Err(OAuthError::InvalidClient);
     };
-    let matched: Option<&StoredSecret> = verify_secret(&request.client_secret, &client.secrets, now);
+    let matched: Option<&StoredSecret> =
+        verify_secret(&request.client_secret, &client.secrets, now);
     let Some(secret) = matched else {
         return Err(OAuthError::InvalidClient);
     };
@@ -150,7 +151,9 @@ where
             let narrowed: ScopeSet = narrowed.into_iter().map(Scope::new).collect();
             if !narrowed.is_subset(&scopes) {
                 tracing::error!(client_id = %client.id, "claims hook tried to widen scopes; no token issued");
-                return Err(OAuthError::server("claims hook answered scopes outside the request"));
+                return Err(OAuthError::server(
+                    "claims hook answered scopes outside the request",
+                ));
             }
             scopes = narrowed;
             claims.insert("scope".into(), scopes.to_wire().into());

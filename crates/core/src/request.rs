@@ -71,7 +71,12 @@ pub fn parse_token_request(
             ))
         }
     };
-    let get = |name: &str| params.get(name).map(String::as_str).filter(|v| !v.is_empty());
+    let get = |name: &str| {
+        params
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    };
 
     match get("grant_type") {
         None => return Err(OAuthError::InvalidRequest("grant_type is required".into())),
@@ -120,14 +125,14 @@ pub fn parse_token_request(
         return Err(OAuthError::InvalidTarget);
     }
 
-    let scope = match get("scope") {
-        None => None,
-        Some(s) => Some(
-            ScopeSet::parse(s)
-                .ok_or_else(|| OAuthError::InvalidScope("the scope parameter is malformed".into()))?,
-        )
-        .filter(|s| !s.is_empty()),
-    };
+    let scope =
+        match get("scope") {
+            None => None,
+            Some(s) => Some(ScopeSet::parse(s).ok_or_else(|| {
+                OAuthError::InvalidScope("the scope parameter is malformed".into())
+            })?)
+            .filter(|s| !s.is_empty()),
+        };
 
     Ok(TokenRequest {
         client_id,
@@ -162,7 +167,11 @@ fn form_params(body: &[u8]) -> Result<BTreeMap<String, String>, OAuthError> {
 
 fn repeated(name: &str) -> OAuthError {
     // Parameter names come from the caller: keep only a short, printable form.
-    let shown: String = name.chars().filter(|c| c.is_ascii_graphic()).take(40).collect();
+    let shown: String = name
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(40)
+        .collect();
     OAuthError::InvalidRequest(format!("parameter {shown} is repeated"))
 }
 
@@ -233,7 +242,10 @@ mod tests {
 
     #[test]
     fn json_and_form_parse_equal() {
-        let form = parse_form("grant_type=client_credentials&client_id=c1&client_secret=s1&audience=a&scope=x").unwrap();
+        let form = parse_form(
+            "grant_type=client_credentials&client_id=c1&client_secret=s1&audience=a&scope=x",
+        )
+        .unwrap();
         let json = parse_token_request(
             "POST",
             JSON,
@@ -257,14 +269,22 @@ mod tests {
 
     #[test]
     fn repeated_form_parameter_invalid_request() {
-        let e = parse_form("grant_type=client_credentials&client_id=c&client_secret=s&scope=a&scope=b").unwrap_err();
-        assert!(matches!(e, OAuthError::InvalidRequest(ref d) if d.contains("scope")), "{e:?}");
+        let e =
+            parse_form("grant_type=client_credentials&client_id=c&client_secret=s&scope=a&scope=b")
+                .unwrap_err();
+        assert!(
+            matches!(e, OAuthError::InvalidRequest(ref d) if d.contains("scope")),
+            "{e:?}"
+        );
     }
 
     #[test]
     fn repeated_json_key_invalid_request() {
         let e = parse_token_request("POST", JSON, None, br#"{"grant_type":"client_credentials","client_id":"c","client_id":"d","client_secret":"s"}"#).unwrap_err();
-        assert!(matches!(e, OAuthError::InvalidRequest(ref d) if d.contains("client_id")), "{e:?}");
+        assert!(
+            matches!(e, OAuthError::InvalidRequest(ref d) if d.contains("client_id")),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -309,14 +329,26 @@ mod tests {
     #[test]
     fn both_auth_methods_invalid_request() {
         let h = encode_basic("c", "s");
-        let e = parse_token_request("POST", FORM, Some(&h), b"grant_type=client_credentials&client_id=c&client_secret=s").unwrap_err();
+        let e = parse_token_request(
+            "POST",
+            FORM,
+            Some(&h),
+            b"grant_type=client_credentials&client_id=c&client_secret=s",
+        )
+        .unwrap_err();
         assert!(matches!(e, OAuthError::InvalidRequest(_)));
     }
 
     #[test]
     fn basic_with_matching_body_client_id_accepted() {
         let h = encode_basic("c", "s");
-        let r = parse_token_request("POST", FORM, Some(&h), b"grant_type=client_credentials&client_id=c").unwrap();
+        let r = parse_token_request(
+            "POST",
+            FORM,
+            Some(&h),
+            b"grant_type=client_credentials&client_id=c",
+        )
+        .unwrap();
         assert_eq!(r.auth_method, AuthMethod::Basic);
     }
 
@@ -330,13 +362,19 @@ mod tests {
 
     #[test]
     fn resource_parameter_is_audience() {
-        let r = parse_form("grant_type=client_credentials&client_id=c&client_secret=s&resource=https%3A%2F%2Fapi").unwrap();
+        let r = parse_form(
+            "grant_type=client_credentials&client_id=c&client_secret=s&resource=https%3A%2F%2Fapi",
+        )
+        .unwrap();
         assert_eq!(r.audience.unwrap().as_str(), "https://api");
     }
 
     #[test]
     fn conflicting_audience_and_resource_invalid_request() {
-        let e = parse_form("grant_type=client_credentials&client_id=c&client_secret=s&resource=a&audience=b").unwrap_err();
+        let e = parse_form(
+            "grant_type=client_credentials&client_id=c&client_secret=s&resource=a&audience=b",
+        )
+        .unwrap_err();
         assert!(matches!(e, OAuthError::InvalidRequest(_)));
     }
 
@@ -348,13 +386,17 @@ mod tests {
 
     #[test]
     fn malformed_scope_invalid_scope() {
-        let e = parse_form("grant_type=client_credentials&client_id=c&client_secret=s&scope=a%22b").unwrap_err();
+        let e = parse_form("grant_type=client_credentials&client_id=c&client_secret=s&scope=a%22b")
+            .unwrap_err();
         assert!(matches!(e, OAuthError::InvalidScope(_)));
     }
 
     #[test]
     fn empty_parameters_treated_as_omitted() {
-        let r = parse_form("grant_type=client_credentials&client_id=c&client_secret=s&scope=&audience=").unwrap();
+        let r = parse_form(
+            "grant_type=client_credentials&client_id=c&client_secret=s&scope=&audience=",
+        )
+        .unwrap();
         assert!(r.scope.is_none());
         assert!(r.audience.is_none());
     }

@@ -30,9 +30,21 @@ fn form(extra: &str) -> String {
 }
 
 /// Parses and issues with NoopSigner and no hook.
-async fn issue_with(dir: &InMemoryDirectory, body: &str, auth: Option<&str>) -> Result<TokenResponse, OAuthError> {
+async fn issue_with(
+    dir: &InMemoryDirectory,
+    body: &str,
+    auth: Option<&str>,
+) -> Result<TokenResponse, OAuthError> {
     let req = parse_token_request("POST", FORM, auth, body.as_bytes())?;
-    issue_token(&req, NOW, &config(), dir, &NoopSigner::default(), None::<&NoHook>).await
+    issue_token(
+        &req,
+        NOW,
+        &config(),
+        dir,
+        &NoopSigner::default(),
+        None::<&NoHook>,
+    )
+    .await
 }
 
 fn claims_of(token: &str) -> Value {
@@ -48,7 +60,10 @@ fn assert_error(outcome: Result<TokenResponse, OAuthError>, code: &str, status: 
     assert!(body["error_description"].is_string());
     assert_eq!(response.headers()["cache-control"], "no-store");
     assert_eq!(response.headers()["pragma"], "no-cache");
-    assert_eq!(response.headers().contains_key("www-authenticate"), status == 401);
+    assert_eq!(
+        response.headers().contains_key("www-authenticate"),
+        status == 401
+    );
 }
 
 #[tokio::test]
@@ -79,20 +94,26 @@ async fn valid_request_issues_token() {
 
 #[tokio::test]
 async fn malformed_body_invalid_request_400() {
-    let r = parse_token_request("POST", Some("application/json"), None, b"{not json").map(|_| unreachable!());
+    let r = parse_token_request("POST", Some("application/json"), None, b"{not json")
+        .map(|_| unreachable!());
     assert_error(r, "invalid_request", 400);
 }
 
 #[tokio::test]
 async fn unsupported_content_type_invalid_request_400() {
-    let r = parse_token_request("POST", Some("text/plain"), None, form("").as_bytes()).map(|_| unreachable!());
+    let r = parse_token_request("POST", Some("text/plain"), None, form("").as_bytes())
+        .map(|_| unreachable!());
     assert_error(r, "invalid_request", 400);
 }
 
 #[tokio::test]
 async fn repeated_parameter_invalid_request_400() {
     let dir = fixtures::directory();
-    assert_error(issue_with(&dir, &form("&scope=a&scope=b"), None).await, "invalid_request", 400);
+    assert_error(
+        issue_with(&dir, &form("&scope=a&scope=b"), None).await,
+        "invalid_request",
+        400,
+    );
 }
 
 #[tokio::test]
@@ -105,20 +126,33 @@ async fn missing_grant_type_invalid_request_400() {
 #[tokio::test]
 async fn missing_audience_without_default_invalid_request_400() {
     let dir = fixtures::directory();
-    let body = format!("grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}");
+    let body = format!(
+        "grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}"
+    );
     assert_error(issue_with(&dir, &body, None).await, "invalid_request", 400);
 }
 
 #[tokio::test]
 async fn missing_audience_with_default_uses_default() {
     let dir = fixtures::directory();
-    let body = format!("grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}");
+    let body = format!(
+        "grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}"
+    );
     let req = parse_token_request("POST", FORM, None, body.as_bytes()).unwrap();
     let cfg = IssuerConfig {
         default_audience: Some(Audience::new(API)),
         ..config()
     };
-    let t = issue_token(&req, NOW, &cfg, &dir, &NoopSigner::default(), None::<&NoHook>).await.unwrap();
+    let t = issue_token(
+        &req,
+        NOW,
+        &cfg,
+        &dir,
+        &NoopSigner::default(),
+        None::<&NoHook>,
+    )
+    .await
+    .unwrap();
     assert_eq!(claims_of(&t.access_token)["aud"], API);
 }
 
@@ -139,8 +173,10 @@ async fn wrong_secret_invalid_client_401() {
 #[tokio::test]
 async fn unknown_client_and_wrong_secret_same_response() {
     let dir = fixtures::directory();
-    let a = token_http_response(&issue_with(&dir, &form("").replace(CLIENT_ID, "nobody"), None).await);
-    let b = token_http_response(&issue_with(&dir, &form("").replace(CLIENT_SECRET, "x"), None).await);
+    let a =
+        token_http_response(&issue_with(&dir, &form("").replace(CLIENT_ID, "nobody"), None).await);
+    let b =
+        token_http_response(&issue_with(&dir, &form("").replace(CLIENT_SECRET, "x"), None).await);
     assert_eq!(a.status(), b.status());
     assert_eq!(a.body(), b.body());
     assert_eq!(a.headers(), b.headers());
@@ -153,7 +189,11 @@ async fn expired_secret_invalid_client_401() {
         CLIENT_ID,
         vec![fixtures::expiring_secret(CLIENT_SECRET, NOW - 1)],
     ));
-    assert_error(issue_with(&dir, &form(""), None).await, "invalid_client", 401);
+    assert_error(
+        issue_with(&dir, &form(""), None).await,
+        "invalid_client",
+        401,
+    );
 }
 
 #[tokio::test]
@@ -174,15 +214,25 @@ async fn expired_secret_beside_valid_one_only_valid_works() {
 #[tokio::test]
 async fn disabled_client_invalid_client_401() {
     let dir = fixtures::directory();
-    dir.update_client(&ClientId::new(CLIENT_ID), |c| c.status = ClientStatus::Disabled);
-    assert_error(issue_with(&dir, &form(""), None).await, "invalid_client", 401);
+    dir.update_client(&ClientId::new(CLIENT_ID), |c| {
+        c.status = ClientStatus::Disabled
+    });
+    assert_error(
+        issue_with(&dir, &form(""), None).await,
+        "invalid_client",
+        401,
+    );
 }
 
 #[tokio::test]
 async fn both_auth_methods_invalid_request_400() {
     let dir = fixtures::directory();
     let basic = encode_basic(CLIENT_ID, CLIENT_SECRET);
-    assert_error(issue_with(&dir, &form(""), Some(&basic)).await, "invalid_request", 400);
+    assert_error(
+        issue_with(&dir, &form(""), Some(&basic)).await,
+        "invalid_request",
+        400,
+    );
 }
 
 #[tokio::test]
@@ -199,7 +249,10 @@ async fn password_grant_unsupported_grant_type_400() {
     let r = issue_with(&dir, &body, None).await;
     let response = token_http_response(&r);
     let b: Value = serde_json::from_str(response.body()).unwrap();
-    assert!(b["error_description"].as_str().unwrap().contains("client_credentials"));
+    assert!(b["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("client_credentials"));
     assert_error(r, "unsupported_grant_type", 400);
 }
 
@@ -233,13 +286,21 @@ async fn hook_denied_access_denied_403() {
 #[tokio::test]
 async fn scope_not_granted_invalid_scope_400() {
     let dir = fixtures::directory();
-    assert_error(issue_with(&dir, &form("&scope=admin"), None).await, "invalid_scope", 400);
+    assert_error(
+        issue_with(&dir, &form("&scope=admin"), None).await,
+        "invalid_scope",
+        400,
+    );
 }
 
 #[tokio::test]
 async fn scope_not_defined_by_api_invalid_scope_400() {
     let dir = fixtures::directory();
-    assert_error(issue_with(&dir, &form("&scope=delete:everything"), None).await, "invalid_scope", 400);
+    assert_error(
+        issue_with(&dir, &form("&scope=delete:everything"), None).await,
+        "invalid_scope",
+        400,
+    );
 }
 
 #[tokio::test]
@@ -277,7 +338,11 @@ async fn hook_failure_server_error_500_no_token() {
     let dir = fixtures::directory();
     let req = parse_token_request("POST", FORM, None, form("").as_bytes()).unwrap();
     let signer = SoftwareSigner::rs256();
-    for hook in [FakeHook::error("boom"), FakeHook::timeout(), FakeHook::raw_json("{\"claims\":")] {
+    for hook in [
+        FakeHook::error("boom"),
+        FakeHook::timeout(),
+        FakeHook::raw_json("{\"claims\":"),
+    ] {
         let r = issue_token(&req, NOW, &config(), &dir, &signer, Some(&hook)).await;
         assert_error(r, "server_error", 500);
     }
@@ -287,7 +352,9 @@ async fn hook_failure_server_error_500_no_token() {
 #[tokio::test]
 async fn server_error_body_hides_cause() {
     let dir = fixtures::directory();
-    dir.fail_with(Some(m2m_core::testing::Failure::error("table m2m-prod arn:aws:secret-detail")));
+    dir.fail_with(Some(m2m_core::testing::Failure::error(
+        "table m2m-prod arn:aws:secret-detail",
+    )));
     let r = issue_with(&dir, &form(""), None).await;
     let response = token_http_response(&r);
     assert!(!response.body().contains("arn:aws"));
@@ -303,7 +370,10 @@ async fn basic_secret_with_special_characters_authenticates() {
         dir.put_client(fixtures::client(CLIENT_ID, secret));
         let basic = encode_basic(CLIENT_ID, secret);
         let body = "grant_type=client_credentials&audience=https%3A%2F%2Fapi.example.com";
-        assert!(issue_with(&dir, body, Some(&basic)).await.is_ok(), "{secret}");
+        assert!(
+            issue_with(&dir, body, Some(&basic)).await.is_ok(),
+            "{secret}"
+        );
     }
 }
 
@@ -318,9 +388,21 @@ async fn json_and_form_bodies_same_token() {
         "scope": "read:orders",
     })
     .to_string();
-    let req = parse_token_request("POST", Some("application/json"), None, json_body.as_bytes()).unwrap();
-    let a = issue_token(&req, NOW, &config(), &dir, &NoopSigner::default(), None::<&NoHook>).await.unwrap();
-    let b = issue_with(&dir, &form("&scope=read%3Aorders"), None).await.unwrap();
+    let req =
+        parse_token_request("POST", Some("application/json"), None, json_body.as_bytes()).unwrap();
+    let a = issue_token(
+        &req,
+        NOW,
+        &config(),
+        &dir,
+        &NoopSigner::default(),
+        None::<&NoHook>,
+    )
+    .await
+    .unwrap();
+    let b = issue_with(&dir, &form("&scope=read%3Aorders"), None)
+        .await
+        .unwrap();
     let (mut ca, mut cb) = (claims_of(&a.access_token), claims_of(&b.access_token));
     assert_ne!(ca["jti"], cb["jti"]);
     ca["jti"] = Value::Null;
@@ -333,7 +415,9 @@ async fn json_and_form_bodies_same_token() {
 #[tokio::test]
 async fn requested_subset_scope_narrowed() {
     let dir = fixtures::directory();
-    let t = issue_with(&dir, &form("&scope=read%3Aorders"), None).await.unwrap();
+    let t = issue_with(&dir, &form("&scope=read%3Aorders"), None)
+        .await
+        .unwrap();
     assert_eq!(t.scope, "read:orders");
     assert_eq!(claims_of(&t.access_token)["scope"], "read:orders");
 }
@@ -352,7 +436,11 @@ async fn lifetime_capped_at_maximum() {
 #[tokio::test]
 async fn org_client_carries_org_id() {
     let dir = fixtures::directory();
-    dir.put_client(fixtures::client_in_org(CLIENT_ID, CLIENT_SECRET, "org_acme"));
+    dir.put_client(fixtures::client_in_org(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        "org_acme",
+    ));
     let t = issue_with(&dir, &form(""), None).await.unwrap();
     assert_eq!(claims_of(&t.access_token)["org_id"], "org_acme");
 }
@@ -375,7 +463,12 @@ async fn jti_unique_across_tokens() {
     let mut seen = std::collections::HashSet::new();
     for _ in 0..200 {
         let t = issue_with(&dir, &form(""), None).await.unwrap();
-        assert!(seen.insert(claims_of(&t.access_token)["jti"].as_str().unwrap().to_owned()));
+        assert!(seen.insert(
+            claims_of(&t.access_token)["jti"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        ));
     }
 }
 
@@ -384,13 +477,19 @@ async fn secret_use_recorded_at_most_hourly() {
     let dir = fixtures::directory();
     let req = parse_token_request("POST", FORM, None, form("").as_bytes()).unwrap();
     let signer = NoopSigner::default();
-    issue_token(&req, NOW, &config(), &dir, &signer, None::<&NoHook>).await.unwrap();
+    issue_token(&req, NOW, &config(), &dir, &signer, None::<&NoHook>)
+        .await
+        .unwrap();
     let first = dir.client(&ClientId::new(CLIENT_ID)).unwrap().secrets[0].last_used_at;
     assert_eq!(first, Some(NOW));
-    issue_token(&req, NOW + 60, &config(), &dir, &signer, None::<&NoHook>).await.unwrap();
+    issue_token(&req, NOW + 60, &config(), &dir, &signer, None::<&NoHook>)
+        .await
+        .unwrap();
     let second = dir.client(&ClientId::new(CLIENT_ID)).unwrap().secrets[0].last_used_at;
     assert_eq!(second, Some(NOW));
-    issue_token(&req, NOW + 3600, &config(), &dir, &signer, None::<&NoHook>).await.unwrap();
+    issue_token(&req, NOW + 3600, &config(), &dir, &signer, None::<&NoHook>)
+        .await
+        .unwrap();
     let third = dir.client(&ClientId::new(CLIENT_ID)).unwrap().secrets[0].last_used_at;
     assert_eq!(third, Some(NOW + 3600));
 }
@@ -422,7 +521,9 @@ async fn hook_claims_added() {
 
 #[tokio::test]
 async fn hook_reserved_claim_dropped() {
-    let hook = FakeHook::claims(json!({"sub": "admin", "iss": "evil", "exp": 1, "scope": "admin", "tier": 2}));
+    let hook = FakeHook::claims(
+        json!({"sub": "admin", "iss": "evil", "exp": 1, "scope": "admin", "tier": 2}),
+    );
     let (r, _) = with_hook(&hook, "").await;
     let c = claims_of(&r.unwrap().access_token);
     assert_eq!(c["sub"], CLIENT_ID);
@@ -472,7 +573,12 @@ async fn hook_timeout_server_error_no_token() {
 
 #[tokio::test]
 async fn hook_malformed_json_server_error_no_token() {
-    for raw in ["not json", "{\"claims\": 5}", "{\"unexpected\": true}", "[]"] {
+    for raw in [
+        "not json",
+        "{\"claims\": 5}",
+        "{\"unexpected\": true}",
+        "[]",
+    ] {
         let (r, signed) = with_hook(&FakeHook::raw_json(raw), "").await;
         assert_error(r, "server_error", 500);
         assert_eq!(signed, 0, "{raw}");
@@ -485,7 +591,15 @@ async fn hook_not_called_when_authentication_fails() {
     let dir = fixtures::directory();
     let body = form("").replace(CLIENT_SECRET, "wrong");
     let req = parse_token_request("POST", FORM, None, body.as_bytes()).unwrap();
-    let r = issue_token(&req, NOW, &config(), &dir, &NoopSigner::default(), Some(&hook)).await;
+    let r = issue_token(
+        &req,
+        NOW,
+        &config(),
+        &dir,
+        &NoopSigner::default(),
+        Some(&hook),
+    )
+    .await;
     assert!(r.is_err());
     assert_eq!(hook.call_count(), 0);
 }

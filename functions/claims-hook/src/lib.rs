@@ -15,7 +15,10 @@ pub const DEFAULT_NAMESPACE: &str = "https://m2m-auth.dev/";
 /// Decides one token request.
 pub fn decide(request: &HookRequest, namespace: &str) -> HookResponse {
     let metadata = &request.client.metadata;
-    if metadata.get("suspended").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+    if metadata
+        .get("suspended")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
         return HookResponse {
             deny: Some(HookDeny {
                 error_description: "this customer's access is suspended".into(),
@@ -48,7 +51,10 @@ mod tests {
                 id: "c1".into(),
                 name: "Acme backend".into(),
                 org_id: Some("org_acme".into()),
-                metadata: metadata.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
+                metadata: metadata
+                    .iter()
+                    .map(|(k, v)| ((*k).into(), (*v).into()))
+                    .collect(),
             },
             audience: "https://api.example.com".into(),
             scopes: vec!["read".into()],
@@ -58,20 +64,32 @@ mod tests {
 
     #[test]
     fn suspended_client_denied() {
-        let r = decide(&request(&[("suspended", "true"), ("claim.plan", "gold")]), DEFAULT_NAMESPACE);
+        let r = decide(
+            &request(&[("suspended", "true"), ("claim.plan", "gold")]),
+            DEFAULT_NAMESPACE,
+        );
         assert!(r.deny.is_some());
         assert!(r.claims.is_empty());
     }
 
     #[test]
     fn suspended_false_allowed() {
-        assert!(decide(&request(&[("suspended", "false")]), DEFAULT_NAMESPACE).deny.is_none());
+        assert!(
+            decide(&request(&[("suspended", "false")]), DEFAULT_NAMESPACE)
+                .deny
+                .is_none()
+        );
     }
 
     #[test]
     fn prefixed_metadata_mapped_to_namespaced_claims() {
         let r = decide(
-            &request(&[("claim.plan", "gold"), ("claim.region", "eu"), ("internal_note", "x"), ("claim.", "empty")]),
+            &request(&[
+                ("claim.plan", "gold"),
+                ("claim.region", "eu"),
+                ("internal_note", "x"),
+                ("claim.", "empty"),
+            ]),
             "https://acme.example/",
         );
         assert_eq!(r.claims.len(), 2);
@@ -83,6 +101,9 @@ mod tests {
 
     #[test]
     fn no_metadata_adds_nothing() {
-        assert_eq!(decide(&request(&[]), DEFAULT_NAMESPACE), HookResponse::default());
+        assert_eq!(
+            decide(&request(&[]), DEFAULT_NAMESPACE),
+            HookResponse::default()
+        );
     }
 }

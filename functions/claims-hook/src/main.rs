@@ -6,7 +6,11 @@ use m2m_core::hook::{HookRequest, HookResponse};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt().json().with_ansi(false).without_time().init();
+    tracing_subscriber::fmt()
+        .json()
+        .with_ansi(false)
+        .without_time()
+        .init();
     let namespace: &'static str = Box::leak(
         std::env::var("M2M_HOOK_CLAIM_NAMESPACE")
             .unwrap_or_else(|_| DEFAULT_NAMESPACE.to_owned())

@@ -3,6 +3,7 @@
 //! deployment can give it a role without any KMS permission.
 
 pub use m2m_aws::ConfigError;
+use m2m_aws::config::validate_issuer;
 
 /// What the JWKS function reads at cold start.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,26 +48,6 @@ fn error(variable: &'static str, problem: &str) -> ConfigError {
         variable,
         problem: problem.to_owned(),
     }
-}
-
-/// RFC 8414 §2: an `https` URL with no query or fragment; plain `http` is accepted for
-/// the local stack, as the token function does (`m2m_aws::Config`).
-fn validate_issuer(issuer: &str) -> Result<(), &'static str> {
-    let rest = issuer
-        .strip_prefix("https://")
-        .or_else(|| issuer.strip_prefix("http://"))
-        .ok_or("must be an absolute http(s) URL")?;
-    let authority = rest.split('/').next().unwrap_or_default();
-    if authority.is_empty() || authority.contains('@') {
-        return Err("must be an absolute http(s) URL with a host and no user info");
-    }
-    if issuer.contains(['?', '#']) {
-        return Err("must not have a query or fragment (RFC 8414 §2)");
-    }
-    if issuer.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("must not contain whitespace");
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -27,12 +27,8 @@ where
     S: Signer,
     H: ClaimsHook,
 {
-    let header = |name: http::header::HeaderName| {
-        request
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-    };
+    let header =
+        |name: http::header::HeaderName| request.headers().get(name).and_then(|v| v.to_str().ok());
     let parsed = parse_token_request(
         request.method().as_str(),
         header(http::header::CONTENT_TYPE),

@@ -25,7 +25,12 @@ async fn main() -> Result<(), Error> {
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let kms = aws_sdk_kms::Client::new(&sdk);
     let directory = DynamoDirectory::new(dynamo.clone(), config.table.clone());
-    let signer = KmsSigner::new(kms, dynamo, config.table.clone(), config.signing_key.clone());
+    let signer = KmsSigner::new(
+        kms,
+        dynamo,
+        config.table.clone(),
+        config.signing_key.clone(),
+    );
     // Resolving the active key during init opens the DynamoDB (and, on the fallback
     // path, KMS) connections, so the first request does not pay for TLS handshakes.
     if let Err(e) = signer.refresh().await {

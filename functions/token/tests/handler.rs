@@ -64,14 +64,18 @@ fn post_body(extra: &str) -> String {
     format!("grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}&audience=https%3A%2F%2Fapi.example.com{extra}")
 }
 
-async fn call<D: Directory, S: Signer, H: ClaimsHook>(app: &App<D, S, H>, req: Request) -> Response<Body> {
+async fn call<D: Directory, S: Signer, H: ClaimsHook>(
+    app: &App<D, S, H>,
+    req: Request,
+) -> Response<Body> {
     handle(app, &req, NOW).await
 }
 
 /// Verifies `token` with `jsonwebtoken` against only the published JWK, at the
 /// fixed clock, and returns (header, claims).
 fn verify(token: &str, jwk: &Jwk, alg: Algorithm) -> (jsonwebtoken::Header, Value) {
-    let published: jsonwebtoken::jwk::Jwk = serde_json::from_value(serde_json::to_value(jwk).unwrap()).unwrap();
+    let published: jsonwebtoken::jwk::Jwk =
+        serde_json::from_value(serde_json::to_value(jwk).unwrap()).unwrap();
     let key = DecodingKey::from_jwk(&published).unwrap();
     let mut v = Validation::new(alg);
     v.set_audience(&[API]);
@@ -91,7 +95,12 @@ async fn rs256_rfc9068_basic_token_verifies_with_published_jwk() {
     let jwk = signer.jwk();
     let app = app(signer);
     let basic = encode_basic(CLIENT_ID, CLIENT_SECRET);
-    let req = event("POST", &[("authorization", &basic)], "grant_type=client_credentials&audience=https%3A%2F%2Fapi.example.com&scope=read%3Aorders", false);
+    let req = event(
+        "POST",
+        &[("authorization", &basic)],
+        "grant_type=client_credentials&audience=https%3A%2F%2Fapi.example.com&scope=read%3Aorders",
+        false,
+    );
     let r = call(&app, req).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/json");
@@ -128,15 +137,22 @@ async fn es256_rfc9068_post_token_verifies_with_published_jwk() {
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
     assert_eq!(c["scope"], "read:orders write:orders");
     // ES256 signatures are the fixed 64-byte r‖s (RFC 7518 §3.4).
-    let sig = URL_SAFE_NO_PAD.decode(token.rsplit('.').next().unwrap()).unwrap();
+    let sig = URL_SAFE_NO_PAD
+        .decode(token.rsplit('.').next().unwrap())
+        .unwrap();
     assert_eq!(sig.len(), 64);
 }
 
 async fn auth0_profile(signer: SoftwareSigner, alg: Algorithm) {
     let jwk = signer.jwk();
     let app = app(signer);
-    app.directory.put_api(fixtures::auth0_api(API, fixtures::API_SCOPES));
-    app.directory.put_client(fixtures::client_in_org(CLIENT_ID, CLIENT_SECRET, "org_acme"));
+    app.directory
+        .put_api(fixtures::auth0_api(API, fixtures::API_SCOPES));
+    app.directory.put_client(fixtures::client_in_org(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        "org_acme",
+    ));
     let r = call(&app, form_event(&post_body(""))).await;
     assert_eq!(r.status(), 200);
     let token = body_json(&r)["access_token"].as_str().unwrap().to_owned();
@@ -164,7 +180,16 @@ async fn es256_auth0_profile_verifies() {
 async fn json_body_accepted() {
     let app = app(SoftwareSigner::rs256());
     let body = json!({"grant_type":"client_credentials","client_id":CLIENT_ID,"client_secret":CLIENT_SECRET,"audience":API}).to_string();
-    let r = call(&app, event("POST", &[("content-type", "application/json")], &body, false)).await;
+    let r = call(
+        &app,
+        event(
+            "POST",
+            &[("content-type", "application/json")],
+            &body,
+            false,
+        ),
+    )
+    .await;
     assert_eq!(r.status(), 200, "{:?}", body_json(&r));
 }
 
@@ -196,7 +221,11 @@ async fn oversized_body_refused_413() {
 #[tokio::test]
 async fn wrong_secret_401_with_challenge() {
     let app = app(SoftwareSigner::rs256());
-    let r = call(&app, form_event(&post_body("").replace(CLIENT_SECRET, "m2m_sk_nope"))).await;
+    let r = call(
+        &app,
+        form_event(&post_body("").replace(CLIENT_SECRET, "m2m_sk_nope")),
+    )
+    .await;
     assert_eq!(r.status(), 401);
     assert_eq!(r.headers()["www-authenticate"], "Basic realm=\"m2m-auth\"");
     assert_eq!(r.headers()["cache-control"], "no-store");
@@ -206,7 +235,11 @@ async fn wrong_secret_401_with_challenge() {
 #[tokio::test]
 async fn unknown_audience_400_invalid_target() {
     let app = app(SoftwareSigner::rs256());
-    let r = call(&app, form_event(&post_body("").replace("api.example.com", "nope.example.com"))).await;
+    let r = call(
+        &app,
+        form_event(&post_body("").replace("api.example.com", "nope.example.com")),
+    )
+    .await;
     assert_eq!(r.status(), 400);
     assert_eq!(body_json(&r)["error"], "invalid_target");
 }
@@ -226,10 +259,15 @@ async fn hook_claims_in_verified_token() {
     let signer = SoftwareSigner::rs256();
     let jwk = signer.jwk();
     let app = App {
-        config: IssuerConfig { issuer: ISSUER.into(), default_audience: None },
+        config: IssuerConfig {
+            issuer: ISSUER.into(),
+            default_audience: None,
+        },
         directory: fixtures::directory(),
         signer,
-        hook: Some(FakeHook::claims(json!({"https://example.com/plan": "gold"}))),
+        hook: Some(FakeHook::claims(
+            json!({"https://example.com/plan": "gold"}),
+        )),
     };
     let r = call(&app, form_event(&post_body(""))).await;
     let token = body_json(&r)["access_token"].as_str().unwrap().to_owned();
@@ -244,7 +282,12 @@ async fn tokens_have_unique_jti() {
     for _ in 0..50 {
         let r = call(&app, form_event(&post_body(""))).await;
         let token = body_json(&r)["access_token"].as_str().unwrap().to_owned();
-        let payload: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap();
+        let payload: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(token.split('.').nth(1).unwrap())
+                .unwrap(),
+        )
+        .unwrap();
         assert!(seen.insert(payload["jti"].as_str().unwrap().to_owned()));
     }
 }

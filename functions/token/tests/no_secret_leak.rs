@@ -34,7 +34,8 @@ impl Write for Capture {
 }
 
 fn event(headers: &[(&str, &str)], body: &str) -> Request {
-    let mut e: Value = serde_json::from_str(include_str!("fixtures/apigw_v2_token_form.json")).unwrap();
+    let mut e: Value =
+        serde_json::from_str(include_str!("fixtures/apigw_v2_token_form.json")).unwrap();
     for (k, v) in headers {
         e["headers"][*k] = json!(v);
     }
@@ -60,7 +61,10 @@ async fn secret_absent_from_logs_errors_and_debug() {
     let directory = fixtures::directory();
     directory.put_client(fixtures::client(CLIENT_ID, SECRET));
     let mut app = App {
-        config: IssuerConfig { issuer: ISSUER.into(), default_audience: None },
+        config: IssuerConfig {
+            issuer: ISSUER.into(),
+            default_audience: None,
+        },
         directory,
         signer: SoftwareSigner::rs256(),
         hook: None::<FakeHook>,
@@ -74,13 +78,25 @@ async fn secret_absent_from_logs_errors_and_debug() {
     let cases: Vec<Request> = vec![
         event(&[], &post(SECRET, "")),
         event(&[], &post(WRONG, "")),
-        event(&[("authorization", &basic)], "grant_type=client_credentials&audience=https%3A%2F%2Fapi.example.com"),
-        event(&[("authorization", &basic_wrong)], "grant_type=client_credentials&audience=https%3A%2F%2Fapi.example.com"),
+        event(
+            &[("authorization", &basic)],
+            "grant_type=client_credentials&audience=https%3A%2F%2Fapi.example.com",
+        ),
+        event(
+            &[("authorization", &basic_wrong)],
+            "grant_type=client_credentials&audience=https%3A%2F%2Fapi.example.com",
+        ),
         event(&[("authorization", &basic)], &post(SECRET, "")),
         event(&[], &post(SECRET, "&scope=admin")),
         event(&[], &post(SECRET, "&scope=a&scope=b")),
-        event(&[], &post(SECRET, "").replace("client_credentials", "password")),
-        event(&[], &post(SECRET, "").replace("api.example.com", "x.example.com")),
+        event(
+            &[],
+            &post(SECRET, "").replace("client_credentials", "password"),
+        ),
+        event(
+            &[],
+            &post(SECRET, "").replace("api.example.com", "x.example.com"),
+        ),
     ];
     for req in &cases {
         let r = handle(&app, req, NOW).await;
@@ -88,28 +104,52 @@ async fn secret_absent_from_logs_errors_and_debug() {
     }
     // Failing dependencies, logged at error level with their cause chain.
     app.directory.fail(false);
-    outputs.push(String::from_utf8_lossy(handle(&app, &cases[0], NOW).await.body().as_ref()).into_owned());
+    outputs.push(
+        String::from_utf8_lossy(handle(&app, &cases[0], NOW).await.body().as_ref()).into_owned(),
+    );
     app.directory.heal();
     app.hook = Some(FakeHook::error("hook exploded"));
-    outputs.push(String::from_utf8_lossy(handle(&app, &cases[0], NOW).await.body().as_ref()).into_owned());
+    outputs.push(
+        String::from_utf8_lossy(handle(&app, &cases[0], NOW).await.body().as_ref()).into_owned(),
+    );
     app.hook = None;
 
     // Debug and Display of every request and error type.
     for body in [post(SECRET, ""), post(WRONG, "&scope=a&scope=b")] {
-        match parse_token_request("POST", Some("application/x-www-form-urlencoded"), None, body.as_bytes()) {
+        match parse_token_request(
+            "POST",
+            Some("application/x-www-form-urlencoded"),
+            None,
+            body.as_bytes(),
+        ) {
             Ok(r) => outputs.push(format!("{r:?}")),
             Err(e) => outputs.push(format!("{e:?} {e}")),
         }
     }
-    let r = parse_token_request("POST", Some("application/x-www-form-urlencoded"), Some(&basic), post(SECRET, "").as_bytes());
+    let r = parse_token_request(
+        "POST",
+        Some("application/x-www-form-urlencoded"),
+        Some(&basic),
+        post(SECRET, "").as_bytes(),
+    );
     outputs.push(format!("{r:?}"));
     outputs.push(format!("{:?}", ClientSecret::new(SECRET)));
     outputs.push(format!("{:?}", fixtures::client(CLIENT_ID, SECRET)));
-    outputs.push(format!("{:?}", app.directory.client(&m2m_core::types::ClientId::new(CLIENT_ID))));
+    outputs.push(format!(
+        "{:?}",
+        app.directory
+            .client(&m2m_core::types::ClientId::new(CLIENT_ID))
+    ));
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("token issued"), "the capture saw the handler's log lines");
-    assert!(logs.contains("hook exploded"), "dependency causes are logged");
+    assert!(
+        logs.contains("token issued"),
+        "the capture saw the handler's log lines"
+    );
+    assert!(
+        logs.contains("hook exploded"),
+        "dependency causes are logged"
+    );
     let tokens: Vec<String> = outputs
         .iter()
         .filter_map(|o| serde_json::from_str::<Value>(o).ok())
