@@ -11,6 +11,7 @@ use crate::jws::{compact, signing_input, JwsError, JwsHeader};
 use crate::model::{ClientStatus, StoredSecret};
 use crate::ports::{ClaimsHook, Directory, Signer};
 use crate::request::TokenRequest;
+use crate::reuse::{fingerprint, reusable_expires_in, CachedToken, FingerprintInput, ReuseKey};
 use crate::secret::{dummy_verify, verify_secret};
 use crate::types::{Audience, Scope, ScopeSet};
 
@@ -54,7 +55,10 @@ impl std::fmt::Debug for TokenResponse {
 /// authenticated before the audience, grant or scope is examined, and an unknown
 /// client costs the same hash comparison as a known one (timing). Then: unknown
 /// audience `invalid_target` (RFC 8707 §2), no grant `access_denied`, a scope not
-/// granted `invalid_scope` (RFC 6749 §5.2), the hook (fail closed), and signing.
+/// granted `invalid_scope` (RFC 6749 §5.2). Then a still-fresh token from the reuse
+/// cache ([`crate::reuse`]) is returned with its remaining lifetime as `expires_in`
+/// (RFC 6749 §5.1) and nothing is signed; otherwise the hook (fail closed), signing,
+/// and keeping the new token for reuse.
 pub async fn issue_token<D, S, H>(
     request: &TokenRequest,
     now: u64,
@@ -74,7 +78,12 @@ where
         .or(config.default_audience.as_ref())
         .ok_or_else(|| OAuthError::InvalidRequest("audience (or resource) is required".into()))?;
 
-    let lookup = directory.lookup(&request.client_id, audience).await?;
+    // The reuse cache entry is read in the same round trip as client, grant and API
+    // (issue 8), whether or not this API turns out to allow reuse.
+    let reuse_key = ReuseKey::new(audience, request.scope.as_ref());
+    let lookup = directory
+        .lookup_with_reuse(&request.client_id, audience, &reuse_key)
+        .await?;
 
     // Authentication (RFC 6749 §3.2.1): one path for every failure.
     let Some(client) = lookup.client.as_ref() else {
@@ -111,6 +120,51 @@ where
     };
 
     let lifetime = api.effective_lifetime();
+    // Record the secret's use at most once an hour, concurrently with the rest.
+    let due = secret
+        .last_used_at
+        .is_none_or(|t| now.saturating_sub(t) >= SECRET_USE_RECORD_INTERVAL);
+    let record_use = async {
+        if due {
+            if let Err(e) = directory
+                .record_secret_use(&client.id, &secret.id, now)
+                .await
+            {
+                tracing::warn!(client_id = %client.id, error = %Chain(&e), "could not record secret use");
+            }
+        }
+    };
+
+    // Token reuse (issue 8): only after authentication, audience, grant and scopes
+    // have all been checked against what was just read.
+    let key = signer.active_key().await?;
+    let reuse = api
+        .reuse
+        .min_remaining_pct(hook.is_some())
+        .map(|min_remaining_pct| {
+            let fingerprint = fingerprint(&FingerprintInput {
+                issuer: &config.issuer,
+                key: &reuse_key,
+                client,
+                grant,
+                api,
+                signing_key: &key,
+                hook_configured: hook.is_some(),
+            });
+            (min_remaining_pct, fingerprint)
+        });
+    if let (Some((pct, expected)), Some(cached)) = (&reuse, &lookup.reuse) {
+        if let Some(expires_in) = reusable_expires_in(cached, expected, now, *pct) {
+            record_use.await;
+            tracing::debug!(client_id = %client.id, expires_in, "token reused");
+            return Ok(TokenResponse {
+                access_token: cached.access_token.clone(),
+                expires_in,
+                scope: cached.scope.clone(),
+            });
+        }
+    }
+
     let mut claims = build_claims(&ClaimInput {
         issuer: &config.issuer,
         client,
@@ -164,7 +218,6 @@ where
         }
     }
 
-    let key = signer.active_key().await?;
     let header = JwsHeader {
         alg: key.alg.as_str(),
         kid: key.kid.as_str(),
@@ -177,27 +230,31 @@ where
         JwsError::Json(e) => OAuthError::server(format!("claims serialization failed: {e}")),
     })?;
 
-    // Record the secret's use concurrently with signing, at most once an hour.
-    let due = secret
-        .last_used_at
-        .is_none_or(|t| now.saturating_sub(t) >= SECRET_USE_RECORD_INTERVAL);
-    let signature = if due {
-        let (signature, recorded) = futures_util::future::join(
-            signer.sign(&key, input.as_bytes()),
-            directory.record_secret_use(&client.id, &secret.id, now),
-        )
-        .await;
-        if let Err(e) = recorded {
-            tracing::warn!(client_id = %client.id, error = %Chain(&e), "could not record secret use");
+    let scope = scopes.to_wire();
+    let sign_and_keep = async {
+        let signature = signer.sign(&key, input.as_bytes()).await?;
+        let access_token = compact(&input, &signature);
+        let Some((_, fingerprint)) = reuse else {
+            return Ok::<String, OAuthError>(access_token);
+        };
+        let cached = CachedToken {
+            access_token,
+            scope: scope.clone(),
+            issued_at: now,
+            expires_at: now.saturating_add(lifetime),
+            fingerprint,
+        };
+        // Not fatal: the next request signs again. The error never holds the token.
+        if let Err(e) = directory.store_reuse(&client.id, &reuse_key, &cached).await {
+            tracing::warn!(client_id = %client.id, error = %Chain(&e), "could not keep the token for reuse");
         }
-        signature?
-    } else {
-        signer.sign(&key, input.as_bytes()).await?
+        Ok(cached.access_token)
     };
+    let (access_token, ()) = futures_util::future::join(sign_and_keep, record_use).await;
 
     Ok(TokenResponse {
-        access_token: compact(&input, &signature),
+        access_token: access_token?,
         expires_in: lifetime,
-        scope: scopes.to_wire(),
+        scope,
     })
 }

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod model;
 pub mod ports;
 pub mod request;
+pub mod reuse;
 pub mod secret;
 pub mod signature;
 pub mod types;

@@ -24,6 +24,55 @@ pub enum Profile {
     Auth0,
 }
 
+/// Default of [`Reuse::On::min_remaining_pct`]: a token is handed out again while more
+/// than half of its lifetime is left.
+pub const DEFAULT_REUSE_MIN_REMAINING_PCT: u8 = 50;
+
+/// Token reuse for an API (issue 8): whether a client asking again for the same
+/// audience and scopes gets the token it was already issued, with the reduced
+/// `expires_in` (RFC 6749 §5.1), instead of a fresh signature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reuse {
+    /// Every request is signed afresh.
+    Off,
+    /// A cached token is returned while more than `min_remaining_pct` percent of its
+    /// lifetime remains.
+    On {
+        /// 1..=99; values outside are clamped at issuance.
+        min_remaining_pct: u8,
+        /// Reuse even when a claims hook is configured. A reused token carries the
+        /// hook's claims from when it was signed, and the hook is not asked again
+        /// (nor can it deny) until the token is re-signed: opt in only when the hook's
+        /// answer is stable for a token's lifetime.
+        with_hook: bool,
+    },
+}
+
+impl Default for Reuse {
+    fn default() -> Self {
+        Self::On {
+            min_remaining_pct: DEFAULT_REUSE_MIN_REMAINING_PCT,
+            with_hook: false,
+        }
+    }
+}
+
+impl Reuse {
+    /// The threshold in percent (clamped to 1..=99) when reuse applies to a request
+    /// for this API, given whether a claims hook is configured; `None` when it does
+    /// not.
+    pub fn min_remaining_pct(self, hook_configured: bool) -> Option<u8> {
+        match self {
+            Self::Off => None,
+            Self::On { with_hook: false, .. } if hook_configured => None,
+            Self::On {
+                min_remaining_pct, ..
+            } => Some(min_remaining_pct.clamp(1, 99)),
+        }
+    }
+}
+
 /// An API (resource server): the audience tokens are issued for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Api {
@@ -37,6 +86,9 @@ pub struct Api {
     pub token_lifetime: u64,
     /// Claim layout.
     pub profile: Profile,
+    /// Token reuse (default: on at 50 %, off when a claims hook is configured).
+    #[serde(default)]
+    pub reuse: Reuse,
 }
 
 impl Api {

@@ -7,6 +7,7 @@ use std::future::Future;
 use crate::error::PortError;
 use crate::hook::{HookRequest, HookResponse};
 use crate::model::{Alg, Api, Client, Grant};
+use crate::reuse::{CachedToken, ReuseKey};
 use crate::types::{Audience, ClientId, Kid, SecretId};
 
 /// What one token request needs from the directory, read in one round trip.
@@ -18,6 +19,10 @@ pub struct Lookup {
     pub grant: Option<Grant>,
     /// The API, if the audience is known.
     pub api: Option<Api>,
+    /// The token cached for reuse under the request's [`ReuseKey`], if any and if the
+    /// directory keeps them ([`Directory::lookup_with_reuse`]). A candidate only: the
+    /// use case hands it out only when its fingerprint and freshness check out.
+    pub reuse: Option<CachedToken>,
 }
 
 /// The directory of clients, grants and APIs.
@@ -28,6 +33,32 @@ pub trait Directory: Send + Sync {
         client_id: &ClientId,
         audience: &Audience,
     ) -> impl Future<Output = Result<Lookup, PortError>> + Send;
+
+    /// Like [`Self::lookup`], also returning the token cached under `key` for
+    /// `client_id`, in the same round trip (issue 8: a reuse hit costs one read).
+    /// Directories that keep no cache need not implement it: the default never hits.
+    fn lookup_with_reuse(
+        &self,
+        client_id: &ClientId,
+        audience: &Audience,
+        key: &ReuseKey,
+    ) -> impl Future<Output = Result<Lookup, PortError>> + Send {
+        let _ = key;
+        self.lookup(client_id, audience)
+    }
+
+    /// Keeps `token` for reuse under `key` for `client_id`, replacing any previous
+    /// one, until its `expires_at`. Called after signing; a failure is logged and does
+    /// not fail the request. The default keeps nothing.
+    fn store_reuse(
+        &self,
+        client_id: &ClientId,
+        key: &ReuseKey,
+        token: &CachedToken,
+    ) -> impl Future<Output = Result<(), PortError>> + Send {
+        let _ = (client_id, key, token);
+        std::future::ready(Ok(()))
+    }
 
     /// Records that `secret_id` of `client_id` authenticated at `now` (`last_used_at`).
     /// Called at most once an hour per secret, concurrently with signing; a failure is

@@ -1,5 +1,5 @@
-//! [`InMemoryDirectory`]: the `Directory` port over hash maps, with a lookup counter
-//! and a failure switch.
+//! [`InMemoryDirectory`]: the `Directory` port over hash maps, with a lookup counter,
+//! failure switches, and the token reuse cache (issue 8).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,6 +9,7 @@ use super::{lock, Failure};
 use crate::error::PortError;
 use crate::model::{Api, Client, Grant};
 use crate::ports::{Directory, Lookup};
+use crate::reuse::{CachedToken, ReuseKey};
 use crate::types::{Audience, ClientId, SecretId};
 
 #[derive(Debug, Default)]
@@ -19,6 +20,9 @@ struct State {
     failure: Option<Failure>,
     record_failure: Option<Failure>,
     recorded: Vec<(ClientId, SecretId, u64)>,
+    reuse: HashMap<(ClientId, ReuseKey), CachedToken>,
+    reuse_failure: Option<Failure>,
+    reuse_stores: usize,
 }
 
 /// An in-memory [`Directory`]. Like the DynamoDB adapter's one `BatchGetItem`, a
@@ -128,12 +132,37 @@ impl InMemoryDirectory {
         let mut state = lock(&self.state);
         state.failure = None;
         state.record_failure = None;
+        state.reuse_failure = None;
     }
 
     /// From now on only `record_secret_use` fails with `failure` (lookups still
     /// work): the request must succeed anyway. `None` heals it.
     pub fn fail_record_use_with(&self, failure: Option<Failure>) {
         lock(&self.state).record_failure = failure;
+    }
+
+    /// The token kept for reuse under `key` for `client_id`, if any.
+    pub fn reuse_entry(&self, client_id: &ClientId, key: &ReuseKey) -> Option<CachedToken> {
+        lock(&self.state)
+            .reuse
+            .get(&(client_id.clone(), key.clone()))
+            .cloned()
+    }
+
+    /// How many tokens were stored for reuse (failed attempts included).
+    pub fn reuse_store_count(&self) -> usize {
+        lock(&self.state).reuse_stores
+    }
+
+    /// Forgets every token kept for reuse.
+    pub fn clear_reuse(&self) {
+        lock(&self.state).reuse.clear();
+    }
+
+    /// From now on only `store_reuse` fails with `failure`: the request must succeed
+    /// anyway. `None` heals it.
+    pub fn fail_store_reuse_with(&self, failure: Option<Failure>) {
+        lock(&self.state).reuse_failure = failure;
     }
 
     /// Every `record_secret_use` call so far, in order: `(client, secret, now)`.
@@ -156,7 +185,36 @@ impl Directory for InMemoryDirectory {
                 .get(&(client_id.clone(), audience.clone()))
                 .cloned(),
             api: state.apis.get(audience).cloned(),
+            reuse: None,
         })
+    }
+
+    async fn lookup_with_reuse(
+        &self,
+        client_id: &ClientId,
+        audience: &Audience,
+        key: &ReuseKey,
+    ) -> Result<Lookup, PortError> {
+        let mut lookup = self.lookup(client_id, audience).await?;
+        lookup.reuse = self.reuse_entry(client_id, key);
+        Ok(lookup)
+    }
+
+    async fn store_reuse(
+        &self,
+        client_id: &ClientId,
+        key: &ReuseKey,
+        token: &CachedToken,
+    ) -> Result<(), PortError> {
+        let mut state = lock(&self.state);
+        state.reuse_stores += 1;
+        if let Some(f) = state.failure.as_ref().or(state.reuse_failure.as_ref()) {
+            return Err(f.to_port_error());
+        }
+        state
+            .reuse
+            .insert((client_id.clone(), key.clone()), token.clone());
+        Ok(())
     }
 
     async fn record_secret_use(

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::InMemoryDirectory;
 use crate::model::{
-    Api, Client, ClientStatus, Grant, Profile, StoredSecret, DEFAULT_TOKEN_LIFETIME,
+    Api, Client, ClientStatus, Grant, Profile, Reuse, StoredSecret, DEFAULT_TOKEN_LIFETIME,
 };
 use crate::secret::hash_secret;
 use crate::types::{Audience, ClientId, ClientSecret, OrgId, ScopeSet, SecretId};
@@ -41,7 +41,8 @@ pub fn scopes(scopes: &[&str]) -> ScopeSet {
     scopes.iter().copied().collect()
 }
 
-/// An RFC 9068-profile API named after its identifier, with the default lifetime.
+/// An RFC 9068-profile API named after its identifier, with the default lifetime and
+/// the default token reuse (on at 50 %, off with a hook).
 pub fn api(identifier: &str, api_scopes: &[&str]) -> Api {
     Api {
         identifier: Audience::new(identifier),
@@ -49,6 +50,7 @@ pub fn api(identifier: &str, api_scopes: &[&str]) -> Api {
         scopes: scopes(api_scopes),
         token_lifetime: DEFAULT_TOKEN_LIFETIME,
         profile: Profile::Rfc9068,
+        reuse: Reuse::default(),
     }
 }
 

@@ -1,0 +1,385 @@
+//! Token reuse (issue 8): the cache key, the fingerprint that must match before a
+//! cached token is handed out again, and the freshness rule.
+//!
+//! A cached token lives in the directory (DynamoDB: one item per client, audience and
+//! requested scopes, expiring through its `ttl`), so every function instance shares
+//! it and it is read in the same round trip as the client, grant and API. It is only
+//! returned when its stored [`Fingerprint`] equals the one computed from what was just
+//! read: the client (its `version`, status, secrets, organization, metadata), the
+//! grant's scopes, the API (scopes, lifetime, profile, reuse policy), the issuer, the
+//! active signing key (`kid`) and whether a claims hook is configured. Any change to
+//! those re-signs. Authentication always runs first, so a disabled client or a wrong
+//! secret is refused before the cache is looked at.
+//!
+//! A cached access token is a live bearer credential at rest: it is never logged
+//! (the [`CachedToken`] `Debug` is redacted) and reads of the table must be restricted
+//! accordingly (docs/PERFORMANCE.md "Security").
+
+use sha2::{Digest as _, Sha256};
+
+use crate::model::{Api, Client, ClientStatus, Grant, Profile, Reuse};
+use crate::ports::ActiveKey;
+use crate::types::{Audience, ScopeSet};
+
+/// What a token was asked for: the audience and the requested scopes in canonical
+/// (sorted) form, or `*` when the request named none (every granted scope, RFC 6749
+/// §3.3). Two requests with the same key would get tokens with the same claims, up to
+/// `iat`, `exp` and `jti`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ReuseKey {
+    canonical: String,
+}
+
+impl ReuseKey {
+    /// The key of a request for `audience` with `requested` scopes (`None`: omitted).
+    pub fn new(audience: &Audience, requested: Option<&ScopeSet>) -> Self {
+        let scopes = requested.map_or_else(|| "*".to_owned(), ScopeSet::to_wire);
+        // A newline cannot occur in a scope (RFC 6749 §3.3 NQCHAR) and separates the two
+        // unambiguously even if an audience contained one.
+        Self {
+            canonical: format!("{audience}\n{scopes}"),
+        }
+    }
+
+    /// The canonical form, `<audience>\n<sorted scopes or *>`.
+    pub fn as_str(&self) -> &str {
+        &self.canonical
+    }
+
+    /// SHA-256 of the canonical form, in lowercase hex: a fixed-length storage key
+    /// whatever the length of the audience and scopes (a DynamoDB sort key holds at
+    /// most 1024 bytes).
+    pub fn digest_hex(&self) -> String {
+        hex(&Sha256::digest(self.canonical.as_bytes()))
+    }
+}
+
+/// SHA-256 over everything a token's contents or validity depends on besides the
+/// clock (see the module documentation).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint(pub [u8; 32]);
+
+impl Fingerprint {
+    /// Lowercase hex.
+    pub fn to_hex(&self) -> String {
+        hex(&self.0)
+    }
+
+    /// Parses [`Self::to_hex`]'s output.
+    pub fn from_hex(s: &str) -> Option<Self> {
+        if s.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            let pair = s.get(2 * i..2 * i + 2)?;
+            *byte = u8::from_str_radix(pair, 16).ok()?;
+        }
+        Some(Self(out))
+    }
+}
+
+impl std::fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Fingerprint({})", self.to_hex())
+    }
+}
+
+/// A token kept for reuse: what the response needs and when it was signed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CachedToken {
+    /// The signed JWT: a live bearer credential.
+    pub access_token: String,
+    /// The granted scopes as answered (RFC 6749 §5.1 `scope`), hook narrowing included.
+    pub scope: String,
+    /// The token's `iat` (unix seconds).
+    pub issued_at: u64,
+    /// The token's `exp` (unix seconds); also the item's expiry in the store.
+    pub expires_at: u64,
+    /// The fingerprint it was signed under.
+    pub fingerprint: Fingerprint,
+}
+
+impl std::fmt::Debug for CachedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedToken")
+            .field("access_token", &"<redacted>")
+            .field("scope", &self.scope)
+            .field("issued_at", &self.issued_at)
+            .field("expires_at", &self.expires_at)
+            .field("fingerprint", &self.fingerprint)
+            .finish()
+    }
+}
+
+/// What the fingerprint covers.
+#[derive(Clone, Copy, Debug)]
+pub struct FingerprintInput<'a> {
+    /// The deployment's issuer (`iss`).
+    pub issuer: &'a str,
+    /// The request's key.
+    pub key: &'a ReuseKey,
+    /// The authenticated client.
+    pub client: &'a Client,
+    /// Its grant for the audience.
+    pub grant: &'a Grant,
+    /// The API.
+    pub api: &'a Api,
+    /// The key that would sign now.
+    pub signing_key: &'a ActiveKey,
+    /// Whether a claims hook is configured.
+    pub hook_configured: bool,
+}
+
+/// Length-prefixed, so no two different inputs hash the same byte stream.
+fn field(h: &mut Sha256, bytes: &[u8]) {
+    h.update((bytes.len() as u64).to_le_bytes());
+    h.update(bytes);
+}
+
+fn number(h: &mut Sha256, n: u64) {
+    h.update(n.to_le_bytes());
+}
+
+/// Computes the fingerprint. `last_used_at` is deliberately left out: recording a
+/// secret's use must not invalidate the cache.
+pub fn fingerprint(input: &FingerprintInput<'_>) -> Fingerprint {
+    let mut h = Sha256::new();
+    field(&mut h, b"m2m-auth reuse v1");
+    field(&mut h, input.issuer.as_bytes());
+    field(&mut h, input.key.as_str().as_bytes());
+
+    let c = input.client;
+    field(&mut h, c.id.as_str().as_bytes());
+    number(&mut h, c.version);
+    field(
+        &mut h,
+        match c.status {
+            ClientStatus::Active => b"active",
+            ClientStatus::Disabled => b"disabled",
+        },
+    );
+    field(&mut h, c.name.as_bytes());
+    match &c.org_id {
+        Some(org) => field(&mut h, org.as_str().as_bytes()),
+        None => number(&mut h, u64::MAX),
+    }
+    number(&mut h, c.metadata.len() as u64);
+    for (k, v) in &c.metadata {
+        field(&mut h, k.as_bytes());
+        field(&mut h, v.as_bytes());
+    }
+    number(&mut h, c.secrets.len() as u64);
+    for s in &c.secrets {
+        field(&mut h, s.id.as_str().as_bytes());
+        field(&mut h, &s.hash);
+        number(&mut h, s.created_at);
+        number(&mut h, s.expires_at.unwrap_or(u64::MAX));
+    }
+
+    field(&mut h, input.grant.scopes.to_wire().as_bytes());
+
+    let a = input.api;
+    field(&mut h, a.identifier.as_str().as_bytes());
+    field(&mut h, a.scopes.to_wire().as_bytes());
+    number(&mut h, a.effective_lifetime());
+    field(
+        &mut h,
+        match a.profile {
+            Profile::Rfc9068 => b"rfc9068",
+            Profile::Auth0 => b"auth0",
+        },
+    );
+    match a.reuse {
+        Reuse::Off => number(&mut h, 0),
+        Reuse::On {
+            min_remaining_pct,
+            with_hook,
+        } => {
+            number(&mut h, u64::from(min_remaining_pct));
+            number(&mut h, u64::from(with_hook));
+        }
+    }
+
+    field(&mut h, input.signing_key.alg.as_str().as_bytes());
+    field(&mut h, input.signing_key.kid.as_str().as_bytes());
+    number(&mut h, u64::from(input.hook_configured));
+    Fingerprint(h.finalize().into())
+}
+
+/// The `expires_in` to answer with (RFC 6749 §5.1: the remaining lifetime in
+/// seconds) when `cached` may be handed out at `now`: its fingerprint matches
+/// `expected` and more than `min_remaining_pct` percent of its lifetime is left.
+pub fn reusable_expires_in(
+    cached: &CachedToken,
+    expected: &Fingerprint,
+    now: u64,
+    min_remaining_pct: u8,
+) -> Option<u64> {
+    if cached.fingerprint != *expected || cached.issued_at > now {
+        return None;
+    }
+    let lifetime = cached.expires_at.checked_sub(cached.issued_at)?;
+    let remaining = cached.expires_at.checked_sub(now)?;
+    // remaining / lifetime > pct / 100, in integers (no overflow: both ≤ 86 400 in
+    // practice, u128 regardless).
+    let fresh = u128::from(remaining) * 100 > u128::from(lifetime) * u128::from(min_remaining_pct);
+    (fresh && remaining > 0).then_some(remaining)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::model::Alg;
+    use crate::testing::fixtures::{self, API, CLIENT_ID, CLIENT_SECRET, GRANTED_SCOPES, NOW};
+    use crate::types::Kid;
+
+    fn key() -> ActiveKey {
+        ActiveKey {
+            alg: Alg::RS256,
+            kid: Kid::new("k1"),
+            handle: "h".into(),
+        }
+    }
+
+    fn fp_with(change: impl FnOnce(&mut Client, &mut Grant, &mut Api, &mut ActiveKey)) -> Fingerprint {
+        let mut client = fixtures::client(CLIENT_ID, CLIENT_SECRET);
+        let mut grant = fixtures::grant(CLIENT_ID, API, GRANTED_SCOPES);
+        let mut api = fixtures::api(API, fixtures::API_SCOPES);
+        let mut k = key();
+        change(&mut client, &mut grant, &mut api, &mut k);
+        let rk = ReuseKey::new(&Audience::new(API), None);
+        fingerprint(&FingerprintInput {
+            issuer: fixtures::ISSUER,
+            key: &rk,
+            client: &client,
+            grant: &grant,
+            api: &api,
+            signing_key: &k,
+            hook_configured: false,
+        })
+    }
+
+    fn cached(fp: Fingerprint) -> CachedToken {
+        CachedToken {
+            access_token: "t".into(),
+            scope: "s".into(),
+            issued_at: NOW,
+            expires_at: NOW + 3600,
+            fingerprint: fp,
+        }
+    }
+
+    #[test]
+    fn reuse_key_sorted_scopes_equal() {
+        let aud = Audience::new(API);
+        let a = ReuseKey::new(&aud, ScopeSet::parse("b a").as_ref());
+        let b = ReuseKey::new(&aud, ScopeSet::parse("a  b").as_ref());
+        assert_eq!(a, b);
+        assert_eq!(a.as_str(), format!("{API}\na b"));
+        assert_ne!(a, ReuseKey::new(&aud, None));
+        assert_eq!(a.digest_hex().len(), 64);
+    }
+
+    #[test]
+    fn fingerprint_stable_for_same_inputs() {
+        assert_eq!(fp_with(|_, _, _, _| {}), fp_with(|_, _, _, _| {}));
+    }
+
+    #[test]
+    fn fingerprint_ignores_last_used() {
+        let base = fp_with(|_, _, _, _| {});
+        assert_eq!(base, fp_with(|c, _, _, _| c.secrets[0].last_used_at = Some(NOW)));
+    }
+
+    #[test]
+    fn fingerprint_changes_with_each_input() {
+        let base = fp_with(|_, _, _, _| {});
+        let changes: Vec<Box<dyn Fn(&mut Client, &mut Grant, &mut Api, &mut ActiveKey)>> = vec![
+            Box::new(|c, _, _, _| c.version += 1),
+            Box::new(|c, _, _, _| c.status = ClientStatus::Disabled),
+            Box::new(|c, _, _, _| c.secrets.push(fixtures::stored_secret("other"))),
+            Box::new(|c, _, _, _| c.secrets[0].expires_at = Some(NOW + 5)),
+            Box::new(|c, _, _, _| c.org_id = Some(crate::types::OrgId::new("o"))),
+            Box::new(|c, _, _, _| {
+                c.metadata.insert("k".into(), "v".into());
+            }),
+            Box::new(|_, g, _, _| g.scopes = fixtures::scopes(&["read:orders"])),
+            Box::new(|_, _, a, _| a.token_lifetime = 60),
+            Box::new(|_, _, a, _| a.profile = Profile::Auth0),
+            Box::new(|_, _, a, _| a.scopes = fixtures::scopes(&["read:orders"])),
+            Box::new(|_, _, a, _| a.reuse = Reuse::Off),
+            Box::new(|_, _, _, k| k.kid = Kid::new("k2")),
+            Box::new(|_, _, _, k| k.alg = Alg::ES256),
+        ];
+        for (i, change) in changes.iter().enumerate() {
+            assert_ne!(base, fp_with(change), "change {i}");
+        }
+    }
+
+    #[test]
+    fn fingerprint_hex_round_trip_equal() {
+        let fp = fp_with(|_, _, _, _| {});
+        assert_eq!(Fingerprint::from_hex(&fp.to_hex()), Some(fp));
+        assert_eq!(Fingerprint::from_hex("zz"), None);
+        assert_eq!(Fingerprint::from_hex(&"g".repeat(64)), None);
+    }
+
+    #[test]
+    fn more_than_half_left_reused() {
+        let fp = fp_with(|_, _, _, _| {});
+        assert_eq!(reusable_expires_in(&cached(fp), &fp, NOW, 50), Some(3600));
+        assert_eq!(reusable_expires_in(&cached(fp), &fp, NOW + 1799, 50), Some(1801));
+    }
+
+    #[test]
+    fn half_or_less_left_not_reused() {
+        let fp = fp_with(|_, _, _, _| {});
+        assert_eq!(reusable_expires_in(&cached(fp), &fp, NOW + 1800, 50), None);
+        assert_eq!(reusable_expires_in(&cached(fp), &fp, NOW + 3600, 1), None);
+        assert_eq!(reusable_expires_in(&cached(fp), &fp, NOW + 9999, 1), None);
+    }
+
+    #[test]
+    fn other_fingerprint_not_reused() {
+        let fp = fp_with(|_, _, _, _| {});
+        let other = fp_with(|c, _, _, _| c.version += 1);
+        assert_eq!(reusable_expires_in(&cached(fp), &other, NOW, 50), None);
+    }
+
+    #[test]
+    fn issued_in_future_not_reused() {
+        let fp = fp_with(|_, _, _, _| {});
+        assert_eq!(reusable_expires_in(&cached(fp), &fp, NOW - 1, 50), None);
+    }
+
+    #[test]
+    fn cached_token_debug_redacted() {
+        let mut c = cached(fp_with(|_, _, _, _| {}));
+        c.access_token = "eyJsecret".into();
+        assert!(!format!("{c:?}").contains("eyJsecret"));
+    }
+
+    #[test]
+    fn hook_disables_default_reuse() {
+        assert_eq!(Reuse::default().min_remaining_pct(false), Some(50));
+        assert_eq!(Reuse::default().min_remaining_pct(true), None);
+        let opted = Reuse::On {
+            min_remaining_pct: 0,
+            with_hook: true,
+        };
+        assert_eq!(opted.min_remaining_pct(true), Some(1));
+        assert_eq!(Reuse::Off.min_remaining_pct(false), None);
+    }
+}
