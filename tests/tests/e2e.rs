@@ -159,6 +159,31 @@ async fn stack_serves_verifiable_tokens_to_independent_clients() {
         times[15]
     );
 
+    // The hook path adds one Invoke round trip: time that round trip alone.
+    let invoke = format!(
+        "{}/2015-03-31/functions/claims-hook/invocations",
+        stack.base_url
+    );
+    let sample = serde_json::json!({
+        "version": "1",
+        "client": {"id": "c", "name": "n", "org_id": null, "metadata": {"claim.plan": "gold"}},
+        "audience": API, "scopes": ["read:orders"], "claims": {}
+    });
+    let mut invokes = Vec::new();
+    for _ in 0..30 {
+        let t = Instant::now();
+        let r = http.post(&invoke).json(&sample).send().await.unwrap();
+        assert!(r.status().is_success());
+        let answer: Value = r.json().await.unwrap();
+        assert_eq!(answer["claims"]["https://m2m-auth.dev/plan"], "gold");
+        invokes.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    invokes.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    println!(
+        "e2e claims-hook Invoke round trip: median {:.1} ms over 30 invokes",
+        invokes[15]
+    );
+
     // Nothing secret in the functions' logs.
     let log = stack.log_text();
     assert!(log.contains("token issued"), "function logs captured");
