@@ -15,6 +15,7 @@ pub mod registry;
 mod sdk_error;
 pub mod signer;
 pub mod table;
+pub mod telemetry;
 
 #[cfg(feature = "testing")]
 pub mod testing;

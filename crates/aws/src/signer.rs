@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client as DynamoClient;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec};
@@ -17,7 +16,7 @@ use m2m_core::ports::{ActiveKey, Signer};
 use m2m_core::signature::ecdsa_der_to_jws;
 use tokio::sync::RwLock;
 
-use crate::items;
+use crate::registry::DynamoKeyRegistry;
 use crate::sdk_error::{code, port_error};
 
 /// Largest message KMS `Sign` accepts with `MessageType=RAW` (KMS API reference,
@@ -30,10 +29,6 @@ pub const KEY_REFRESH_SECS: u64 = 60;
 /// confirmed: a key that was active minutes ago is still in the published JWKS, so its
 /// tokens verify, and a short registry outage does not stop issuance.
 pub const KEY_STALE_GRACE_SECS: u64 = 600;
-/// Upper bound on registry pages read (each up to 1 MB); the registry holds a handful
-/// of keys.
-const MAX_REGISTRY_PAGES: usize = 8;
-
 /// A source of Unix time in seconds. Only adapters read the clock (STYLE.md §7).
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
@@ -59,8 +54,7 @@ struct Cached {
 /// Signs with AWS KMS.
 pub struct KmsSigner {
     kms: KmsClient,
-    dynamo: DynamoClient,
-    table: String,
+    registry: DynamoKeyRegistry,
     fallback_key: String,
     clock: Clock,
     cache: RwLock<Option<Cached>>,
@@ -69,7 +63,7 @@ pub struct KmsSigner {
 impl std::fmt::Debug for KmsSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KmsSigner")
-            .field("table", &self.table)
+            .field("table", &self.registry.table())
             .field("fallback_key", &self.fallback_key)
             .finish_non_exhaustive()
     }
@@ -87,8 +81,7 @@ impl KmsSigner {
     ) -> Self {
         Self {
             kms,
-            dynamo,
-            table: table.into(),
+            registry: DynamoKeyRegistry::new(dynamo, table),
             fallback_key: fallback_key.into(),
             clock: Arc::new(system_clock),
             cache: RwLock::new(None),
@@ -134,56 +127,20 @@ impl KmsSigner {
         })
     }
 
-    /// The registry's active key: `Query` on the `ByKind` index (`kind = KEY`, filtered
-    /// on `status = active`). Several active keys are an operator error; the most
-    /// recently activated one wins, with a warning.
+    /// The registry's active key, from the whole (small) key registry. Several active
+    /// keys are an operator error; the most recently activated one wins, with a warning.
     async fn registry_active_key(&self) -> Result<Option<SigningKey>, PortError> {
-        let mut best: Option<SigningKey> = None;
-        let mut active = 0usize;
-        let mut start = None;
-        for _ in 0..MAX_REGISTRY_PAGES {
-            let out = self
-                .dynamo
-                .query()
-                .table_name(&self.table)
-                .index_name(items::BY_KIND_INDEX)
-                .key_condition_expression("#k = :k")
-                .filter_expression("#s = :active")
-                .expression_attribute_names("#k", items::KIND)
-                .expression_attribute_names("#s", "status")
-                .expression_attribute_values(":k", AttributeValue::S(items::KIND_KEY.into()))
-                .expression_attribute_values(
-                    ":active",
-                    AttributeValue::S(items::key_status_str(KeyStatus::Active).into()),
-                )
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| port_error("DynamoDB Query (key registry)", e))?;
-            for item in out.items.unwrap_or_default() {
-                let key = items::signing_key_from_item(&item).map_err(|e| {
-                    PortError::new("malformed signing key in the registry").with_source(e)
-                })?;
-                if key.status != KeyStatus::Active {
-                    continue;
-                }
-                active += 1;
-                if best
-                    .as_ref()
-                    .is_none_or(|b| key.activated_at > b.activated_at)
-                {
-                    best = Some(key);
-                }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
+        let active: Vec<SigningKey> = self
+            .registry
+            .list()
+            .await?
+            .into_iter()
+            .filter(|k| k.status == KeyStatus::Active)
+            .collect();
+        if active.len() > 1 {
+            tracing::warn!(active = active.len(), "several signing keys are active; using the latest");
         }
-        if active > 1 {
-            tracing::warn!(active, "several signing keys are active; using the latest");
-        }
-        Ok(best)
+        Ok(active.into_iter().max_by_key(|k| k.activated_at))
     }
 }
 

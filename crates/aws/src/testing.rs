@@ -44,6 +44,16 @@ def _watch():
     sys.stdin.buffer.read()
     os._exit(0)
 threading.Thread(target=_watch, daemon=True).start()
+if sys.argv[1] == "--single-threaded":
+    # werkzeug serves one request at a time: DynamoDB conditional writes become
+    # atomic, as they are in AWS (moto's threaded server can let two succeed).
+    import werkzeug.serving
+    _run_simple = werkzeug.serving.run_simple
+    def _one_at_a_time(*args, **kwargs):
+        kwargs["threaded"] = False
+        return _run_simple(*args, **kwargs)
+    werkzeug.serving.run_simple = _one_at_a_time
+    del sys.argv[1]
 script = sys.argv[1]
 sys.argv = [script] + sys.argv[2:]
 runpy.run_path(script, run_name="__main__")
@@ -127,6 +137,21 @@ impl LocalAws {
     /// # Errors
     /// As [`LocalAws::start`].
     pub fn start_with_venv(venv: &Path) -> Result<Self, HarnessError> {
+        Self::start_mode(venv, false)
+    }
+
+    /// Starts a server that handles one request at a time, for tests of concurrent
+    /// conditional writes: moto's default threaded server does not serialize them, so
+    /// two writes conditional on the same version can both succeed there (never in
+    /// DynamoDB). Slower under load; use only where atomicity is what is tested.
+    ///
+    /// # Errors
+    /// As [`LocalAws::start`].
+    pub fn start_single_threaded() -> Result<Self, HarnessError> {
+        Self::start_mode(&workspace_root().join(".venv"), true)
+    }
+
+    fn start_mode(venv: &Path, single_threaded: bool) -> Result<Self, HarnessError> {
         let python = venv.join("bin").join("python");
         let server = venv.join("bin").join("moto_server");
         if !server.exists() || !python.exists() {
@@ -139,7 +164,7 @@ impl LocalAws {
         let mut last = HarnessError("not started".into());
         // A free port can be taken between probing and binding; try a few.
         for _ in 0..3 {
-            match Self::spawn(&python, &server) {
+            match Self::spawn(&python, &server, single_threaded) {
                 Ok(aws) => return Ok(aws),
                 Err(e) => last = e,
             }
@@ -147,11 +172,14 @@ impl LocalAws {
         Err(last)
     }
 
-    fn spawn(python: &Path, server: &Path) -> Result<Self, HarnessError> {
+    fn spawn(python: &Path, server: &Path, single_threaded: bool) -> Result<Self, HarnessError> {
         let port = free_port()?;
-        let mut child = Command::new(python)
-            .arg("-c")
-            .arg(WATCHDOG)
+        let mut command = Command::new(python);
+        command.arg("-c").arg(WATCHDOG);
+        if single_threaded {
+            command.arg("--single-threaded");
+        }
+        let mut child = command
             .arg(server)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::piped())

@@ -379,7 +379,7 @@ async fn basic_secret_with_special_characters_authenticates() {
 
 #[tokio::test]
 async fn json_and_form_bodies_same_token() {
-    let dir = fixtures::directory();
+    let dir = fixtures::directory_without_reuse();
     let json_body = json!({
         "grant_type": "client_credentials",
         "client_id": CLIENT_ID,
@@ -459,7 +459,7 @@ async fn oversized_signing_input_server_error_500() {
 
 #[tokio::test]
 async fn jti_unique_across_tokens() {
-    let dir = fixtures::directory();
+    let dir = fixtures::directory_without_reuse();
     let mut seen = std::collections::HashSet::new();
     for _ in 0..200 {
         let t = issue_with(&dir, &form(""), None).await.unwrap();

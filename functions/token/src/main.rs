@@ -9,16 +9,7 @@ use token::{handle, App};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_current_span(false)
-        .with_ansi(false)
-        .without_time()
-        .init();
+    m2m_aws::telemetry::init_logging();
 
     let config = Config::from_env()?;
     let sdk = sdk_config().await;

@@ -36,6 +36,18 @@ pub fn directory() -> InMemoryDirectory {
         .with_grant(grant(CLIENT_ID, API, GRANTED_SCOPES))
 }
 
+/// Like [`directory`], with token reuse off for [`API`]: every request signs afresh
+/// (for tests about fresh tokens, e.g. unique `jti`s).
+pub fn directory_without_reuse() -> InMemoryDirectory {
+    InMemoryDirectory::new()
+        .with_api(Api {
+            reuse: Reuse::Off,
+            ..api(API, API_SCOPES)
+        })
+        .with_client(client(CLIENT_ID, CLIENT_SECRET))
+        .with_grant(grant(CLIENT_ID, API, GRANTED_SCOPES))
+}
+
 /// A scope set.
 pub fn scopes(scopes: &[&str]) -> ScopeSet {
     scopes.iter().copied().collect()
