@@ -68,6 +68,8 @@ async fn create(ctx: &Ctx, args: ApiCreate) -> Result<Output, AdminError> {
         scopes: args.scopes.into_iter().collect(),
         token_lifetime: args.token_lifetime,
         profile: args.profile.into(),
+        // Token reuse on at 50 % (issue 8); stored with the API, kept by `api update`.
+        reuse: m2m_core::model::Reuse::default(),
     };
     match ctx.store.create_api(&api).await {
         Ok(()) => {}

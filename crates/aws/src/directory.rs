@@ -1,5 +1,6 @@
-//! The DynamoDB directory: [`Directory`] on one table, reading client, grant and API
-//! for a token request in one `BatchGetItem` round trip.
+//! The DynamoDB directory: [`Directory`] on one table, reading client, grant, API and
+//! the token reuse cache entry for a token request in one `BatchGetItem` round trip,
+//! and writing reusable tokens with `PutItem` (issue 8).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -8,9 +9,11 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client as DynamoClient;
 use m2m_core::error::PortError;
 use m2m_core::ports::{Directory, Lookup};
+use m2m_core::reuse::{CachedToken, ReuseKey};
 use m2m_core::types::{Audience, ClientId, SecretId};
 
 use crate::items::{self, Item, ItemError};
+use crate::reuse_item;
 use crate::sdk_error::{code, port_error};
 
 /// How many times `BatchGetItem` is sent when DynamoDB leaves keys unprocessed (it
@@ -99,8 +102,14 @@ fn malformed(e: ItemError) -> PortError {
     PortError::new("malformed item in the directory").with_source(e)
 }
 
-impl Directory for DynamoDirectory {
-    async fn lookup(&self, client_id: &ClientId, audience: &Audience) -> Result<Lookup, PortError> {
+impl DynamoDirectory {
+    /// The shared body of [`Directory::lookup`] and [`Directory::lookup_with_reuse`].
+    async fn read(
+        &self,
+        client_id: &ClientId,
+        audience: &Audience,
+        reuse: Option<&ReuseKey>,
+    ) -> Result<Lookup, PortError> {
         if client_id.as_str().is_empty()
             || audience.as_str().is_empty()
             || client_id.as_str().len() > MAX_ID_BYTES
@@ -108,13 +117,15 @@ impl Directory for DynamoDirectory {
         {
             return Ok(Lookup::default());
         }
-        let found = self
-            .batch_get(vec![
-                items::client_key(client_id),
-                items::grant_key(client_id, audience),
-                items::api_key(audience),
-            ])
-            .await?;
+        let mut keys = vec![
+            items::client_key(client_id),
+            items::grant_key(client_id, audience),
+            items::api_key(audience),
+        ];
+        if let Some(key) = reuse {
+            keys.push(reuse_item::reuse_key(client_id, key));
+        }
+        let found = self.batch_get(keys).await?;
         let mut lookup = Lookup::default();
         for item in &found {
             match items::item_key(item) {
@@ -127,6 +138,16 @@ impl Directory for DynamoDirectory {
                 Some((_, sk)) if sk.starts_with("GRANT#") => {
                     lookup.grant = Some(items::grant_from_item(item).map_err(malformed)?)
                 }
+                Some((pk, _)) if reuse.is_some() && reuse_item::is_reuse_pk(pk) => {
+                    // A malformed cache entry is a miss, not a failure: the request signs
+                    // afresh and its PutItem replaces the entry.
+                    match reuse_item::reuse_from_item(item) {
+                        Ok(cached) => lookup.reuse = Some(cached),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "ignoring a malformed reuse cache item")
+                        }
+                    }
+                }
                 _ => {
                     return Err(PortError::new(
                         "BatchGetItem returned an item with an unexpected key",
@@ -135,6 +156,39 @@ impl Directory for DynamoDirectory {
             }
         }
         Ok(lookup)
+    }
+}
+
+impl Directory for DynamoDirectory {
+    async fn lookup(&self, client_id: &ClientId, audience: &Audience) -> Result<Lookup, PortError> {
+        self.read(client_id, audience, None).await
+    }
+
+    async fn lookup_with_reuse(
+        &self,
+        client_id: &ClientId,
+        audience: &Audience,
+        key: &ReuseKey,
+    ) -> Result<Lookup, PortError> {
+        self.read(client_id, audience, Some(key)).await
+    }
+
+    async fn store_reuse(
+        &self,
+        client_id: &ClientId,
+        key: &ReuseKey,
+        token: &CachedToken,
+    ) -> Result<(), PortError> {
+        // Unconditional: of two concurrent misses, the last writer wins, and either
+        // token is valid. The SDK error never carries the item (the token).
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(reuse_item::reuse_to_item(client_id, key, token)))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| port_error("DynamoDB PutItem (reuse cache)", e))
     }
 
     async fn record_secret_use(

@@ -82,7 +82,18 @@ impl ClaimsHook for LambdaHook {
                     self.timeout.as_millis()
                 ))
             })?
-            .map_err(|e| port_error("Lambda Invoke (claims hook)", e))?;
+            .map_err(|e| {
+                // The SDK's operation timeout (equal to ours) and the timer above race
+                // for the same event: the hook did not answer in time. Report it the
+                // same way whichever fires first (500, not the transient 503 that
+                // `port_error` gives an AWS timeout), so the status is deterministic.
+                let timed_out = matches!(e, aws_sdk_lambda::error::SdkError::TimeoutError(_));
+                let mut err = port_error("Lambda Invoke (claims hook)", e);
+                if timed_out {
+                    err.throttled = false;
+                }
+                err
+            })?;
         // Lambda API reference, Invoke: `X-Amz-Function-Error` is set when the function
         // itself failed (an unhandled error); the status is still 200.
         if let Some(kind) = out.function_error {

@@ -18,7 +18,8 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use m2m_core::jwk::Jwk;
 use m2m_core::model::{
-    Alg, Api, Client, ClientStatus, Grant, KeyStatus, Profile, SigningKey, StoredSecret,
+    Alg, Api, Client, ClientStatus, Grant, KeyStatus, Profile, Reuse, SigningKey, StoredSecret,
+    DEFAULT_REUSE_MIN_REMAINING_PCT,
 };
 use m2m_core::types::{Audience, ClientId, Kid, OrgId, Scope, ScopeSet, SecretId};
 
@@ -44,6 +45,14 @@ pub const KIND_KEY: &str = "KEY";
 /// by [`crate::directory::DynamoDirectory::record_secret_use`] without touching
 /// `version`.
 pub const LAST_USED: &str = "last_used";
+
+/// API item: `on` or `off`, token reuse (issue 8). Absent: on.
+pub const REUSE: &str = "reuse";
+/// API item: reuse while more than this percentage of a token's lifetime is left
+/// (1..=99). Absent: 50.
+pub const REUSE_PCT: &str = "reuse_min_remaining_pct";
+/// API item: reuse even with a claims hook configured (boolean). Absent: false.
+pub const REUSE_WITH_HOOK: &str = "reuse_with_hook";
 
 const API_PREFIX: &str = "API#";
 const CLIENT_PREFIX: &str = "CLIENT#";
@@ -128,6 +137,19 @@ pub fn api_to_item(api: &Api) -> Item {
         Profile::Auth0 => "auth0",
     };
     item.insert("profile".to_owned(), s(profile));
+    match api.reuse {
+        Reuse::Off => {
+            item.insert(REUSE.to_owned(), s("off"));
+        }
+        Reuse::On {
+            min_remaining_pct,
+            with_hook,
+        } => {
+            item.insert(REUSE.to_owned(), s("on"));
+            item.insert(REUSE_PCT.to_owned(), n(u64::from(min_remaining_pct)));
+            item.insert(REUSE_WITH_HOOK.to_owned(), AttributeValue::Bool(with_hook));
+        }
+    }
     item
 }
 
@@ -373,12 +395,33 @@ pub fn api_from_item(item: &Item) -> Result<Api, ItemError> {
         Some("auth0") => Profile::Auth0,
         Some(_) => return Err(r.err("profile", "is not rfc9068 or auth0")),
     };
+    let reuse = match r.opt_string(REUSE)? {
+        Some("off") => Reuse::Off,
+        None | Some("on") => {
+            let pct = match r.opt_number(REUSE_PCT)? {
+                None => DEFAULT_REUSE_MIN_REMAINING_PCT,
+                Some(p @ 1..=99) => p as u8,
+                Some(_) => return Err(r.err(REUSE_PCT, "is not between 1 and 99")),
+            };
+            let with_hook = match r.opt(REUSE_WITH_HOOK) {
+                None => false,
+                Some(AttributeValue::Bool(b)) => *b,
+                Some(_) => return Err(r.err(REUSE_WITH_HOOK, "is not a boolean")),
+            };
+            Reuse::On {
+                min_remaining_pct: pct,
+                with_hook,
+            }
+        }
+        Some(_) => return Err(r.err(REUSE, "is not on or off")),
+    };
     Ok(Api {
         identifier,
         name: r.string("name")?.to_owned(),
         scopes: r.scopes("scopes")?,
         token_lifetime: r.number("token_lifetime")?,
         profile,
+        reuse,
     })
 }
 
@@ -535,6 +578,7 @@ mod tests {
             scopes: ScopeSet::parse("orders:read orders:write").unwrap(),
             token_lifetime: 900,
             profile: Profile::Auth0,
+            reuse: Reuse::default(),
         }
     }
 
@@ -599,6 +643,42 @@ mod tests {
     #[test]
     fn api_round_trip_equal() {
         assert_eq!(api_from_item(&api_to_item(&api())).unwrap(), api());
+    }
+
+    #[test]
+    fn api_reuse_settings_round_trip_equal() {
+        for reuse in [
+            Reuse::Off,
+            Reuse::On {
+                min_remaining_pct: 90,
+                with_hook: true,
+            },
+        ] {
+            let a = Api { reuse, ..api() };
+            assert_eq!(api_from_item(&api_to_item(&a)).unwrap(), a);
+        }
+    }
+
+    #[test]
+    fn api_without_reuse_attributes_default_on() {
+        let mut item = api_to_item(&api());
+        for k in [REUSE, REUSE_PCT, REUSE_WITH_HOOK] {
+            item.remove(k);
+        }
+        assert_eq!(api_from_item(&item).unwrap().reuse, Reuse::default());
+    }
+
+    #[test]
+    fn api_bad_reuse_rejected() {
+        let mut item = api_to_item(&api());
+        item.insert(REUSE_PCT.into(), n(100));
+        assert_eq!(api_from_item(&item).unwrap_err().attribute, REUSE_PCT);
+        let mut item = api_to_item(&api());
+        item.insert(REUSE.into(), s("sometimes"));
+        assert_eq!(api_from_item(&item).unwrap_err().attribute, REUSE);
+        let mut item = api_to_item(&api());
+        item.insert(REUSE_WITH_HOOK.into(), s("yes"));
+        assert_eq!(api_from_item(&item).unwrap_err().attribute, REUSE_WITH_HOOK);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod directory;
 pub mod hook;
 pub mod items;
 pub mod registry;
+pub mod reuse_item;
 mod sdk_error;
 pub mod signer;
 pub mod table;

@@ -138,7 +138,10 @@ impl KmsSigner {
             .filter(|k| k.status == KeyStatus::Active)
             .collect();
         if active.len() > 1 {
-            tracing::warn!(active = active.len(), "several signing keys are active; using the latest");
+            tracing::warn!(
+                active = active.len(),
+                "several signing keys are active; using the latest"
+            );
         }
         Ok(active.into_iter().max_by_key(|k| k.activated_at))
     }

@@ -95,6 +95,7 @@ fn api() -> Api {
         scopes: ScopeSet::parse("orders:read orders:write").unwrap(),
         token_lifetime: 600,
         profile: Profile::Auth0,
+        reuse: m2m_core::model::Reuse::default(),
     }
 }
 

@@ -1,6 +1,9 @@
 //! One whole issuance with in-memory fakes and a no-op signer: parsing (form body and
 //! Basic header), authentication (SHA-256 + constant-time compare), scope resolution,
 //! claims, JSON, base64 and the HTTP response. Signing is excluded (KMS does it).
+//! `issue_token_basic_form` signs every time (token reuse off); `issue_token_reuse_hit`
+//! is the same request answered from the reuse cache (issue 8): fingerprint and
+//! freshness check instead of claims and signing input.
 //! Run: `cargo bench -p m2m-core --bench issuance`.
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -16,7 +19,15 @@ use m2m_core::testing::NoopSigner;
 use m2m_core::{issue_token, parse_token_request, IssuerConfig};
 
 fn issuance(c: &mut Criterion) {
-    let directory = fixtures::directory();
+    bench(
+        c,
+        "issue_token_basic_form",
+        fixtures::directory_without_reuse(),
+    );
+    bench(c, "issue_token_reuse_hit", fixtures::directory());
+}
+
+fn bench(c: &mut Criterion, name: &str, directory: m2m_core::testing::InMemoryDirectory) {
     // Past the hourly window, so no last-used write is due: the steady state.
     directory.update_client(&m2m_core::types::ClientId::new(CLIENT_ID), |cl| {
         for s in &mut cl.secrets {
@@ -31,7 +42,7 @@ fn issuance(c: &mut Criterion) {
     let basic = encode_basic(CLIENT_ID, CLIENT_SECRET);
     let body =
         b"grant_type=client_credentials&audience=https%3A%2F%2Fapi.example.com&scope=read%3Aorders";
-    c.bench_function("issue_token_basic_form", |b| {
+    c.bench_function(name, |b| {
         b.iter(|| {
             let outcome = parse_token_request(
                 "POST",

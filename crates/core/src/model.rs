@@ -65,7 +65,9 @@ impl Reuse {
     pub fn min_remaining_pct(self, hook_configured: bool) -> Option<u8> {
         match self {
             Self::Off => None,
-            Self::On { with_hook: false, .. } if hook_configured => None,
+            Self::On {
+                with_hook: false, ..
+            } if hook_configured => None,
             Self::On {
                 min_remaining_pct, ..
             } => Some(min_remaining_pct.clamp(1, 99)),

@@ -46,11 +46,12 @@ impl ReuseKey {
         &self.canonical
     }
 
-    /// SHA-256 of the canonical form, in lowercase hex: a fixed-length storage key
-    /// whatever the length of the audience and scopes (a DynamoDB sort key holds at
-    /// most 1024 bytes).
-    pub fn digest_hex(&self) -> String {
-        hex(&Sha256::digest(self.canonical.as_bytes()))
+    /// SHA-256 of the canonical form: a fixed-length storage key whatever the length
+    /// of the audience and scopes (a DynamoDB sort key holds at most 1024 bytes). A
+    /// collision cannot hand out a wrong token: the fingerprint covers the canonical
+    /// form too.
+    pub fn digest(&self) -> [u8; 32] {
+        Sha256::digest(self.canonical.as_bytes()).into()
     }
 }
 
@@ -253,7 +254,9 @@ mod tests {
         }
     }
 
-    fn fp_with(change: impl FnOnce(&mut Client, &mut Grant, &mut Api, &mut ActiveKey)) -> Fingerprint {
+    fn fp_with(
+        change: impl FnOnce(&mut Client, &mut Grant, &mut Api, &mut ActiveKey),
+    ) -> Fingerprint {
         let mut client = fixtures::client(CLIENT_ID, CLIENT_SECRET);
         let mut grant = fixtures::grant(CLIENT_ID, API, GRANTED_SCOPES);
         let mut api = fixtures::api(API, fixtures::API_SCOPES);
@@ -289,7 +292,7 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.as_str(), format!("{API}\na b"));
         assert_ne!(a, ReuseKey::new(&aud, None));
-        assert_eq!(a.digest_hex().len(), 64);
+        assert_ne!(a.digest(), ReuseKey::new(&aud, None).digest());
     }
 
     #[test]
@@ -300,13 +303,17 @@ mod tests {
     #[test]
     fn fingerprint_ignores_last_used() {
         let base = fp_with(|_, _, _, _| {});
-        assert_eq!(base, fp_with(|c, _, _, _| c.secrets[0].last_used_at = Some(NOW)));
+        assert_eq!(
+            base,
+            fp_with(|c, _, _, _| c.secrets[0].last_used_at = Some(NOW))
+        );
     }
 
     #[test]
     fn fingerprint_changes_with_each_input() {
         let base = fp_with(|_, _, _, _| {});
-        let changes: Vec<Box<dyn Fn(&mut Client, &mut Grant, &mut Api, &mut ActiveKey)>> = vec![
+        type Change = Box<dyn Fn(&mut Client, &mut Grant, &mut Api, &mut ActiveKey)>;
+        let changes: Vec<Change> = vec![
             Box::new(|c, _, _, _| c.version += 1),
             Box::new(|c, _, _, _| c.status = ClientStatus::Disabled),
             Box::new(|c, _, _, _| c.secrets.push(fixtures::stored_secret("other"))),
@@ -340,7 +347,10 @@ mod tests {
     fn more_than_half_left_reused() {
         let fp = fp_with(|_, _, _, _| {});
         assert_eq!(reusable_expires_in(&cached(fp), &fp, NOW, 50), Some(3600));
-        assert_eq!(reusable_expires_in(&cached(fp), &fp, NOW + 1799, 50), Some(1801));
+        assert_eq!(
+            reusable_expires_in(&cached(fp), &fp, NOW + 1799, 50),
+            Some(1801)
+        );
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub fn new_secret_id() -> SecretId {
 
 /// SHA-256 of the secret's UTF-8 bytes.
 pub fn hash_secret(secret: &ClientSecret) -> [u8; 32] {
+    #[cfg(feature = "testing")]
+    crate::testing::count_secret_hash();
     Sha256::digest(secret.expose().as_bytes()).into()
 }
 

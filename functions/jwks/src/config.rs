@@ -2,8 +2,8 @@
 //! "Configuration"). It never signs, so it does not need `M2M_SIGNING_KEY`, and a
 //! deployment can give it a role without any KMS permission.
 
-pub use m2m_aws::ConfigError;
 use m2m_aws::config::validate_issuer;
+pub use m2m_aws::ConfigError;
 
 /// What the JWKS function reads at cold start.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -124,9 +124,32 @@ async fn es256_kms_token_verifies() {
     issue_with(KeySpec::EccNistP256, jsonwebtoken::Algorithm::ES256).await;
 }
 
-#[tokio::test]
-async fn warm_issuance_one_dynamodb_one_kms_request() {
-    let (table, _) = seeded_table().await;
+fn token_request_with(extra: &str) -> Request {
+    let body = format!(
+        "grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}&audience=https%3A%2F%2Fapi.example.com{extra}"
+    );
+    let mut e: Value = serde_json::from_str(FIXTURE).unwrap();
+    e["headers"]["content-length"] = json!(body.len().to_string());
+    e["body"] = json!(body);
+    lambda_http::request::from_str(&e.to_string()).unwrap()
+}
+
+fn counts(pairs: &[(&str, &str, usize)]) -> BTreeMap<(String, String), usize> {
+    pairs
+        .iter()
+        .map(|(s, o, n)| (((*s).to_owned(), (*o).to_owned()), *n))
+        .collect()
+}
+
+/// A warm app on a seeded table and a new RSA key, with every AWS request counted;
+/// the cold first request (key resolution, first-use record of the secret) is done.
+async fn warm_counted_app() -> (
+    App<DynamoDirectory, KmsSigner, NoHook>,
+    RequestCounter,
+    String,
+    aws_sdk_dynamodb::Client,
+) {
+    let (table, dynamo) = seeded_table().await;
     let key_id = aws().create_kms_key(KeySpec::Rsa2048).await.unwrap();
     let sdk = aws().sdk_config().await;
     let counter = RequestCounter::new();
@@ -134,22 +157,117 @@ async fn warm_issuance_one_dynamodb_one_kms_request() {
         DynamoDirectory::new(counter.dynamo(&sdk), &table),
         KmsSigner::new(counter.kms(&sdk), counter.dynamo(&sdk), &table, &key_id),
     );
-    // Cold: key resolution (registry Query, GetPublicKey), the lookup, Sign, and the
-    // first-use record of the secret (UpdateItem).
+    // Cold: key resolution (registry Query, GetPublicKey), the lookup, Sign, the reuse
+    // cache PutItem and the first-use record of the secret (UpdateItem).
     assert_eq!(handle(&app, &token_request(), NOW).await.status(), 200);
     eprintln!("cold issuance AWS requests: {:?}", counter.snapshot());
     counter.clear();
+    (app, counter, table, dynamo)
+}
+
+#[tokio::test]
+async fn warm_miss_one_read_one_sign_one_put() {
+    let (app, counter, _, _) = warm_counted_app().await;
+    // Another scope set: another cache entry, so a miss.
+    let r = handle(&app, &token_request_with("&scope=read%3Aorders"), NOW + 1).await;
+    assert_eq!(r.status(), 200);
+    let warm = counter.snapshot();
+    eprintln!("warm issuance, reuse miss, AWS requests: {warm:?}");
+    assert_eq!(
+        warm,
+        counts(&[
+            ("DynamoDB", "BatchGetItem", 1),
+            ("DynamoDB", "PutItem", 1),
+            ("KMS", "Sign", 1),
+        ])
+    );
+}
+
+#[tokio::test]
+async fn reuse_hit_one_dynamodb_zero_kms_requests() {
+    let (app, counter, table, dynamo) = warm_counted_app().await;
+    let first = body(&handle(&app, &token_request(), NOW + 1).await);
+    let hit = counter.snapshot();
+    eprintln!("warm issuance, reuse hit, AWS requests: {hit:?}");
+    assert_eq!(hit, counts(&[("DynamoDB", "BatchGetItem", 1)]));
+    assert_eq!(counter.count("KMS"), 0);
+    assert_eq!(first["expires_in"], 3599);
+
+    // The cache item: TTL = exp, and the same token later with less time left.
+    let key = m2m_core::reuse::ReuseKey::new(&m2m_core::types::Audience::new(API), None);
+    let item = dynamo
+        .get_item()
+        .table_name(&table)
+        .set_key(Some(m2m_aws::reuse_item::reuse_key(
+            &m2m_core::types::ClientId::new(CLIENT_ID),
+            &key,
+        )))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let cached = m2m_aws::reuse_item::reuse_from_item(&item).unwrap();
+    assert_eq!(cached.access_token, first["access_token"].as_str().unwrap());
+    assert_eq!(
+        item.get("ttl"),
+        Some(&aws_sdk_dynamodb::types::AttributeValue::N(
+            (NOW + 3600).to_string()
+        ))
+    );
+    eprintln!(
+        "reuse cache item: {} bytes billed (RS256)",
+        m2m_aws::reuse_item::billed_size(&item)
+    );
+    let later = body(&handle(&app, &token_request(), NOW + 1000).await);
+    assert_eq!(later["access_token"], first["access_token"]);
+    assert_eq!(later["expires_in"], 2600);
+}
+
+#[tokio::test]
+async fn reuse_off_warm_issuance_one_dynamodb_one_kms_request() {
+    let (app, counter, table, dynamo) = warm_counted_app().await;
+    let api = m2m_core::model::Api {
+        reuse: m2m_core::model::Reuse::Off,
+        ..fixtures::api(API, API_SCOPES)
+    };
+    dynamo
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(items::api_to_item(&api)))
+        .send()
+        .await
+        .unwrap();
     let r = handle(&app, &token_request(), NOW + 1).await;
     assert_eq!(r.status(), 200);
     let warm = counter.snapshot();
-    eprintln!("warm issuance AWS requests: {warm:?}");
+    eprintln!("warm issuance, reuse off, AWS requests: {warm:?}");
     assert_eq!(
         warm,
-        BTreeMap::from([
-            (("DynamoDB".to_owned(), "BatchGetItem".to_owned()), 1),
-            (("KMS".to_owned(), "Sign".to_owned()), 1),
-        ])
+        counts(&[("DynamoDB", "BatchGetItem", 1), ("KMS", "Sign", 1)])
     );
+}
+
+#[tokio::test]
+async fn client_version_bump_signed_afresh_in_table() {
+    let (app, counter, table, dynamo) = warm_counted_app().await;
+    let first = body(&handle(&app, &token_request(), NOW + 1).await);
+    // What `m2m-admin` does on any client, grant or secret change: bump `version`.
+    let mut client = fixtures::client(CLIENT_ID, CLIENT_SECRET);
+    client.version += 1;
+    client.secrets[0].last_used_at = Some(NOW);
+    dynamo
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(items::client_to_item(&client)))
+        .send()
+        .await
+        .unwrap();
+    counter.clear();
+    let again = body(&handle(&app, &token_request(), NOW + 2).await);
+    assert_ne!(again["access_token"], first["access_token"]);
+    assert_eq!(again["expires_in"], 3600);
+    assert_eq!(counter.count("KMS"), 1);
 }
 
 fn assert_server_error(r: &Response<Body>, status: u16) {

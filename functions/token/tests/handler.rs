@@ -277,7 +277,9 @@ async fn hook_claims_in_verified_token() {
 
 #[tokio::test]
 async fn tokens_have_unique_jti() {
-    let app = app(SoftwareSigner::es256());
+    let mut app = app(SoftwareSigner::es256());
+    // Token reuse would answer the same token again: this is about fresh signatures.
+    app.directory = fixtures::directory_without_reuse();
     let mut seen = HashSet::new();
     for _ in 0..50 {
         let r = call(&app, form_event(&post_body(""))).await;

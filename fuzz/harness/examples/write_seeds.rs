@@ -57,7 +57,10 @@ fn main() {
 
     let headers = [
         ("basic", basic.clone()),
-        ("basic_special", encode_basic("client:1", "a:b 100%+caf\u{e9}")),
+        (
+            "basic_special",
+            encode_basic("client:1", "a:b 100%+caf\u{e9}"),
+        ),
         ("basic_lower", basic.replace("Basic", "basic")),
         ("bearer", "Bearer abc".to_owned()),
         ("not_base64", "Basic !!!".to_owned()),
@@ -72,10 +75,18 @@ fn main() {
     let key = block_on(signer.active_key()).unwrap();
     for (i, input) in [&b"a.b"[..], b"header.claims", b""].iter().enumerate() {
         let jws = block_on(signer.sign(&key, input)).unwrap();
-        write("der_signature", &format!("kms_{i}"), &jws_to_ecdsa_der(&jws).unwrap());
+        write(
+            "der_signature",
+            &format!("kms_{i}"),
+            &jws_to_ecdsa_der(&jws).unwrap(),
+        );
     }
     // Short integers and the sign byte (from signature.rs's tests).
-    write("der_signature", "short", &[0x30, 0x06, 0x02, 0x01, 0x05, 0x02, 0x01, 0x07]);
+    write(
+        "der_signature",
+        "short",
+        &[0x30, 0x06, 0x02, 0x01, 0x05, 0x02, 0x01, 0x07],
+    );
     let mut high = vec![0x30, 0x46, 0x02, 0x21, 0x00];
     high.extend([0x80; 32]);
     high.extend([0x02, 0x21, 0x00]);
@@ -83,11 +94,20 @@ fn main() {
     write("der_signature", "sign_byte", &high);
 
     let hooks = [
-        ("claims", r#"{"claims":{"tier":"gold","limits":{"rps":10}}}"#),
+        (
+            "claims",
+            r#"{"claims":{"tier":"gold","limits":{"rps":10}}}"#,
+        ),
         ("narrow", r#"{"claims":{},"scopes":["read:orders"]}"#),
         ("widen", r#"{"scopes":["read:orders","admin"]}"#),
-        ("deny", r#"{"deny":{"error_description":"customer suspended"}}"#),
-        ("reserved", r#"{"claims":{"sub":"evil","scope":"admin","iss":"x","exp":9999999999,"org_id":"o","nbf":0}}"#),
+        (
+            "deny",
+            r#"{"deny":{"error_description":"customer suspended"}}"#,
+        ),
+        (
+            "reserved",
+            r#"{"claims":{"sub":"evil","scope":"admin","iss":"x","exp":9999999999,"org_id":"o","nbf":0}}"#,
+        ),
         ("unknown_field", r#"{"claimz":{}}"#),
         ("array", "[1,2]"),
         ("empty", "{}"),
@@ -97,9 +117,12 @@ fn main() {
     }
 
     let api = fixtures::api(fixtures::API, fixtures::API_SCOPES);
-    let mut client = fixtures::client_in_org(fixtures::CLIENT_ID, fixtures::CLIENT_SECRET, "org_acme");
+    let mut client =
+        fixtures::client_in_org(fixtures::CLIENT_ID, fixtures::CLIENT_SECRET, "org_acme");
     client.metadata.insert("tier".into(), "gold".into());
-    client.secrets.push(fixtures::expiring_secret("old", fixtures::NOW + 60));
+    client
+        .secrets
+        .push(fixtures::expiring_secret("old", fixtures::NOW + 60));
     client.secrets[0].last_used_at = Some(fixtures::NOW - 10);
     let grant = fixtures::grant(fixtures::CLIENT_ID, fixtures::API, fixtures::GRANTED_SCOPES);
     let jwk = signer.jwk();
@@ -115,10 +138,16 @@ fn main() {
     };
     let items = [
         ("api", items::api_to_item(&api)),
-        ("auth0_api", items::api_to_item(&fixtures::auth0_api(fixtures::API, &["a"]))),
+        (
+            "auth0_api",
+            items::api_to_item(&fixtures::auth0_api(fixtures::API, &["a"])),
+        ),
         ("client", items::client_to_item(&client)),
         ("grant", items::grant_to_item(&grant)),
-        ("signing_key", items::signing_key_to_item(&signing_key).unwrap()),
+        (
+            "signing_key",
+            items::signing_key_to_item(&signing_key).unwrap(),
+        ),
     ];
     for (name, item) in items {
         let json = serde_json::to_vec_pretty(&item_json(&item)).unwrap();

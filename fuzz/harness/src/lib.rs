@@ -31,8 +31,11 @@ use m2m_core::types::{Audience, ScopeSet};
 use m2m_core::{issue_token, parse_token_request, IssuerConfig};
 use serde_json::Value;
 
+/// A fuzz target's body: one input, no result (a violated invariant panics).
+pub type Target = fn(&[u8]);
+
 /// Every target, by name (the libFuzzer binary and the `fuzz/seeds/` folder share it).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("token_request", token_request),
     ("basic_header", basic_header),
     ("der_signature", der_signature),
@@ -81,7 +84,10 @@ fn check_response(outcome: &Result<m2m_core::TokenResponse, OAuthError>) {
         Err(e) => panic!("response body is not JSON: {e}"),
     };
     assert_eq!(
-        response.headers().get("cache-control").map(|v| v.as_bytes()),
+        response
+            .headers()
+            .get("cache-control")
+            .map(|v| v.as_bytes()),
         Some(&b"no-store"[..])
     );
     match outcome {
@@ -186,7 +192,10 @@ pub fn basic_header(data: &[u8]) {
         return;
     };
     assert!(!id.as_str().is_empty());
-    assert!(header.trim().get(..5).is_some_and(|s| s.eq_ignore_ascii_case("basic")));
+    assert!(header
+        .trim()
+        .get(..5)
+        .is_some_and(|s| s.eq_ignore_ascii_case("basic")));
     let again = decode_basic(&encode_basic(id.as_str(), secret.expose()));
     match again {
         Ok((id2, secret2)) => {
@@ -242,10 +251,18 @@ pub fn hook_response(data: &[u8]) {
     let before = claims.clone();
     merge_custom_claims(&mut claims, answer.claims.clone());
     for name in RESERVED_CLAIMS {
-        assert_eq!(claims.get(*name), before.get(*name), "reserved claim {name}");
+        assert_eq!(
+            claims.get(*name),
+            before.get(*name),
+            "reserved claim {name}"
+        );
     }
     for (name, value) in &before {
-        assert_eq!(claims.get(name), Some(value), "existing claim {name} changed");
+        assert_eq!(
+            claims.get(name),
+            Some(value),
+            "existing claim {name} changed"
+        );
     }
     hook_issuance(data);
 }
@@ -341,7 +358,9 @@ pub fn item_json(item: &HashMap<String, AttributeValue>) -> Value {
             AttributeValue::Null(b) => serde_json::json!({ "NULL": b }),
             AttributeValue::Ss(s) => serde_json::json!({ "SS": s }),
             AttributeValue::Ns(s) => serde_json::json!({ "NS": s }),
-            AttributeValue::L(l) => serde_json::json!({ "L": l.iter().map(av).collect::<Vec<_>>() }),
+            AttributeValue::L(l) => {
+                serde_json::json!({ "L": l.iter().map(av).collect::<Vec<_>>() })
+            }
             AttributeValue::M(m) => serde_json::json!({ "M": item_json(m) }),
             _ => Value::Null,
         }
@@ -366,7 +385,9 @@ pub fn dynamo_item(data: &[u8]) {
     };
     match items::api_from_item(&item) {
         Ok(api) => assert_eq!(
-            items::api_from_item(&items::api_to_item(&api)).ok().as_ref(),
+            items::api_from_item(&items::api_to_item(&api))
+                .ok()
+                .as_ref(),
             Some(&api)
         ),
         Err(e) => check_error(&e),

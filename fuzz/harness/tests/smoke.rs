@@ -3,7 +3,7 @@
 //! then a few thousand mutations of them from a fixed-seed generator. The long run is
 //! libFuzzer's (`cargo +nightly fuzz run <target>`, see `fuzz/README.md`).
 //!
-//! `M2M_FUZZ_ITERATIONS` (per target, default 4000) and `M2M_FUZZ_SEED` override
+//! `M2M_FUZZ_ITERATIONS` (per target, default 20 000) and `M2M_FUZZ_SEED` override
 //! the defaults.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -45,11 +45,46 @@ fn env_u64(name: &str, default: u64) -> u64 {
 /// Tokens that matter to the parsers, spliced in by the mutator (libFuzzer gets the
 /// same from `-dict=fuzz/dict/<target>.dict` when given one; here it is built in).
 const DICTIONARY: &[&[u8]] = &[
-    b"&", b"=", b"%", b"%3A", b"%00", b"+", b":", b"\"", b"{", b"}", b"[", b"]", b",",
-    b"\n", b"Basic ", b"grant_type", b"client_credentials", b"client_id", b"client_secret",
-    b"audience", b"resource", b"scope", b"#", b"\\u0000", b"null", b"true", b"1e999",
-    b"\x30", b"\x02", b"\x00", b"\x81", b"\xff", b"{\"S\":\"\"}", b"{\"N\":\"1\"}",
-    b"{\"L\":[]}", b"{\"M\":{}}", b"{\"NULL\":true}", b"claims", b"scopes", b"deny",
+    b"&",
+    b"=",
+    b"%",
+    b"%3A",
+    b"%00",
+    b"+",
+    b":",
+    b"\"",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b",",
+    b"\n",
+    b"Basic ",
+    b"grant_type",
+    b"client_credentials",
+    b"client_id",
+    b"client_secret",
+    b"audience",
+    b"resource",
+    b"scope",
+    b"#",
+    b"\\u0000",
+    b"null",
+    b"true",
+    b"1e999",
+    b"\x30",
+    b"\x02",
+    b"\x00",
+    b"\x81",
+    b"\xff",
+    b"{\"S\":\"\"}",
+    b"{\"N\":\"1\"}",
+    b"{\"L\":[]}",
+    b"{\"M\":{}}",
+    b"{\"NULL\":true}",
+    b"claims",
+    b"scopes",
+    b"deny",
 ];
 
 fn mutate(rng: &mut StdRng, input: &[u8], corpus: &[Vec<u8>]) -> Vec<u8> {
@@ -105,7 +140,10 @@ fn every_target_seeded() {
         let seeds = files(&fuzz_dir().join("seeds").join(name));
         assert!(!seeds.is_empty(), "fuzz/seeds/{name}/ is empty");
         assert!(
-            fuzz_dir().join("fuzz_targets").join(format!("{name}.rs")).exists(),
+            fuzz_dir()
+                .join("fuzz_targets")
+                .join(format!("{name}.rs"))
+                .exists(),
             "no libFuzzer target for {name}"
         );
     }
@@ -125,7 +163,7 @@ fn seeds_and_regressions_replay_clean() {
 
 #[test]
 fn mutated_seeds_hold_invariants() {
-    let iterations = env_u64("M2M_FUZZ_ITERATIONS", 4000);
+    let iterations = env_u64("M2M_FUZZ_ITERATIONS", 20_000);
     let seed = env_u64("M2M_FUZZ_SEED", 0x6d32_6d2d_6675_7a7a);
     for (index, (name, target)) in TARGETS.iter().enumerate() {
         let corpus: Vec<Vec<u8>> = files(&fuzz_dir().join("seeds").join(name))
