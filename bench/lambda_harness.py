@@ -53,6 +53,8 @@ class Runtime:
 def make_handler(rt):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Small writes on a keep-alive connection otherwise meet delayed ACKs (~40 ms).
+        disable_nagle_algorithm = True
 
         def log_message(self, *args):
             pass
@@ -228,7 +230,8 @@ def cmd_serve(args):
 
 def cmd_reuse(args):
     import boto3
-    table = boto3.resource("dynamodb").Table(args.table)
+    region = os.environ.get("AWS_REGION", "us-east-1")
+    table = boto3.resource("dynamodb", region_name=region).Table(args.table)
     table.update_item(
         Key={"PK": f"API#{args.audience}", "SK": "API"},
         UpdateExpression="SET #r = :m",
