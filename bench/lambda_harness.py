@@ -118,8 +118,16 @@ def make_handler(rt):
     return Handler
 
 
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # A function process killed mid long-poll resets its connection: expected.
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
+
 def start_server(rt):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(rt))
+    server = QuietServer(("127.0.0.1", 0), make_handler(rt))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
