@@ -1,14 +1,11 @@
-//! Timing (issue 9, DESIGN.md "The token endpoint contract"): an unknown client id and
-//! a wrong secret for a known client must be indistinguishable from outside — same
-//! status and body, and comparable time. Both paths must do the same hashing work (the
-//! dummy comparison for an unknown client), counted exactly; and their response times
-//! through the handler, over many interleaved requests, must have comparable medians.
-//! The secrets are long (7 KB), so the hash is the bulk of the work and skipping it
-//! would show in the medians too.
+//! Timing parity (DESIGN.md "The token endpoint contract"; RFC 6749 §5.2 answers both
+//! with the one `invalid_client`): an unknown client id and a wrong secret for a
+//! known client must be indistinguishable from outside — same status and body, and the
+//! same hashing work (the dummy comparison for an unknown client), counted exactly. The
+//! wall-clock comparison of both paths is a benchmark, not a test:
+//! `cargo bench -p token --bench timing` (see `bench/timing`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-use std::time::{Duration, Instant};
 
 use lambda_http::{Body, Request, Response};
 use m2m_core::testing::fixtures::{self, CLIENT_ID, ISSUER, NOW};
@@ -16,8 +13,6 @@ use m2m_core::testing::{secret_hash_count, FakeHook, NoopSigner};
 use m2m_core::IssuerConfig;
 use serde_json::{json, Value};
 use token::{handle, App};
-
-const ROUNDS: usize = 300;
 
 fn event(client_id: &str, secret: &str) -> Request {
     let body = format!(
@@ -40,11 +35,6 @@ fn app() -> App<m2m_core::testing::InMemoryDirectory, NoopSigner, FakeHook> {
         signer: NoopSigner::new(),
         hook: None,
     }
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 fn wire(r: &Response<Body>) -> (u16, String, Option<String>) {
@@ -80,47 +70,4 @@ async fn unknown_client_and_wrong_secret_same_hash_work() {
         assert_eq!(wire(&unknown), wire(&wrong), "indistinguishable answers");
         assert_eq!(unknown.status(), 401);
     }
-}
-
-#[tokio::test(flavor = "current_thread")]
-async fn unknown_client_and_wrong_secret_comparable_medians() {
-    let app = app();
-    let secret = long_secret('x');
-    let unknown_req = event("no-such-client", &secret);
-    let wrong_req = event(CLIENT_ID, &secret);
-    // Warm up allocators and caches.
-    for _ in 0..20 {
-        handle(&app, &unknown_req, NOW).await;
-        handle(&app, &wrong_req, NOW).await;
-    }
-    let (mut unknown, mut wrong) = (Vec::new(), Vec::new());
-    for i in 0..ROUNDS {
-        // Interleave, alternating which goes first, so drift hits both alike.
-        let order = if i % 2 == 0 {
-            [true, false]
-        } else {
-            [false, true]
-        };
-        for is_unknown in order {
-            let request = if is_unknown { &unknown_req } else { &wrong_req };
-            let started = Instant::now();
-            let r = handle(&app, request, NOW).await;
-            let took = started.elapsed();
-            assert_eq!(r.status(), 401);
-            if is_unknown {
-                unknown.push(took);
-            } else {
-                wrong.push(took);
-            }
-        }
-    }
-    let (mu, mw) = (median(unknown), median(wrong));
-    let ratio = mu.as_secs_f64() / mw.as_secs_f64();
-    eprintln!("median unknown client {mu:?}, wrong secret {mw:?}, ratio {ratio:.2}");
-    // Generous: a shared CI machine is noisy. Skipping the 7 KB hash for unknown
-    // clients would put the ratio well below the lower bound.
-    assert!(
-        (0.6..=1.67).contains(&ratio),
-        "unknown client {mu:?} vs wrong secret {mw:?} (ratio {ratio:.2})"
-    );
 }

@@ -5,7 +5,7 @@
 //!
 //! `M2M_FUZZ_ITERATIONS` (per target, default 20 000) and `M2M_FUZZ_SEED` override
 //! the defaults.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 
@@ -18,10 +18,11 @@ fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// Every file of a corpus folder, sorted. A missing or empty folder fails the run: a
+/// replay over nothing would pass without checking anything.
 fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
+    let entries = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("corpus folder {} cannot be read: {e}", dir.display()));
     let mut out: Vec<_> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -32,6 +33,7 @@ fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
         })
         .collect();
     out.sort();
+    assert!(!out.is_empty(), "corpus folder {} is empty", dir.display());
     out
 }
 
