@@ -40,6 +40,7 @@ import base64
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import signal
@@ -49,6 +50,7 @@ import sys
 import time
 import urllib.parse
 import uuid
+import warnings
 import zipfile
 
 import boto3
@@ -109,6 +111,10 @@ def _role_without_novalue(cls, resource_name, cloudformation_json, account_id, r
 
 
 def patch_moto():
+    # Quiet: one line per request, and a warning per skipped resource, drown the steps.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("moto").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="Tried to parse AWS::ApiGatewayV2")
     Key.create_from_cloudformation_json = classmethod(_kms_key_from_cfn)
     Role.create_from_cloudformation_json = classmethod(_role_without_novalue)
 

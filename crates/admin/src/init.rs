@@ -138,7 +138,7 @@ async fn register_stack_key(ctx: &Ctx, stack: &str, arn: &str) -> Result<Signing
     }
     let key = SigningKey {
         kid,
-        kms_key_id: public.key_arn,
+        kms_key_id: arn.to_owned(),
         alg: public.alg,
         status: KeyStatus::Active,
         public_jwk: public.jwk,
