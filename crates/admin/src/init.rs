@@ -8,6 +8,7 @@
 //! and creates nothing in KMS. Only a local stack without that alias gets a new key.
 
 use aws_sdk_kms::error::DisplayErrorContext;
+use m2m_aws::admin_keys::STACK_TAG;
 use m2m_aws::{create_table, public_jwk, TableCreation};
 use m2m_core::model::{KeyStatus, SigningKey};
 use serde_json::json;
@@ -87,10 +88,39 @@ pub async fn run(ctx: &Ctx, args: InitArgs) -> Result<Output, AdminError> {
             ("kms key", key.kms_key_id.clone()),
         ])
     );
-    if key_state != "existed" {
+    if key_state == "existed" {
+        if let Some(tagged) = tagged_for_other_stack(ctx, &key, &stack).await {
+            let warning = format!(
+                "the active key {} is tagged for stack `{tagged}`, not `{stack}`: the \
+                 token function of `{stack}` may not sign with it. Create a key with \
+                 `m2m-admin keys create --stack {stack}` and activate it",
+                key.kid
+            );
+            text.push_str(&format!("\n\nWarning: {warning}."));
+            json["warning"] = json!(warning);
+        }
+    } else {
         add_alg_warning(&mut json, &mut text, key.alg);
     }
     Ok(Output::new(json, text))
+}
+
+/// The stack an existing active key is tagged for, when it is not `stack` (a key made
+/// for another stack, or by an older `init` for `local`). Best effort: without
+/// kms:ListResourceTags, or for an untagged key, nothing is reported.
+async fn tagged_for_other_stack(ctx: &Ctx, key: &SigningKey, stack: &str) -> Option<String> {
+    let tags = ctx
+        .kms
+        .list_resource_tags()
+        .key_id(&key.kms_key_id)
+        .send()
+        .await
+        .ok()?
+        .tags?;
+    tags.into_iter()
+        .find(|t| t.tag_key == STACK_TAG)
+        .map(|t| t.tag_value)
+        .filter(|tagged| tagged != stack)
 }
 
 /// The ARN of the key behind the stack's alias, or `None` when there is no such alias.

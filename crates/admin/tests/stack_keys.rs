@@ -119,6 +119,31 @@ async fn init_registers_stack_key_without_creating_one() {
 }
 
 #[tokio::test]
+async fn init_warns_when_active_key_is_for_another_stack() {
+    let stack = Stack::with_table("m2m-admin-stack-other").await;
+    let name = stack_name("mine");
+    // What an operator who ran `init` without the stack name is left with.
+    let kid = stack
+        .admin(T0, &["keys", "create", "--stack", "local"])
+        .ok()["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    stack
+        .admin(T0 + 1, &["keys", "activate", &kid, "--force"])
+        .ok();
+    let out = stack.admin(T0 + 2, &["init", "--stack", &name]).ok();
+    assert_eq!(out["key_status"], "existed");
+    let warning = out["warning"].as_str().unwrap();
+    assert!(
+        warning.contains("tagged for stack `local`") && warning.contains(&name),
+        "{warning}"
+    );
+    let same = stack.admin(T0 + 3, &["init", "--stack", "local"]).ok();
+    assert!(same.get("warning").is_none(), "{same}");
+}
+
+#[tokio::test]
 async fn init_refuses_stack_key_registered_but_not_active() {
     let stack = Stack::with_table("m2m-admin-stack-retired").await;
     let kms = kms(&stack).await;
