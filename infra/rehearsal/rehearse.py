@@ -282,8 +282,9 @@ def rehearse(work):
     watch = None
     try:
         s3 = boto3.client("s3", **aws)
-        s3.create_bucket(Bucket=CODE_BUCKET,
-                         CreateBucketConfiguration={"LocationConstraint": region})
+        # us-east-1 is S3's default location and refuses to be named as one.
+        s3.create_bucket(Bucket=CODE_BUCKET, **({} if region == "us-east-1" else {
+            "CreateBucketConfiguration": {"LocationConstraint": region}}))
         code = io.BytesIO()
         with zipfile.ZipFile(code, "w") as z:
             z.writestr("bootstrap", "#!/bin/sh\nexit 1\n")
