@@ -108,7 +108,8 @@ pub async fn create_key(
     let kms_error = |e: m2m_core::error::PortError| {
         AdminError::Failed(format!(
             "KMS request failed: {}. Check AWS_REGION, credentials (kms:CreateKey, \
-             kms:GetPublicKey, kms:TagResource) and AWS_ENDPOINT_URL for the local stack",
+             kms:GetPublicKey, kms:TagResource, and kms:PutKeyPolicy: KMS refuses a key \
+             policy its creator could not change) and AWS_ENDPOINT_URL for the local stack",
             m2m_core::error::Chain(&e)
         ))
     };
