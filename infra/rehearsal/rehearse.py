@@ -16,7 +16,8 @@
    template's key signed it (kid = RFC 7638 thumbprint of the stack key's public key),
    and evaluates (policy.py) whether the token role may kms:Sign with the active key,
    and with a key `m2m-admin keys create --stack` makes, and that an administrator
-   with kms:* may not: the emulator enforces none of this.
+   with kms:* may not: the emulator enforces none of this. The two keys' policies
+   must be the same statements.
 
 Workarounds for moto 5.2's CloudFormation, applied here and nowhere else:
 - AWS::ApiGatewayV2::* is not supported (a GetAtt on a skipped resource crashes the
@@ -436,6 +437,15 @@ def rehearse(work):
 
         check_key("active key", active[0])
         check_key("key `keys create --stack` made", rotated)
+
+        def key_policy_of(key_id):
+            doc = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+            return sorted(json.dumps(st, sort_keys=True) for st in policy.statements(doc))
+
+        if key_policy_of(outputs["SigningKeyArn"]) != key_policy_of(rotated["kms_key_id"]):
+            raise Failed("the key policy `keys create --stack` writes differs from the "
+                         "template's SigningKey policy")
+        step("  `keys create --stack` writes the template key's policy")
         step("passed: the README's deploy path issues a verifiable token signed by the stack's key")
     finally:
         if watch is not None:
