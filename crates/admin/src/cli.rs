@@ -289,20 +289,25 @@ pub struct KeyCreate {
     /// Signing algorithm: RS256 (KMS RSA_2048) or ES256 (KMS ECC_NIST_P256).
     #[arg(long, value_enum, default_value_t = AlgArg::Rs256, ignore_case = true)]
     pub alg: AlgArg,
-    /// The stack name, tagged on the KMS key as m2m-auth:stack.
-    #[arg(long, env = "M2M_STACK", default_value = "local")]
-    pub stack: String,
+    /// The CloudFormation stack name: tagged on the KMS key as m2m-auth:stack, and its
+    /// key policy lets only that stack's token role sign. Required against AWS; the
+    /// local stack (AWS_ENDPOINT_URL set) defaults to `local`.
+    #[arg(long, env = "M2M_STACK", value_name = "NAME")]
+    pub stack: Option<String>,
 }
 
 /// `m2m-admin init`
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// The first key's algorithm, if one has to be created.
+    /// The first key's algorithm, if one has to be created (local stack only: a
+    /// deployed stack's first key is the template's RS256 key).
     #[arg(long, value_enum, default_value_t = AlgArg::Rs256, ignore_case = true)]
     pub alg: AlgArg,
-    /// The stack name, tagged on the KMS key as m2m-auth:stack.
-    #[arg(long, env = "M2M_STACK", default_value = "local")]
-    pub stack: String,
+    /// The CloudFormation stack name given to `sam deploy`: `init` registers that
+    /// stack's signing key (alias/m2m-auth/NAME) as the active key. Required against
+    /// AWS; the local stack (AWS_ENDPOINT_URL set) defaults to `local`.
+    #[arg(long, env = "M2M_STACK", value_name = "NAME")]
+    pub stack: Option<String>,
 }
 
 /// A token profile on the command line.

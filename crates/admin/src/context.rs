@@ -9,6 +9,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::Client as DynamoClient;
 use aws_sdk_kms::Client as KmsClient;
+use aws_sdk_sts::Client as StsClient;
 use m2m_aws::AdminStore;
 
 use crate::error::AdminError;
@@ -27,6 +28,8 @@ pub struct Ctx {
     pub dynamo: DynamoClient,
     /// KMS, for signing keys.
     pub kms: KmsClient,
+    /// STS, for the account new keys' policies name.
+    pub sts: StsClient,
     /// The current time, Unix seconds, read once per command.
     pub now: u64,
     /// `AWS_ENDPOINT_URL` when set: a local emulator rather than AWS.
@@ -67,6 +70,7 @@ impl Ctx {
             store: AdminStore::new(dynamo.clone(), table),
             dynamo,
             kms: KmsClient::new(&sdk),
+            sts: StsClient::new(&sdk),
             now,
             endpoint,
         })

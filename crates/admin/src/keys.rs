@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use crate::cli::KeysCommand;
 use crate::context::Ctx;
 use crate::error::{key_not_found, AdminError};
+use crate::key_policy::{partition_and_account, resolve_stack, signing_key_policy};
 use crate::output::{fields, opt_time, table, time, Output};
 
 /// The JWKS `Cache-Control: max-age` (DESIGN.md): how long a verifier may keep using a
@@ -36,17 +37,20 @@ const CLEANUP_PENDING_DAYS: i32 = 7;
 pub async fn run(ctx: &Ctx, cmd: KeysCommand) -> Result<Output, AdminError> {
     match cmd {
         KeysCommand::Create(args) => {
-            let key = create_key(ctx, args.alg.into(), &args.stack, KeyStatus::Pending).await?;
-            Ok(Output::new(
-                key_json(&key, true),
-                format!(
-                    "Created signing key (pending: published in the JWKS, not signing).\n{}\n\n\
-                     Activate it after {} with `m2m-admin keys activate {}`.",
-                    fields(&key_fields(&key)),
-                    time(key.created_at.saturating_add(PUBLISH_DELAY)),
-                    key.kid
-                ),
-            ))
+            let stack = resolve_stack(args.stack.as_deref(), ctx.endpoint.is_some())?;
+            let key = create_key(ctx, args.alg.into(), &stack, KeyStatus::Pending).await?;
+            let mut json = key_json(&key, true);
+            json["stack"] = json!(stack);
+            let mut text = format!(
+                "Created signing key for stack {stack} (pending: published in the JWKS, not \
+                 signing).\n{}\n\n\
+                 Activate it after {} with `m2m-admin keys activate {}`.",
+                fields(&key_fields(&key)),
+                time(key.created_at.saturating_add(PUBLISH_DELAY)),
+                key.kid
+            );
+            add_alg_warning(&mut json, &mut text, key.alg);
+            Ok(Output::new(json, text))
         }
         KeysCommand::Activate { kid, force } => activate(ctx, &Kid::new(kid), force).await,
         KeysCommand::Retire { kid, force } => retire(ctx, &Kid::new(kid), force).await,
@@ -88,9 +92,10 @@ fn key_fields(k: &SigningKey) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Creates a KMS key for `alg`, reads its public key and registers it with `status`
-/// (`active` only for a first key, which no verifier can have cached yet). If the
-/// registration fails, the new KMS key is scheduled for deletion.
+/// Creates a KMS key for `alg`, tagged for `stack` and created with the stack's key
+/// policy (only the stack's token role may sign), reads its public key and registers
+/// it with `status` (`active` only for a first key, which no verifier can have cached
+/// yet). If the registration fails, the new KMS key is scheduled for deletion.
 ///
 /// # Errors
 /// [`AdminError::Failed`] when KMS or DynamoDB fail.
@@ -103,11 +108,13 @@ pub async fn create_key(
     let kms_error = |e: m2m_core::error::PortError| {
         AdminError::Failed(format!(
             "KMS request failed: {}. Check AWS_REGION, credentials (kms:CreateKey, \
-             kms:GetPublicKey, kms:TagResource) and AWS_ENDPOINT_URL for the local stack",
+             kms:GetPublicKey, kms:TagResource, and kms:PutKeyPolicy: KMS refuses a key \
+             policy its creator could not change) and AWS_ENDPOINT_URL for the local stack",
             m2m_core::error::Chain(&e)
         ))
     };
-    let key_id = create_kms_signing_key(&ctx.kms, alg, stack)
+    let policy = key_policy(ctx, stack).await?;
+    let key_id = create_kms_signing_key(&ctx.kms, alg, stack, &policy)
         .await
         .map_err(kms_error)?;
     let registered = async {
@@ -135,6 +142,39 @@ pub async fn create_key(
         let _ = schedule_kms_key_deletion(&ctx.kms, &key_id, CLEANUP_PENDING_DAYS).await;
     }
     registered
+}
+
+/// The key policy of a new key for `stack`, naming the caller's account (STS
+/// `GetCallerIdentity`, which needs no permission).
+async fn key_policy(ctx: &Ctx, stack: &str) -> Result<String, AdminError> {
+    let identity = ctx.sts.get_caller_identity().send().await.map_err(|e| {
+        AdminError::Failed(format!(
+            "STS GetCallerIdentity failed: {}. Check AWS_REGION and credentials",
+            aws_sdk_sts::error::DisplayErrorContext(&e)
+        ))
+    })?;
+    let arn = identity.arn.unwrap_or_default();
+    let (partition, account) = partition_and_account(&arn).ok_or_else(|| {
+        AdminError::Failed(format!(
+            "STS GetCallerIdentity returned `{arn}`, not an ARN with an account"
+        ))
+    })?;
+    Ok(signing_key_policy(partition, account, stack).to_string())
+}
+
+/// API Gateway's JWT authorizer verifies RSA signatures only: the warning every command
+/// that creates or activates an ES256 key prints.
+pub const ES256_WARNING: &str = "ES256 tokens are rejected by API Gateway's JWT authorizer, \
+     which verifies RSA signatures only (RS256); resource servers that verify with a library \
+     accept them. Keep RS256 if any API uses that authorizer.";
+
+/// Adds [`ES256_WARNING`] to an output when `alg` is ES256.
+pub fn add_alg_warning(json: &mut Value, text: &mut String, alg: Alg) {
+    if alg == Alg::ES256 {
+        json["warning"] = json!(ES256_WARNING);
+        text.push_str("\n\nWarning: ");
+        text.push_str(ES256_WARNING);
+    }
 }
 
 /// Keys currently active other than `except`.
@@ -203,10 +243,9 @@ async fn activate(ctx: &Ctx, kid: &Kid, force: bool) -> Result<Output, AdminErro
             time(ctx.now.saturating_add(MAX_TOKEN_LIFETIME))
         ));
     }
-    Ok(Output::new(
-        json!({"activated": kid.as_str(), "retired": retired, "at": ctx.now}),
-        text,
-    ))
+    let mut json = json!({"activated": kid.as_str(), "retired": retired, "at": ctx.now});
+    add_alg_warning(&mut json, &mut text, key.alg);
+    Ok(Output::new(json, text))
 }
 
 async fn retire(ctx: &Ctx, kid: &Kid, force: bool) -> Result<Output, AdminError> {

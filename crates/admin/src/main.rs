@@ -9,6 +9,7 @@ mod context;
 mod error;
 mod grant;
 mod init;
+mod key_policy;
 mod keys;
 mod output;
 mod secret;

@@ -34,8 +34,8 @@ pub fn key_spec(alg: Alg) -> KeySpec {
     }
 }
 
-/// Creates a KMS `SIGN_VERIFY` key for `alg`, tagged [`STACK_TAG`]=`stack`, and returns
-/// its key id.
+/// Creates a KMS `SIGN_VERIFY` key for `alg`, tagged [`STACK_TAG`]=`stack`, with the key
+/// policy `policy` (a JSON document) from its first moment, and returns its key id.
 ///
 /// # Errors
 /// A [`PortError`] when KMS refuses.
@@ -43,6 +43,7 @@ pub async fn create_kms_signing_key(
     kms: &KmsClient,
     alg: Alg,
     stack: &str,
+    policy: &str,
 ) -> Result<String, PortError> {
     let tag = Tag::builder()
         .tag_key(STACK_TAG)
@@ -58,6 +59,7 @@ pub async fn create_kms_signing_key(
             alg.as_str()
         ))
         .tags(tag)
+        .policy(policy)
         .send()
         .await
         .map_err(|e| port_error("KMS CreateKey", e))?;
