@@ -385,6 +385,13 @@ def rehearse(work):
                          f"key {outputs['SigningKeyArn']} (kid {thumbprint(stack_key['PublicKey'])})")
         step("  the template's key signed it (kid = RFC 7638 thumbprint of its public key)")
 
+        # The template leaves deletion protection unset (a failed first deploy must be
+        # able to roll back and delete the table); `init` turns it on.
+        table = boto3.client("dynamodb", **aws).describe_table(TableName=outputs["TableName"])["Table"]
+        if not table.get("DeletionProtectionEnabled"):
+            raise Failed(f"table {outputs['TableName']} has no deletion protection after init")
+        step("  init turned on the table's deletion protection")
+
         step("evaluating the token role's kms:Sign permission (the emulator enforces no IAM)")
         iam = boto3.client("iam", **aws)
         role = iam.get_role(RoleName=resources["TokenRole"])["Role"]

@@ -6,10 +6,12 @@
 //! its alias `alias/m2m-auth/<stack>`, tagged for the stack and with the key policy
 //! that lets its token role sign. `init` registers that key (so the JWKS publishes it)
 //! and creates nothing in KMS. Only a local stack without that alias gets a new key.
+//! Last, it turns on the table's deletion protection, which the template leaves unset so
+//! that a failed first deploy can roll back cleanly.
 
 use aws_sdk_kms::error::DisplayErrorContext;
 use m2m_aws::admin_keys::STACK_TAG;
-use m2m_aws::{create_table, public_jwk, TableCreation};
+use m2m_aws::{create_table, protect_table, public_jwk, TableCreation};
 use m2m_core::model::{KeyStatus, SigningKey};
 use serde_json::json;
 
@@ -71,9 +73,22 @@ pub async fn run(ctx: &Ctx, args: InitArgs) -> Result<Output, AdminError> {
             }
         },
     };
+    // Last, once the stack is known to be usable: the template leaves the table
+    // unprotected so that a first deploy's rollback can delete it.
+    let protection = match protect_table(&ctx.dynamo, &table).await {
+        Ok(true) => "enabled",
+        Ok(false) => "already enabled",
+        Err(e) => {
+            return Err(AdminError::Failed(format!(
+                "turning on deletion protection for table {table} failed: {}                  (needs dynamodb:DescribeTable and dynamodb:UpdateTable)",
+                m2m_core::error::Chain(&e)
+            )))
+        }
+    };
     let mut json = json!({
         "table": table,
         "table_status": table_state,
+        "deletion_protection": protection,
         "stack": stack,
         "active_kid": key.kid.as_str(),
         "kms_key_id": key.kms_key_id,
@@ -83,6 +98,7 @@ pub async fn run(ctx: &Ctx, args: InitArgs) -> Result<Output, AdminError> {
         "Initialized.\n{}",
         fields(&[
             ("table", format!("{table} ({table_state})")),
+            ("deletion protection", protection.to_owned()),
             ("stack", stack.clone()),
             ("active key", format!("{} ({key_state})", key.kid)),
             ("kms key", key.kms_key_id.clone()),

@@ -98,6 +98,21 @@ async fn init_registers_stack_key_without_creating_one() {
     let out = stack.admin(T0, &["init", "--stack", &name]).ok();
     assert_eq!(out["key_status"], "registered");
     assert_eq!(out["stack"], name.as_str());
+    // The template leaves deletion protection off (a failed first deploy must be able
+    // to delete its table); init turns it on.
+    assert_eq!(out["deletion_protection"], "enabled");
+    let described = stack
+        .dynamo()
+        .await
+        .describe_table()
+        .table_name(&stack.table)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        described.table.unwrap().deletion_protection_enabled,
+        Some(true)
+    );
     assert_eq!(out["kms_key_id"], arn.as_str());
     assert_eq!(keys_tagged(&kms, &name).await, 1, "init created a KMS key");
 
@@ -114,6 +129,7 @@ async fn init_registers_stack_key_without_creating_one() {
 
     let again = stack.admin(T0 + 1, &["init", "--stack", &name]).ok();
     assert_eq!(again["key_status"], "existed");
+    assert_eq!(again["deletion_protection"], "already enabled");
     assert_eq!(again["active_kid"], out["active_kid"]);
     assert_eq!(keys_tagged(&kms, &name).await, 1);
 }

@@ -26,4 +26,4 @@ pub use config::{sdk_config, Config, ConfigError};
 pub use directory::DynamoDirectory;
 pub use hook::LambdaHook;
 pub use signer::{public_jwk, KmsPublicKey, KmsSigner};
-pub use table::{create_table, TableCreation};
+pub use table::{create_table, protect_table, TableCreation};

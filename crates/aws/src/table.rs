@@ -122,3 +122,35 @@ async fn wait_active(client: &DynamoClient, table: &str) -> Result<(), PortError
         tokio::time::sleep(POLL).await;
     }
 }
+
+/// Turns on the table's deletion protection unless it is on already; `true` when this
+/// call turned it on. The SAM template leaves the property unset, so that a first
+/// deploy that rolls back can delete the table it created; `m2m-admin init`, run after a
+/// successful deploy, protects it from then on (DynamoDB developer guide, "Using
+/// deletion protection").
+///
+/// # Errors
+/// A [`PortError`] when `DescribeTable` or `UpdateTable` fails.
+pub async fn protect_table(client: &DynamoClient, table: &str) -> Result<bool, PortError> {
+    let out = client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| port_error("DynamoDB DescribeTable", e))?;
+    let protected = out
+        .table
+        .and_then(|t| t.deletion_protection_enabled)
+        .unwrap_or(false);
+    if protected {
+        return Ok(false);
+    }
+    client
+        .update_table()
+        .table_name(table)
+        .deletion_protection_enabled(true)
+        .send()
+        .await
+        .map_err(|e| port_error("DynamoDB UpdateTable", e))?;
+    Ok(true)
+}
