@@ -315,7 +315,7 @@ proptest! {
         for (name, value) in &custom {
             if m2m_core::hook::hook_may_set(name, &[]) {
                 prop_assert_eq!(hooked.get(name), Some(value));
-            } else {
+            } else if name != "jti" {
                 prop_assert_eq!(hooked.get(name), plain.get(name), "claim {} not settable", name);
             }
         }
