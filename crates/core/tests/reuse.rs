@@ -256,9 +256,9 @@ async fn rotated_secret_signed_afresh() {
     )
     .await
     .unwrap();
-    // Either secret authenticates the same client, so the new entry serves both.
-    assert_eq!(new.access_token, old.access_token);
-    assert_eq!(signer.sign_count(), 2);
+    // Each secret has its own entry, derived from it: the new secret signs its own.
+    assert_ne!(new.access_token, old.access_token);
+    assert_eq!(signer.sign_count(), 3);
 }
 
 #[tokio::test]
