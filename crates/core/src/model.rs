@@ -207,6 +207,9 @@ pub enum KeyStatus {
     Active,
     /// Published until every token it signed has expired.
     Retired,
+    /// Compromised or withdrawn: never published and never signs, at once (RFC 7517
+    /// §5: a verifier trusts exactly the keys in the set).
+    Revoked,
 }
 
 /// A signing key in the registry.
