@@ -395,3 +395,28 @@ async fn compromise_drill_revoked_key_gone_within_cache_ttl() {
         verify(token.as_deref().unwrap(), &doc, t).unwrap();
     }
 }
+
+/// Least privilege, tested: the JWKS role allows exactly the DynamoDB, KMS and Lambda
+/// actions the JWKS function's code calls (its cold read and a refresh), as recorded
+/// by the SDK interceptor.
+#[tokio::test]
+async fn jwks_role_allows_exactly_what_the_code_calls() {
+    let aws = LocalAws::shared().unwrap();
+    let table = aws.create_table("jwks-policy").await.unwrap();
+    let setup = aws.setup_sdk_config().await;
+    let admin_kms = aws_sdk_kms::Client::new(&setup);
+    let key = kms_key(aws, &admin_kms, KeySpec::EccNistP256, NOW).await;
+    put_key(&DynamoClient::new(&setup), &table, &key).await;
+    let counter = RequestCounter::new();
+    let sdk = aws.sdk_config().await;
+    let app = JwksApp::new(ISSUER, DynamoKeyRegistry::new(counter.dynamo(&sdk), &table));
+    app.refresh(NOW).await.unwrap();
+    for t in [NOW, NOW + jwks::cache::KEY_SET_TTL_SECS] {
+        assert_eq!(jwks::handle(&app, &get(JWKS), t).await.status(), 200);
+    }
+    let called = m2m_aws::testing::iam_actions(&counter.snapshot());
+    let template = include_str!("../../../template.yaml");
+    let allowed =
+        m2m_aws::testing::role_actions(template, "JwksRole", &["dynamodb", "kms", "lambda"]);
+    assert_eq!(allowed, called);
+}
