@@ -46,7 +46,9 @@ fn reuse_json(r: Reuse) -> Value {
         Reuse::On {
             min_remaining_pct,
             with_hook,
-        } => json!({"enabled": true, "min_remaining_pct": min_remaining_pct, "with_hook": with_hook}),
+        } => {
+            json!({"enabled": true, "min_remaining_pct": min_remaining_pct, "with_hook": with_hook})
+        }
     }
 }
 
@@ -58,13 +60,22 @@ fn reuse_text(r: Reuse) -> String {
             with_hook,
         } => format!(
             "on while more than {min_remaining_pct} % of a token's lifetime is left{}",
-            if with_hook { ", also with a claims hook" } else { "" }
+            if with_hook {
+                ", also with a claims hook"
+            } else {
+                ""
+            }
         ),
     }
 }
 
 /// The reuse setting after applying `on`, `pct` and `with_hook` to `current`.
-fn reuse_with(current: Reuse, on: Option<OnOff>, pct: Option<u8>, with_hook: Option<OnOff>) -> Reuse {
+fn reuse_with(
+    current: Reuse,
+    on: Option<OnOff>,
+    pct: Option<u8>,
+    with_hook: Option<OnOff>,
+) -> Reuse {
     let (cur_pct, cur_hook) = match current {
         Reuse::On {
             min_remaining_pct,

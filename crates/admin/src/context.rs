@@ -133,14 +133,20 @@ mod tests {
             for (i, line) in lines.iter().enumerate() {
                 if line.contains(&name) && !line.trim_start().starts_with("//") {
                     let guarded = i > 0 && lines[i - 1].trim() == "#[cfg(debug_assertions)]";
-                    assert!(guarded, "{file}:{} names the override outside cfg(debug_assertions)", i + 1);
+                    assert!(
+                        guarded,
+                        "{file}:{} names the override outside cfg(debug_assertions)",
+                        i + 1
+                    );
                 }
             }
             for (i, line) in lines.iter().enumerate() {
                 if line.contains(&read) {
                     let window = &lines[i.saturating_sub(3)..i];
                     assert!(
-                        window.iter().any(|l| l.trim() == "#[cfg(debug_assertions)]"),
+                        window
+                            .iter()
+                            .any(|l| l.trim() == "#[cfg(debug_assertions)]"),
                         "{file}:{} reads the override outside cfg(debug_assertions)",
                         i + 1
                     );

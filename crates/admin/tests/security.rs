@@ -34,11 +34,16 @@ async fn keys_revoke_unpublishes_and_promotes_pending() {
     // The active key with nothing to take over: refused, unchanged.
     let before = stack.scan().await;
     let refused = stack.admin(T0 + 1, &["keys", "revoke", &k1]).fails(4);
-    assert!(refused.contains("--force") && refused.contains("--activate"), "{refused}");
+    assert!(
+        refused.contains("--force") && refused.contains("--activate"),
+        "{refused}"
+    );
     assert_eq!(stack.scan().await, before);
 
     // A pending key ready: revoking the active key activates it in the same step.
-    let k2 = stack.admin(T0 + 2, &["keys", "create", "--alg", "RS256"]).ok()["kid"]
+    let k2 = stack
+        .admin(T0 + 2, &["keys", "create", "--alg", "RS256"])
+        .ok()["kid"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -51,13 +56,17 @@ async fn keys_revoke_unpublishes_and_promotes_pending() {
     assert_eq!(key(&listed, &k2)["status"], "active");
 
     // A revoked key never comes back, and revoking again changes nothing.
-    let again = stack.admin(T0 + 4, &["keys", "activate", &k1, "--force"]).fails(4);
+    let again = stack
+        .admin(T0 + 4, &["keys", "activate", &k1, "--force"])
+        .fails(4);
     assert!(again.contains("revoked"), "{again}");
     stack.admin(T0 + 4, &["keys", "retire", &k1]).fails(4);
     stack.admin(T0 + 5, &["keys", "revoke", &k1]).ok();
 
     // --force: the last active key revoked, no key signs until one is activated.
-    let forced = stack.admin(T0 + 6, &["keys", "revoke", &k2, "--force"]).ok();
+    let forced = stack
+        .admin(T0 + 6, &["keys", "revoke", &k2, "--force"])
+        .ok();
     assert_eq!(forced["activated"], Value::Null);
     let listed = stack.admin(T0 + 6, &["keys", "list"]).ok();
     assert_eq!(key(&listed, &k2)["status"], "revoked");
@@ -70,7 +79,14 @@ async fn api_reuse_settings_created_and_updated() {
         .admin(
             T0,
             &[
-                "api", "create", "--identifier", API, "--scopes", "read:orders", "--reuse", "off",
+                "api",
+                "create",
+                "--identifier",
+                API,
+                "--scopes",
+                "read:orders",
+                "--reuse",
+                "off",
             ],
         )
         .ok();
@@ -125,7 +141,14 @@ async fn api_reuse_settings_created_and_updated() {
     let default = stack
         .admin(
             T0,
-            &["api", "create", "--identifier", "https://b.example.com", "--scopes", "x"],
+            &[
+                "api",
+                "create",
+                "--identifier",
+                "https://b.example.com",
+                "--scopes",
+                "x",
+            ],
         )
         .ok();
     assert_eq!(default["reuse"]["enabled"], true);
@@ -150,22 +173,41 @@ async fn removed_scope_refused_while_granted_or_cascaded() {
         .admin(
             T0,
             &[
-                "grant", "add", "--client", &client_id, "--api", API, "--scopes",
+                "grant",
+                "add",
+                "--client",
+                &client_id,
+                "--api",
+                API,
+                "--scopes",
                 "read:orders,write:orders",
             ],
         )
         .ok();
     let before = stack.scan().await;
     let refused = stack
-        .admin(T0, &["api", "update", API, "--remove-scopes", "write:orders"])
+        .admin(
+            T0,
+            &["api", "update", API, "--remove-scopes", "write:orders"],
+        )
         .fails(4);
-    assert!(refused.contains(&client_id) && refused.contains("--cascade"), "{refused}");
+    assert!(
+        refused.contains(&client_id) && refused.contains("--cascade"),
+        "{refused}"
+    );
     assert_eq!(stack.scan().await, before);
 
     let done = stack
         .admin(
             T0,
-            &["api", "update", API, "--remove-scopes", "write:orders", "--cascade"],
+            &[
+                "api",
+                "update",
+                API,
+                "--remove-scopes",
+                "write:orders",
+                "--cascade",
+            ],
         )
         .ok();
     assert_eq!(done["grants_updated"][0], client_id.as_str());
@@ -184,7 +226,17 @@ async fn removed_scope_refused_while_granted_or_cascaded() {
 async fn api_delete_force_interrupted_then_resumed() {
     let stack = Stack::with_table("m2m-admin-delresume").await;
     stack
-        .admin(T0, &["api", "create", "--identifier", API, "--scopes", "read:orders"])
+        .admin(
+            T0,
+            &[
+                "api",
+                "create",
+                "--identifier",
+                API,
+                "--scopes",
+                "read:orders",
+            ],
+        )
         .ok();
     let dynamo = stack.dynamo().await;
     let scopes = ScopeSet::parse("read:orders").unwrap();

@@ -665,9 +665,8 @@ pub fn role_statements(template: &str, role: &str) -> Vec<PolicyStatement> {
     let header = format!("  {role}:");
     let mut lines = template.lines().skip_while(|l| l.trim_end() != header);
     lines.next();
-    let body = lines.take_while(|l| {
-        l.is_empty() || l.starts_with("   ") || l.trim_start().starts_with('#')
-    });
+    let body = lines
+        .take_while(|l| l.is_empty() || l.starts_with("   ") || l.trim_start().starts_with('#'));
     let mut statements: Vec<PolicyStatement> = Vec::new();
     for line in body {
         let t = line.trim();
@@ -701,7 +700,11 @@ pub fn role_statements(template: &str, role: &str) -> Vec<PolicyStatement> {
 }
 
 /// The actions `role` allows on the given services (`dynamodb`, `kms`, `lambda`).
-pub fn role_actions(template: &str, role: &str, services: &[&str]) -> std::collections::BTreeSet<String> {
+pub fn role_actions(
+    template: &str,
+    role: &str,
+    services: &[&str],
+) -> std::collections::BTreeSet<String> {
     role_statements(template, role)
         .into_iter()
         .flat_map(|s| s.actions)
@@ -712,12 +715,16 @@ pub fn role_actions(template: &str, role: &str, services: &[&str]) -> std::colle
 /// The IAM actions that authorize the operations a [`RequestCounter`] recorded
 /// (`DynamoDB`/`BatchGetItem` → `dynamodb:BatchGetItem`; Lambda `Invoke` →
 /// `lambda:InvokeFunction`).
-pub fn iam_actions(recorded: &BTreeMap<(String, String), usize>) -> std::collections::BTreeSet<String> {
+pub fn iam_actions(
+    recorded: &BTreeMap<(String, String), usize>,
+) -> std::collections::BTreeSet<String> {
     recorded
         .keys()
-        .map(|(service, operation)| match (service.as_str(), operation.as_str()) {
-            ("Lambda", "Invoke") => "lambda:InvokeFunction".to_owned(),
-            (s, op) => format!("{}:{op}", s.to_ascii_lowercase()),
-        })
+        .map(
+            |(service, operation)| match (service.as_str(), operation.as_str()) {
+                ("Lambda", "Invoke") => "lambda:InvokeFunction".to_owned(),
+                (s, op) => format!("{}:{op}", s.to_ascii_lowercase()),
+            },
+        )
         .collect()
 }

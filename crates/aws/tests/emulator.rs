@@ -452,7 +452,11 @@ async fn registry_active_key_preferred() {
 async fn fallback_key_only_for_empty_registry() {
     let env = env("fallback").await;
     let fallback = aws().create_kms_key(KeySpec::Rsa2048).await.unwrap();
-    let fallback_kid = public_jwk(&env.kms, &fallback).await.unwrap().jwk.thumbprint();
+    let fallback_kid = public_jwk(&env.kms, &fallback)
+        .await
+        .unwrap()
+        .jwk
+        .thumbprint();
     let (signer, clock) = clocked(&env, &fallback);
     assert_eq!(signer.active_key().await.unwrap().kid, fallback_kid);
     // A retired key in the registry: the fallback stops signing at the next refresh.
@@ -475,7 +479,10 @@ async fn active_key_retired_kept_within_grace_then_fail_closed() {
     env.put(items::signing_key_to_item(&key).unwrap()).await;
     clock.store(NOW + 60, Ordering::SeqCst);
     assert_eq!(signer.active_key().await.unwrap().kid, key.kid);
-    clock.store(NOW + m2m_aws::signer::KEY_STALE_GRACE_SECS, Ordering::SeqCst);
+    clock.store(
+        NOW + m2m_aws::signer::KEY_STALE_GRACE_SECS,
+        Ordering::SeqCst,
+    );
     assert!(signer.active_key().await.is_err());
 }
 
@@ -493,7 +500,10 @@ async fn revoked_active_key_never_signs_even_in_grace() {
     // Even if the registry then becomes unreadable, the revoked key is not used as the
     // stale-on-error fallback: it was dropped from the cache.
     let mut broken = items::signing_key_key(&Kid::new("broken"));
-    broken.insert(items::KIND.into(), AttributeValue::S(items::KIND_KEY.into()));
+    broken.insert(
+        items::KIND.into(),
+        AttributeValue::S(items::KIND_KEY.into()),
+    );
     env.put(broken).await;
     clock.store(NOW + 120, Ordering::SeqCst);
     assert!(signer.active_key().await.is_err());
@@ -515,7 +525,11 @@ async fn active_key_status_read_consistently() {
         &fallback,
     );
     signer.refresh().await.unwrap();
-    let ops: Vec<String> = counter.snapshot().keys().map(|(_, op)| op.clone()).collect();
+    let ops: Vec<String> = counter
+        .snapshot()
+        .keys()
+        .map(|(_, op)| op.clone())
+        .collect();
     assert_eq!(ops, ["BatchGetItem", "Query"]);
 }
 

@@ -158,12 +158,24 @@ mod tests {
     #[test]
     fn authority_claims_reserved_dropped() {
         let names = [
-            "scp", "permissions", "roles", "groups", "entitlements", "cnf", "act", "may_act",
-            "typ", "auth_time", "acr", "amr",
+            "scp",
+            "permissions",
+            "roles",
+            "groups",
+            "entitlements",
+            "cnf",
+            "act",
+            "may_act",
+            "typ",
+            "auth_time",
+            "acr",
+            "amr",
         ];
         let mut claims = base_claims();
-        let custom: Map<String, Value> =
-            names.iter().map(|n| ((*n).to_owned(), Value::from("admin"))).collect();
+        let custom: Map<String, Value> = names
+            .iter()
+            .map(|n| ((*n).to_owned(), Value::from("admin")))
+            .collect();
         // Even an operator allowlist cannot open a reserved name.
         let allow: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
         let mut dropped = merge_custom_claims(&mut claims, custom, &allow);
@@ -200,10 +212,27 @@ mod tests {
     #[test]
     fn collision_resistant_names_recognised() {
         use crate::hook::is_collision_resistant as cr;
-        for ok in ["https://a.example/x", "urn:x:y", "a.example/x", "x-y.example.com/a/b"] {
+        for ok in [
+            "https://a.example/x",
+            "urn:x:y",
+            "a.example/x",
+            "x-y.example.com/a/b",
+        ] {
             assert!(cr(ok), "{ok}");
         }
-        for bad in ["x", "scp", ":x", "1a:b", "a:", "a/b", ".a/b", "a./b", "a.b/", "https://a b", ""] {
+        for bad in [
+            "x",
+            "scp",
+            ":x",
+            "1a:b",
+            "a:",
+            "a/b",
+            ".a/b",
+            "a./b",
+            "a.b/",
+            "https://a b",
+            "",
+        ] {
             assert!(!cr(bad), "{bad}");
         }
     }

@@ -269,9 +269,7 @@ impl JwkSet {
             "EC" => jwk.crv.as_deref() == Some("P-256") && jwk.x.is_some() && jwk.y.is_some(),
             _ => false,
         };
-        members
-            && jwk.thumbprint() == key.kid
-            && jwk.kid.as_ref().is_none_or(|k| *k == key.kid)
+        members && jwk.thumbprint() == key.kid && jwk.kid.as_ref().is_none_or(|k| *k == key.kid)
     }
 }
 

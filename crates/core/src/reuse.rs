@@ -360,8 +360,14 @@ mod tests {
         // The marker of "no scope requested" can be neither one scope nor a list.
         assert!(ScopeSet::parse(ALL_GRANTED).is_none());
         assert!(ScopeSet::parse(&format!("a {ALL_GRANTED}")).is_none());
-        assert_ne!(rk(CLIENT_SECRET, None).as_str(), rk(CLIENT_SECRET, Some("*")).as_str());
-        assert_ne!(rk(CLIENT_SECRET, None).digest(), rk(CLIENT_SECRET, Some("*")).digest());
+        assert_ne!(
+            rk(CLIENT_SECRET, None).as_str(),
+            rk(CLIENT_SECRET, Some("*")).as_str()
+        );
+        assert_ne!(
+            rk(CLIENT_SECRET, None).digest(),
+            rk(CLIENT_SECRET, Some("*")).digest()
+        );
     }
 
     #[test]
@@ -371,7 +377,9 @@ mod tests {
         let b = rk("m2m_sk_other", None);
         assert_eq!(a.as_str(), b.as_str());
         assert_ne!(a.digest(), b.digest());
-        let sealed = a.seal(&ClientId::new(CLIENT_ID), &cached(fp_with(|_, _, _, _| {}))).unwrap();
+        let sealed = a
+            .seal(&ClientId::new(CLIENT_ID), &cached(fp_with(|_, _, _, _| {})))
+            .unwrap();
         assert!(b.open(&ClientId::new(CLIENT_ID), &sealed).is_none());
         assert!(a.open(&ClientId::new(CLIENT_ID), &sealed).is_some());
         assert!(!format!("{a:?}").contains(&format!("{:?}", a.digest())));

@@ -548,8 +548,18 @@ async fn hook_authority_claims_dropped() {
     let (r, _) = with_hook(&hook, "").await;
     let c = claims_of(&r.unwrap().access_token);
     for name in [
-        "scp", "permissions", "roles", "groups", "entitlements", "cnf", "act", "may_act",
-        "typ", "auth_time", "acr", "amr",
+        "scp",
+        "permissions",
+        "roles",
+        "groups",
+        "entitlements",
+        "cnf",
+        "act",
+        "may_act",
+        "typ",
+        "auth_time",
+        "acr",
+        "amr",
     ] {
         assert!(c.get(name).is_none(), "{name} set by the hook");
     }

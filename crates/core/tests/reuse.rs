@@ -492,15 +492,24 @@ async fn rotated_secret_entry_unreachable() {
     });
     let signer = SoftwareSigner::es256();
     let a = issue(&dir, &signer, NOW).await.unwrap();
-    let b = issue_at(&dir, &signer, None::<&NoHook>, NOW + 1, &body("m2m_sk_second", ""))
-        .await
-        .unwrap();
+    let b = issue_at(
+        &dir,
+        &signer,
+        None::<&NoHook>,
+        NOW + 1,
+        &body("m2m_sk_second", ""),
+    )
+    .await
+    .unwrap();
     assert_ne!(a.access_token, b.access_token);
     assert_eq!(signer.sign_count(), 2);
-    assert!(reuse_key("m2m_sk_second", None).open(
-        &client_id(),
-        &dir.sealed_entry(&client_id(), &reuse_key(CLIENT_SECRET, None)).unwrap()
-    ).is_none());
+    assert!(reuse_key("m2m_sk_second", None)
+        .open(
+            &client_id(),
+            &dir.sealed_entry(&client_id(), &reuse_key(CLIENT_SECRET, None))
+                .unwrap()
+        )
+        .is_none());
 }
 
 #[tokio::test]
@@ -533,14 +542,20 @@ async fn hook_identity_change_signed_afresh() {
     let b = body(CLIENT_SECRET, "");
     let v1 = FakeHook::default().with_identity("hook-a\n1");
     let a = issue_at(&dir, &signer, Some(&v1), NOW, &b).await.unwrap();
-    let same = issue_at(&dir, &signer, Some(&v1), NOW + 1, &b).await.unwrap();
+    let same = issue_at(&dir, &signer, Some(&v1), NOW + 1, &b)
+        .await
+        .unwrap();
     assert_eq!(a.access_token, same.access_token);
     // The operator bumps the epoch, or points at another function: re-signed.
     let v2 = FakeHook::default().with_identity("hook-a\n2");
-    let c = issue_at(&dir, &signer, Some(&v2), NOW + 2, &b).await.unwrap();
+    let c = issue_at(&dir, &signer, Some(&v2), NOW + 2, &b)
+        .await
+        .unwrap();
     assert_ne!(a.access_token, c.access_token);
     let other = FakeHook::default().with_identity("hook-b\n2");
-    let d = issue_at(&dir, &signer, Some(&other), NOW + 3, &b).await.unwrap();
+    let d = issue_at(&dir, &signer, Some(&other), NOW + 3, &b)
+        .await
+        .unwrap();
     assert_ne!(c.access_token, d.access_token);
     assert_eq!(signer.sign_count(), 3);
 }

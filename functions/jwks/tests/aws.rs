@@ -325,8 +325,13 @@ async fn compromise_drill_revoked_key_gone_within_cache_ttl() {
             default_audience: None,
         },
         directory: DynamoDirectory::new(dynamo.clone(), &table),
-        signer: KmsSigner::new(aws_sdk_kms::Client::new(&sdk), dynamo.clone(), &table, "alias/unused-fallback")
-            .with_clock(Arc::new(move || c.load(Ordering::SeqCst))),
+        signer: KmsSigner::new(
+            aws_sdk_kms::Client::new(&sdk),
+            dynamo.clone(),
+            &table,
+            "alias/unused-fallback",
+        )
+        .with_clock(Arc::new(move || c.load(Ordering::SeqCst))),
         hook: None::<NoHook>,
     };
     let jwks_app = JwksApp::new(ISSUER, DynamoKeyRegistry::new(dynamo, &table));
@@ -343,7 +348,9 @@ async fn compromise_drill_revoked_key_gone_within_cache_ttl() {
         let r = token::handle(&token_app, &token_request(), t).await;
         let body: Value = serde_json::from_slice(r.body().as_ref()).unwrap();
         let token = body["access_token"].as_str().map(str::to_owned);
-        let kid = token.as_deref().map(|t| decode_header(t).unwrap().kid.unwrap());
+        let kid = token
+            .as_deref()
+            .map(|t| decode_header(t).unwrap().kid.unwrap());
         (r.status().as_u16(), token, kid)
     };
     let published = async |t: u64| -> (Vec<u8>, Vec<String>) {

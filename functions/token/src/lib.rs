@@ -94,7 +94,10 @@ pub fn loggable_client_id(client_id: Option<&str>) -> std::borrow::Cow<'_, str> 
         Cow::Borrowed(id)
     } else {
         // ASCII only, so the index is a character boundary.
-        Cow::Owned(format!("{}…", id.get(..TRUNCATED_CLIENT_ID).unwrap_or_default()))
+        Cow::Owned(format!(
+            "{}…",
+            id.get(..TRUNCATED_CLIENT_ID).unwrap_or_default()
+        ))
     }
 }
 

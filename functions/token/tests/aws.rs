@@ -389,7 +389,10 @@ fn strings_of(v: &aws_sdk_dynamodb::types::AttributeValue, out: &mut Vec<String>
         A::S(s) | A::N(s) => out.push(s.clone()),
         A::B(b) => out.push(String::from_utf8_lossy(b.as_ref()).into_owned()),
         A::Ss(l) | A::Ns(l) => out.extend(l.iter().cloned()),
-        A::Bs(l) => out.extend(l.iter().map(|b| String::from_utf8_lossy(b.as_ref()).into_owned())),
+        A::Bs(l) => out.extend(
+            l.iter()
+                .map(|b| String::from_utf8_lossy(b.as_ref()).into_owned()),
+        ),
         A::L(l) => l.iter().for_each(|v| strings_of(v, out)),
         A::M(m) => m.iter().for_each(|(k, v)| {
             out.push(k.clone());
@@ -414,12 +417,19 @@ async fn table_scan_finds_no_token_or_secret() {
     // table, as a reader of an export or backup would see it, holds no JWS and no secret.
     let (app, _counter, table, dynamo) = warm_counted_app().await;
     let mut issued = Vec::new();
-    for (now, extra) in [(NOW + 1, ""), (NOW + 2, "&scope=read%3Aorders"), (NOW + 3, "")] {
+    for (now, extra) in [
+        (NOW + 1, ""),
+        (NOW + 2, "&scope=read%3Aorders"),
+        (NOW + 3, ""),
+    ] {
         let r = handle(&app, &token_request_with(extra), now).await;
         assert_eq!(r.status(), 200);
         issued.push(body(&r)["access_token"].as_str().unwrap().to_owned());
     }
-    assert!(looks_like_jws(&issued[0]), "the detector recognises a token");
+    assert!(
+        looks_like_jws(&issued[0]),
+        "the detector recognises a token"
+    );
     let scan = dynamo.scan().table_name(&table).send().await.unwrap();
     let items = scan.items.unwrap_or_default();
     assert!(
@@ -433,7 +443,11 @@ async fn table_scan_finds_no_token_or_secret() {
         }
     }
     for s in &strings {
-        assert!(!looks_like_jws(s), "a JWS-looking string is stored: {}…", s.get(..16).unwrap_or(s));
+        assert!(
+            !looks_like_jws(s),
+            "a JWS-looking string is stored: {}…",
+            s.get(..16).unwrap_or(s)
+        );
         assert!(!s.contains(CLIENT_SECRET), "the client secret is stored");
         for t in &issued {
             let signature = t.rsplit('.').next().unwrap();

@@ -316,7 +316,10 @@ async fn non_ascii_authorization_invalid_request() {
 #[test]
 fn caller_client_id_logged_only_when_id_shaped() {
     use token::loggable_client_id as log;
-    assert_eq!(log(Some("aB3dE5gH7jK9mN1pQ3sT5vX7")), "aB3dE5gH7jK9mN1pQ3sT5vX7");
+    assert_eq!(
+        log(Some("aB3dE5gH7jK9mN1pQ3sT5vX7")),
+        "aB3dE5gH7jK9mN1pQ3sT5vX7"
+    );
     assert_eq!(log(None), "-");
     assert_eq!(log(Some("a b")), "<malformed>");
     assert_eq!(log(Some("x\ny=forged")), "<malformed>");
@@ -326,7 +329,10 @@ fn caller_client_id_logged_only_when_id_shaped() {
     assert_eq!(log(Some(secret.expose())), "<malformed>");
     let bare = &secret.expose()[m2m_core::secret::SECRET_PREFIX.len()..];
     let logged = log(Some(bare));
-    assert!(logged.chars().count() <= token::TRUNCATED_CLIENT_ID + 1, "{logged}");
+    assert!(
+        logged.chars().count() <= token::TRUNCATED_CLIENT_ID + 1,
+        "{logged}"
+    );
     assert!(!logged.contains(&bare[..12]));
     // 8 KiB of id-shaped text: a few characters.
     assert_eq!(log(Some(&"a".repeat(8192))), "aaaaaaaa…");

@@ -142,7 +142,10 @@ async fn token_role_allows_exactly_what_the_code_calls() {
     let called = iam_actions(&counter.snapshot());
     eprintln!("token function AWS operations: {:?}", counter.snapshot());
     let allowed = role_actions(TEMPLATE, "TokenRole", &["dynamodb", "kms", "lambda"]);
-    assert_eq!(allowed, called, "TokenRole vs the operations the token function calls");
+    assert_eq!(
+        allowed, called,
+        "TokenRole vs the operations the token function calls"
+    );
     // What the issue of least privilege is about, named explicitly.
     for never in ["dynamodb:GetItem", "dynamodb:Scan", "dynamodb:DeleteItem"] {
         assert!(!allowed.contains(never), "{never}");
@@ -164,10 +167,16 @@ fn token_role_writes_scoped_to_the_items_written() {
     // PutItem: reuse cache items only.
     let put = statement_for("TokenRole", "dynamodb:PutItem");
     assert!(put.contains("dynamodb:LeadingKeys:"), "{put}");
-    assert!(put.contains(&format!("'{}*'", reuse_item::CACHE_PREFIX)), "{put}");
+    assert!(
+        put.contains(&format!("'{}*'", reuse_item::CACHE_PREFIX)),
+        "{put}"
+    );
     // UpdateItem: client items, and only the key and the last-used map.
     let update = statement_for("TokenRole", "dynamodb:UpdateItem");
-    assert!(update.contains("dynamodb:LeadingKeys: ['CLIENT#*']"), "{update}");
+    assert!(
+        update.contains("dynamodb:LeadingKeys: ['CLIENT#*']"),
+        "{update}"
+    );
     assert!(
         update.contains(&format!(
             "dynamodb:Attributes: [{}, {}, {}]",

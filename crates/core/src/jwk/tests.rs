@@ -332,6 +332,9 @@ fn kid_not_thumbprint_not_published() {
     no_members.kid = no_members.public_jwk.thumbprint();
     no_members.public_jwk.kid = Some(no_members.kid.clone());
     let good = key("good", KeyStatus::Pending, None);
-    let set = JwkSet::published(&[forged, swapped, disagreeing, no_members, good.clone()], now);
+    let set = JwkSet::published(
+        &[forged, swapped, disagreeing, no_members, good.clone()],
+        now,
+    );
     assert_eq!(set.keys, vec![good.public_jwk]);
 }

@@ -74,7 +74,11 @@ impl SecretKeys {
         Self { slot, aead }
     }
 
-    pub(super) fn from_secret(secret: &ClientSecret, client_id: &ClientId, canonical: &str) -> Self {
+    pub(super) fn from_secret(
+        secret: &ClientSecret,
+        client_id: &ClientId,
+        canonical: &str,
+    ) -> Self {
         Self::derive(secret.expose().as_bytes(), client_id, canonical)
     }
 }
@@ -234,8 +238,14 @@ mod tests {
     #[test]
     fn other_client_or_reuse_key_other_slot() {
         let a = SecretKeys::derive(b"s", &ClientId::new("c1"), "k");
-        assert_ne!(a.slot, SecretKeys::derive(b"s", &ClientId::new("c2"), "k").slot);
-        assert_ne!(a.slot, SecretKeys::derive(b"s", &ClientId::new("c1"), "k2").slot);
+        assert_ne!(
+            a.slot,
+            SecretKeys::derive(b"s", &ClientId::new("c2"), "k").slot
+        );
+        assert_ne!(
+            a.slot,
+            SecretKeys::derive(b"s", &ClientId::new("c1"), "k2").slot
+        );
         // Length-prefixed: moving a byte between client id and key changes the slot.
         assert_ne!(
             SecretKeys::derive(b"s", &ClientId::new("ab"), "c").slot,
@@ -257,7 +267,10 @@ mod tests {
         let mut t = sealed.clone();
         t.fingerprint = Fingerprint([4; 32]);
         assert!(k.open(&c, &t).is_none(), "fingerprint is bound");
-        assert!(k.open(&ClientId::new("c2"), &sealed).is_none(), "client is bound");
+        assert!(
+            k.open(&ClientId::new("c2"), &sealed).is_none(),
+            "client is bound"
+        );
         let other_slot = SecretKeys {
             slot: [0; 32],
             aead: k.aead,
