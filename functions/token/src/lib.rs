@@ -2,7 +2,9 @@
 //! the ports, so tests hand it fakes and `main` hands it the AWS adapters.
 
 use lambda_http::{Body, Request, Response};
-use m2m_core::error::{Chain, OAuthError};
+use std::time::Duration;
+
+use m2m_core::error::{Chain, OAuthError, PortError};
 use m2m_core::http_response::token_http_response;
 use m2m_core::ports::{ClaimsHook, Directory, Signer};
 use m2m_core::{issue_token, parse_token_request, IssuerConfig};
@@ -19,9 +21,32 @@ pub struct App<D, S, H> {
     pub hook: Option<H>,
 }
 
-/// Handles one request at time `now` (unix seconds). Never fails: every outcome,
-/// including a dependency failure, is an HTTP response (RFC 6749 §5.1/§5.2).
+/// The most one request may take before it is answered `503 server_error`: under the
+/// function's 10 s timeout (template.yaml), so the caller always gets an RFC 6749
+/// answer rather than a Lambda timeout. Each dependency call has its own, shorter
+/// bound (SDK operation timeout, hook timeout, the 200 ms reuse write); this one
+/// caps their sum (a registry refresh, a lookup, the hook and a signature in a row).
+pub const REQUEST_BUDGET: Duration = Duration::from_millis(9000);
+
+/// Handles one request at time `now` (unix seconds) within [`REQUEST_BUDGET`]. Never
+/// fails: every outcome, including a dependency failure, is an HTTP response (RFC 6749
+/// §5.1/§5.2).
 pub async fn handle<D, S, H>(app: &App<D, S, H>, request: &Request, now: u64) -> Response<Body>
+where
+    D: Directory,
+    S: Signer,
+    H: ClaimsHook,
+{
+    handle_within(app, request, now, REQUEST_BUDGET).await
+}
+
+/// [`handle`] with another budget (tests use a short one).
+pub async fn handle_within<D, S, H>(
+    app: &App<D, S, H>,
+    request: &Request,
+    now: u64,
+    budget: Duration,
+) -> Response<Body>
 where
     D: Directory,
     S: Signer,
@@ -49,15 +74,21 @@ where
     };
     let (client_id, outcome) = match parsed {
         Ok(req) => {
-            let outcome = issue_token(
+            let issued = issue_token(
                 &req,
                 now,
                 &app.config,
                 &app.directory,
                 &app.signer,
                 app.hook.as_ref(),
-            )
-            .await;
+            );
+            let outcome = match tokio::time::timeout(budget, issued).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(OAuthError::ServerError(PortError::throttled(format!(
+                    "the request did not finish within its {} ms budget",
+                    budget.as_millis()
+                )))),
+            };
             (Some(req.client_id), outcome)
         }
         Err(e) => (None, Err(e)),

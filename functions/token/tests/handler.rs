@@ -337,3 +337,30 @@ fn caller_client_id_logged_only_when_id_shaped() {
     // 8 KiB of id-shaped text: a few characters.
     assert_eq!(log(Some(&"a".repeat(8192))), "aaaaaaaa…");
 }
+
+#[tokio::test]
+async fn request_over_budget_server_error_503() {
+    // A hook slower than the whole request's budget (its own timeout aside): the
+    // caller gets 503 server_error within the budget, never a Lambda timeout.
+    let app = App {
+        config: IssuerConfig {
+            issuer: ISSUER.into(),
+            default_audience: None,
+        },
+        directory: fixtures::directory(),
+        signer: SoftwareSigner::es256(),
+        hook: Some(FakeHook::default().delayed(std::time::Duration::from_secs(30))),
+    };
+    let started = std::time::Instant::now();
+    let r = token::handle_within(
+        &app,
+        &form_event(&post_body("")),
+        NOW,
+        std::time::Duration::from_millis(200),
+    )
+    .await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(r.status(), 503);
+    assert_eq!(body_json(&r)["error"], "server_error");
+    assert!(token::REQUEST_BUDGET < std::time::Duration::from_secs(10));
+}
