@@ -46,7 +46,7 @@ pub const KIND_KEY: &str = "KEY";
 /// `version`.
 pub const LAST_USED: &str = "last_used";
 
-/// API item: `on` or `off`, token reuse (issue 8). Absent: on.
+/// API item: `on` or `off`, token reuse. Absent: on.
 pub const REUSE: &str = "reuse";
 /// API item: reuse while more than this percentage of a token's lifetime is left
 /// (1..=99). Absent: 50.

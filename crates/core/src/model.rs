@@ -28,7 +28,7 @@ pub enum Profile {
 /// than half of its lifetime is left.
 pub const DEFAULT_REUSE_MIN_REMAINING_PCT: u8 = 50;
 
-/// Token reuse for an API (issue 8): whether a client asking again for the same
+/// Token reuse for an API: whether a client asking again for the same
 /// audience and scopes gets the token it was already issued, with the reduced
 /// `expires_in` (RFC 6749 §5.1), instead of a fresh signature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

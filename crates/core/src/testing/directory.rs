@@ -1,5 +1,5 @@
 //! [`InMemoryDirectory`]: the `Directory` port over hash maps, with a lookup counter,
-//! failure switches, and the token reuse cache (issue 8).
+//! failure switches, and the token reuse cache.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
