@@ -1,11 +1,11 @@
 //! `m2m-admin api ...`: register, list, show, update and delete APIs (resource servers).
 
 use m2m_aws::{StoreError, Versioned};
-use m2m_core::model::{Api, Grant, Profile};
+use m2m_core::model::{Api, Grant, Profile, Reuse};
 use m2m_core::types::{Audience, ScopeSet};
 use serde_json::{json, Value};
 
-use crate::cli::{ApiCommand, ApiCreate, ApiUpdate};
+use crate::cli::{ApiCommand, ApiCreate, ApiUpdate, OnOff};
 use crate::context::Ctx;
 use crate::error::{api_not_found, kept_changing, AdminError};
 use crate::output::{fields, table, Output};
@@ -40,6 +40,64 @@ fn scope_list(s: &ScopeSet) -> Vec<&str> {
     s.iter().map(|x| x.as_str()).collect()
 }
 
+fn reuse_json(r: Reuse) -> Value {
+    match r {
+        Reuse::Off => json!({"enabled": false}),
+        Reuse::On {
+            min_remaining_pct,
+            with_hook,
+        } => {
+            json!({"enabled": true, "min_remaining_pct": min_remaining_pct, "with_hook": with_hook})
+        }
+    }
+}
+
+fn reuse_text(r: Reuse) -> String {
+    match r {
+        Reuse::Off => "off".to_owned(),
+        Reuse::On {
+            min_remaining_pct,
+            with_hook,
+        } => format!(
+            "on while more than {min_remaining_pct} % of a token's lifetime is left{}",
+            if with_hook {
+                ", also with a claims hook"
+            } else {
+                ""
+            }
+        ),
+    }
+}
+
+/// The reuse setting after applying `on`, `pct` and `with_hook` to `current`.
+fn reuse_with(
+    current: Reuse,
+    on: Option<OnOff>,
+    pct: Option<u8>,
+    with_hook: Option<OnOff>,
+) -> Reuse {
+    let (cur_pct, cur_hook) = match current {
+        Reuse::On {
+            min_remaining_pct,
+            with_hook,
+        } => (min_remaining_pct, with_hook),
+        Reuse::Off => (m2m_core::model::DEFAULT_REUSE_MIN_REMAINING_PCT, false),
+    };
+    let enabled = match on {
+        Some(OnOff::On) => true,
+        Some(OnOff::Off) => false,
+        None => current != Reuse::Off,
+    };
+    if enabled {
+        Reuse::On {
+            min_remaining_pct: pct.unwrap_or(cur_pct),
+            with_hook: with_hook.map_or(cur_hook, |h| h == OnOff::On),
+        }
+    } else {
+        Reuse::Off
+    }
+}
+
 /// The JSON form of an API.
 pub fn api_json(api: &Api) -> Value {
     json!({
@@ -48,6 +106,7 @@ pub fn api_json(api: &Api) -> Value {
         "scopes": scope_list(&api.scopes),
         "token_lifetime": api.token_lifetime,
         "profile": profile_str(api.profile),
+        "reuse": reuse_json(api.reuse),
     })
 }
 
@@ -58,6 +117,7 @@ fn api_fields(api: &Api) -> Vec<(&'static str, String)> {
         ("scopes", scope_list(&api.scopes).join(" ")),
         ("token lifetime", format!("{} s", api.token_lifetime)),
         ("profile", profile_str(api.profile).to_owned()),
+        ("token reuse", reuse_text(api.reuse)),
     ]
 }
 
@@ -68,8 +128,13 @@ async fn create(ctx: &Ctx, args: ApiCreate) -> Result<Output, AdminError> {
         scopes: args.scopes.into_iter().collect(),
         token_lifetime: args.token_lifetime,
         profile: args.profile.into(),
-        // Token reuse on at 50 % (issue 8); stored with the API, kept by `api update`.
-        reuse: m2m_core::model::Reuse::default(),
+        // Stored with the API, kept by `api update` unless changed there.
+        reuse: reuse_with(
+            Reuse::Off,
+            Some(args.reuse),
+            Some(args.reuse_min_remaining),
+            Some(args.reuse_with_hook),
+        ),
     };
     match ctx.store.create_api(&api).await {
         Ok(()) => {}
@@ -148,11 +213,14 @@ async fn update(ctx: &Ctx, args: ApiUpdate) -> Result<Output, AdminError> {
         && args.add_scopes.is_empty()
         && args.remove_scopes.is_empty()
         && args.token_lifetime.is_none()
-        && args.profile.is_none();
+        && args.profile.is_none()
+        && args.reuse.is_none()
+        && args.reuse_min_remaining.is_none()
+        && args.reuse_with_hook.is_none();
     if nothing {
         return Err(AdminError::Invalid(
             "nothing to change: pass --name, --scopes, --add-scopes, --remove-scopes, \
-             --token-lifetime or --profile"
+             --token-lifetime, --profile, --reuse, --reuse-min-remaining or --reuse-with-hook"
                 .into(),
         ));
     }
@@ -180,12 +248,57 @@ async fn update(ctx: &Ctx, args: ApiUpdate) -> Result<Output, AdminError> {
         if let Some(p) = args.profile {
             api.profile = p.into();
         }
-        match ctx.store.replace_api(&api, current.version).await {
+        api.reuse = reuse_with(
+            api.reuse,
+            args.reuse,
+            args.reuse_min_remaining,
+            args.reuse_with_hook,
+        );
+        // Scopes leaving the API leave its grants too, or the update is refused: a
+        // grant keeping them would silently re-grant them if they were added back.
+        let dropped = current.value.scopes.difference(&api.scopes);
+        let trimmed: Vec<Grant> = if dropped.is_empty() {
+            Vec::new()
+        } else {
+            ctx.store
+                .grants_for_api(&identifier)
+                .await?
+                .into_iter()
+                .filter(|g| !g.scopes.intersection(&dropped).is_empty())
+                .map(|g| Grant {
+                    scopes: g.scopes.difference(&dropped),
+                    ..g
+                })
+                .collect()
+        };
+        if !trimmed.is_empty() && !args.cascade {
+            let clients: Vec<&str> = trimmed.iter().map(|g| g.client_id.as_str()).collect();
+            return Err(AdminError::Refused(format!(
+                "scope(s) {} are granted to {} client(s) ({}); pass --cascade to remove them \
+                 from those grants too, or remove them with `m2m-admin grant` first",
+                scope_list(&dropped).join(" "),
+                trimmed.len(),
+                clients.join(", ")
+            )));
+        }
+        let written = if trimmed.is_empty() {
+            ctx.store.replace_api(&api, current.version).await
+        } else {
+            ctx.store
+                .replace_api_with_grants(&api, current.version, &trimmed)
+                .await
+        };
+        match written {
             Ok(()) => {
+                let mut doc = api_json(&api);
+                doc["grants_updated"] = trimmed
+                    .iter()
+                    .map(|g| Value::from(g.client_id.as_str()))
+                    .collect();
                 return Ok(Output::new(
-                    api_json(&api),
+                    doc,
                     format!("Updated API.\n{}", fields(&api_fields(&api))),
-                ))
+                ));
             }
             Err(StoreError::Conflict(_)) => continue,
             Err(e) => return Err(e.into()),

@@ -2,7 +2,9 @@
 //! operators read in `m2m-admin --help` and `m2m-admin <command> --help`.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use m2m_core::model::{Alg, Profile, DEFAULT_TOKEN_LIFETIME, MAX_TOKEN_LIFETIME};
+use m2m_core::model::{
+    Alg, Profile, DEFAULT_REUSE_MIN_REMAINING_PCT, DEFAULT_TOKEN_LIFETIME, MAX_TOKEN_LIFETIME,
+};
 use m2m_core::types::{Scope, ScopeSet};
 
 const AFTER_HELP: &str = "\
@@ -11,7 +13,6 @@ Environment:
   AWS_REGION         the AWS region (us-east-1 for the local stack)
   AWS_ENDPOINT_URL   the local emulator, e.g. http://127.0.0.1:5000 (unset in AWS)
   M2M_STACK          the stack name tagged on new KMS keys (default: local)
-  M2M_ADMIN_NOW      testing aid: the current time in Unix seconds, instead of the clock
 
 Exit status: 0 success, 2 invalid input, 3 not found, 4 refused (already exists,
 in use, too early, or changed concurrently), 1 AWS or other failure.";
@@ -107,6 +108,28 @@ pub struct ApiCreate {
     /// Claim layout of its tokens: RFC 9068, or Auth0-compatible.
     #[arg(long, value_enum, default_value_t = ProfileArg::Rfc9068)]
     pub profile: ProfileArg,
+    /// Token reuse: a repeat request gets the token already issued while enough of its
+    /// lifetime is left, instead of a new signature.
+    #[arg(long, value_enum, default_value_t = OnOff::On)]
+    pub reuse: OnOff,
+    /// Reuse a token while more than this percentage of its lifetime is left (1-99).
+    #[arg(long, value_name = "PCT", default_value_t = DEFAULT_REUSE_MIN_REMAINING_PCT,
+          value_parser = clap::value_parser!(u8).range(1..=99))]
+    pub reuse_min_remaining: u8,
+    /// Reuse even when a claims hook is configured (the hook is then not asked again
+    /// until the token is re-signed).
+    #[arg(long, value_enum, value_name = "on|off", default_value_t = OnOff::Off,
+          num_args = 0..=1, default_missing_value = "on")]
+    pub reuse_with_hook: OnOff,
+}
+
+/// `on` or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OnOff {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
 }
 
 /// `m2m-admin api update`
@@ -124,10 +147,14 @@ pub struct ApiUpdate {
     /// Add these scopes, comma-separated.
     #[arg(long, value_delimiter = ',', value_parser = parse_scope)]
     pub add_scopes: Vec<Scope>,
-    /// Remove these scopes, comma-separated (grants keep them, but the token endpoint
-    /// no longer issues them).
+    /// Remove these scopes, comma-separated. Grants holding them are refused unless
+    /// --cascade also removes the scopes from those grants.
     #[arg(long, value_delimiter = ',', value_parser = parse_scope)]
     pub remove_scopes: Vec<Scope>,
+    /// With --remove-scopes (or --scopes dropping scopes): remove them from every grant
+    /// too, so adding a scope back never silently re-grants it.
+    #[arg(long)]
+    pub cascade: bool,
     /// A new token lifetime in seconds (at most 86400).
     #[arg(long, value_name = "SECONDS",
           value_parser = clap::value_parser!(u64).range(1..=MAX_TOKEN_LIFETIME))]
@@ -135,6 +162,15 @@ pub struct ApiUpdate {
     /// A new claim layout.
     #[arg(long, value_enum)]
     pub profile: Option<ProfileArg>,
+    /// Turn token reuse on or off.
+    #[arg(long, value_enum)]
+    pub reuse: Option<OnOff>,
+    /// Reuse a token while more than this percentage of its lifetime is left (1-99).
+    #[arg(long, value_name = "PCT", value_parser = clap::value_parser!(u8).range(1..=99))]
+    pub reuse_min_remaining: Option<u8>,
+    /// Reuse even when a claims hook is configured.
+    #[arg(long, value_enum, value_name = "on|off", num_args = 0..=1, default_missing_value = "on")]
+    pub reuse_with_hook: Option<OnOff>,
 }
 
 /// `m2m-admin client ...`
@@ -263,7 +299,23 @@ pub enum KeysCommand {
         #[arg(allow_hyphen_values = true)]
         kid: String,
         /// Allow retiring the active key, which leaves no active key: the token
-        /// function then signs with M2M_SIGNING_KEY.
+        /// function keeps signing with it for at most 10 minutes, then refuses to sign
+        /// until a key is activated (M2M_SIGNING_KEY signs only while the registry is
+        /// empty).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Revoke a compromised key at once: it is removed from the JWKS and never signs
+    /// again. Revoking the active key activates a pending key in the same step.
+    Revoke {
+        /// The key id (kid); it may begin with a dash.
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+        /// The pending key to activate in its place (needed when several are pending).
+        #[arg(long, value_name = "KID", allow_hyphen_values = true)]
+        activate: Option<String>,
+        /// Revoke the active key even with no pending key to take over: no token is
+        /// issued until a key is activated.
         #[arg(long)]
         force: bool,
     },

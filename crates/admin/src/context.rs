@@ -1,6 +1,6 @@
 //! What every command runs against: the directory store, the KMS client and the time.
-//! The one place the CLI reads the clock (or its `M2M_ADMIN_NOW` override) and builds
-//! its AWS SDK configuration.
+//! The one place the CLI reads the clock (or, in debug builds only, its test override)
+//! and builds its AWS SDK configuration.
 
 use std::time::Duration;
 
@@ -15,9 +15,24 @@ use m2m_aws::AdminStore;
 use crate::error::AdminError;
 
 /// The environment variable that overrides the clock, in Unix seconds. A testing aid:
-/// tests advance time through it (secret grace periods, key publication delays)
-/// instead of sleeping. Operators have no reason to set it.
+/// tests (which run the debug binary) advance time through it (secret grace periods,
+/// key publication delays) instead of sleeping. It does not exist in a release build,
+/// so no environment can make an operator's CLI misjudge a key's or secret's age.
+#[cfg(debug_assertions)]
 pub const NOW_VARIABLE: &str = "M2M_ADMIN_NOW";
+
+/// The clock override from the environment: debug builds only; always `None` in a
+/// release build.
+pub fn now_override() -> Option<String> {
+    #[cfg(debug_assertions)]
+    {
+        std::env::var(NOW_VARIABLE).ok()
+    }
+    #[cfg(not(debug_assertions))]
+    {
+        None
+    }
+}
 
 /// The command's environment.
 #[derive(Debug)]
@@ -77,17 +92,18 @@ impl Ctx {
     }
 }
 
-/// The current time in Unix seconds: `override_value` (the [`NOW_VARIABLE`]) when set,
-/// else the wall clock.
+/// The current time in Unix seconds: `override_value` ([`now_override`]) when set, else
+/// the wall clock.
 ///
 /// # Errors
 /// [`AdminError::Invalid`] when the override is not a whole number of seconds.
 pub fn now(override_value: Option<&str>) -> Result<u64, AdminError> {
     match override_value.map(str::trim).filter(|v| !v.is_empty()) {
         Some(v) => v.parse().map_err(|_| {
-            AdminError::Invalid(format!(
-                "{NOW_VARIABLE} must be Unix seconds (a whole number); unset it to use the clock"
-            ))
+            AdminError::Invalid(
+                "the clock override must be Unix seconds (a whole number); unset it to use the clock"
+                    .to_owned(),
+            )
         }),
         None => Ok(m2m_aws::signer::system_clock()),
     }
@@ -102,5 +118,57 @@ mod tests {
         assert_eq!(now(Some("1800000000")).ok(), Some(1_800_000_000));
         assert!(matches!(now(Some("soon")), Err(AdminError::Invalid(_))));
         assert!(now(None).is_ok_and(|t| t > 1_700_000_000));
+    }
+
+    /// The override's name appears in the CLI's sources only under
+    /// `cfg(debug_assertions)`, so a release build holds neither the name nor the code
+    /// reading it.
+    #[test]
+    fn clock_override_debug_only() {
+        let sources = [
+            ("context.rs", include_str!("context.rs")),
+            ("main.rs", include_str!("main.rs")),
+            ("cli.rs", include_str!("cli.rs")),
+        ];
+        let name = ["M2M", "ADMIN", "NOW"].join("_");
+        let read = format!("env::var({})", "NOW_VARIABLE");
+        for (file, src) in sources {
+            let lines: Vec<&str> = src.lines().collect();
+            for (i, line) in lines.iter().enumerate() {
+                if line.contains(&name) && !line.trim_start().starts_with("//") {
+                    let guarded = i > 0 && lines[i - 1].trim() == "#[cfg(debug_assertions)]";
+                    assert!(
+                        guarded,
+                        "{file}:{} names the override outside cfg(debug_assertions)",
+                        i + 1
+                    );
+                }
+            }
+            for (i, line) in lines.iter().enumerate() {
+                if line.contains(&read) {
+                    let window = &lines[i.saturating_sub(3)..i];
+                    assert!(
+                        window
+                            .iter()
+                            .any(|l| l.trim() == "#[cfg(debug_assertions)]"),
+                        "{file}:{} reads the override outside cfg(debug_assertions)",
+                        i + 1
+                    );
+                }
+            }
+        }
+        assert!(cfg!(debug_assertions) == now_override_compiled());
+    }
+
+    fn now_override_compiled() -> bool {
+        #[cfg(debug_assertions)]
+        {
+            let _ = NOW_VARIABLE;
+            true
+        }
+        #[cfg(not(debug_assertions))]
+        {
+            false
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! `m2m-admin keys ...`: the signing-key lifecycle of DESIGN.md "Keys and JWKS" —
 //! `pending` (published, not signing) → `active` (signs; exactly one) → `retired`
-//! (published until every token it signed has expired) → deleted.
+//! (published until every token it signed has expired) → deleted; and `revoked`
+//! (compromised: never published, never signs) from any state.
 //!
 //! Two timing rules protect verifiers: a key is activated only once it has been
 //! published for the JWKS cache lifetime (so every verifier's cached JWKS already holds
@@ -54,6 +55,11 @@ pub async fn run(ctx: &Ctx, cmd: KeysCommand) -> Result<Output, AdminError> {
         }
         KeysCommand::Activate { kid, force } => activate(ctx, &Kid::new(kid), force).await,
         KeysCommand::Retire { kid, force } => retire(ctx, &Kid::new(kid), force).await,
+        KeysCommand::Revoke {
+            kid,
+            activate,
+            force,
+        } => revoke(ctx, &Kid::new(kid), activate.map(Kid::new), force).await,
         KeysCommand::List => list(ctx).await,
         KeysCommand::Delete { kid, pending_days } => {
             delete(ctx, &Kid::new(kid), pending_days).await
@@ -66,6 +72,7 @@ fn status_str(s: KeyStatus) -> &'static str {
         KeyStatus::Pending => "pending",
         KeyStatus::Active => "active",
         KeyStatus::Retired => "retired",
+        KeyStatus::Revoked => "revoked",
     }
 }
 
@@ -197,10 +204,11 @@ async fn activate(ctx: &Ctx, kid: &Kid, force: bool) -> Result<Output, AdminErro
                 format!("Key {kid} is already the active key."),
             ))
         }
-        KeyStatus::Retired => {
+        KeyStatus::Retired | KeyStatus::Revoked => {
             return Err(AdminError::Refused(format!(
-                "key {kid} is retired and is not reactivated; create a new key with \
-                 `m2m-admin keys create` and activate that"
+                "key {kid} is {} and is not reactivated; create a new key with \
+                 `m2m-admin keys create` and activate that",
+                status_str(key.status)
             )))
         }
         KeyStatus::Pending => {}
@@ -261,11 +269,16 @@ async fn retire(ctx: &Ctx, kid: &Kid, force: bool) -> Result<Output, AdminError>
                 opt_time(key.retired_at)
             )))
         }
+        KeyStatus::Revoked => {
+            return Err(AdminError::Refused(format!(
+                "key {kid} is revoked; it is neither published nor signing"
+            )))
+        }
         KeyStatus::Active if !force => {
             return Err(AdminError::Refused(format!(
-                "key {kid} is the active key; retiring it leaves the token function signing \
-                 with M2M_SIGNING_KEY. To rotate, create and activate a new key (which retires \
-                 this one); to retire it anyway, pass --force"
+                "key {kid} is the active key; retiring it leaves no active key, and the token \
+                 function stops signing within 10 minutes. To rotate, create and activate a \
+                 new key (which retires this one); to retire it anyway, pass --force"
             )))
         }
         KeyStatus::Active | KeyStatus::Pending => {}
@@ -278,6 +291,96 @@ async fn retire(ctx: &Ctx, kid: &Kid, force: bool) -> Result<Output, AdminError>
             "Retired key {kid}; it stays published until {}.",
             time(until)
         ),
+    ))
+}
+
+/// `keys revoke`: the compromise procedure. The key leaves the JWKS at the next
+/// registry read of the JWKS function (its cache: 60 s, plus the documents' 300 s
+/// `max-age` at verifiers) and never signs again; the token function stops signing
+/// with it at its next registry read (60 s).
+async fn revoke(
+    ctx: &Ctx,
+    kid: &Kid,
+    activate: Option<Kid>,
+    force: bool,
+) -> Result<Output, AdminError> {
+    let key = ctx
+        .store
+        .get_key(kid)
+        .await?
+        .ok_or_else(|| key_not_found(kid.as_str()))?;
+    if key.status == KeyStatus::Revoked {
+        return Ok(Output::new(
+            key_json(&key, false),
+            format!("Key {kid} is already revoked."),
+        ));
+    }
+    let keys = ctx.store.list_keys().await?;
+    let pending: Vec<&SigningKey> = keys
+        .iter()
+        .filter(|k| k.status == KeyStatus::Pending && &k.kid != kid)
+        .collect();
+    let promote = match (&activate, key.status) {
+        (Some(next), _) => {
+            if !pending.iter().any(|k| &k.kid == next) {
+                return Err(AdminError::Refused(format!(
+                    "key {next} is not a pending key; `m2m-admin keys list` shows the keys"
+                )));
+            }
+            Some(next.clone())
+        }
+        (None, KeyStatus::Active) => match pending.as_slice() {
+            [only] => Some(only.kid.clone()),
+            [] if force => None,
+            [] => {
+                return Err(AdminError::Refused(format!(
+                    "key {kid} is the active key and no key is pending to take over; create one \
+                     with `m2m-admin keys create` and pass --activate <kid>, or pass --force to \
+                     revoke it now and issue no token until a key is activated"
+                )))
+            }
+            several => {
+                let kids: Vec<&str> = several.iter().map(|k| k.kid.as_str()).collect();
+                return Err(AdminError::Refused(format!(
+                    "several keys are pending ({}); choose the one to activate with --activate <kid>",
+                    kids.join(", ")
+                )));
+            }
+        },
+        (None, _) => None,
+    };
+    match ctx
+        .store
+        .revoke_key(kid, key.status, promote.as_ref(), ctx.now)
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::Conflict(what)) => {
+            return Err(AdminError::Refused(format!(
+                "{what} changed while revoking (another operator?); nothing was written. \
+                 Check `m2m-admin keys list` and run the command again"
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let mut text = format!(
+        "Revoked key {kid}: removed from the JWKS within 60 s (verifiers may cache the JWKS \
+         for 300 s more) and never signs again."
+    );
+    if let Some(next) = &promote {
+        text.push_str(&format!(
+            "\nActivated key {next}: it signs every new token within 60 s."
+        ));
+    } else if key.status == KeyStatus::Active {
+        text.push_str("\nNo key is active: no token is issued until one is activated.");
+    }
+    Ok(Output::new(
+        json!({
+            "revoked": kid.as_str(),
+            "activated": promote.as_ref().map(Kid::as_str),
+            "at": ctx.now,
+        }),
+        text,
     ))
 }
 

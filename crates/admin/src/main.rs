@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 use crate::cli::{Cli, Command};
-use crate::context::{Ctx, NOW_VARIABLE};
+use crate::context::Ctx;
 use crate::error::AdminError;
 use crate::output::Output;
 
@@ -65,7 +65,7 @@ async fn run(cli: Cli) -> Result<Output, AdminError> {
         .ok_or_else(|| {
             AdminError::Invalid("no table: set M2M_TABLE or pass --table NAME".into())
         })?;
-    let now = context::now(std::env::var(NOW_VARIABLE).ok().as_deref())?;
+    let now = context::now(context::now_override().as_deref())?;
     let endpoint = std::env::var("AWS_ENDPOINT_URL")
         .ok()
         .filter(|e| !e.trim().is_empty());

@@ -120,10 +120,12 @@ impl AdminStore {
         )))
     }
 
-    /// Deletes the API (conditional on `expected` version) and `grants` (each bumping
-    /// its client's version). Up to 49 grants go in the API's own transaction; more are
-    /// deleted in further transactions after the API is gone (no grant can be added to
-    /// a deleted API, so the remainder cannot grow).
+    /// Deletes `grants` (each bumping its client's version), then the API (conditional
+    /// on `expected` version). Grants go in transactions of up to 49; the API goes in
+    /// the last one, after every other grant is gone. An interruption (a crash, a
+    /// conflict) therefore leaves the API in place with fewer grants, never grants of a
+    /// deleted API: running the deletion again finishes it. A grant added meanwhile
+    /// bumps the API's version, so the last transaction fails and the caller re-reads.
     ///
     /// # Errors
     /// [`StoreError::Conflict`] when the API changed (e.g. a grant was added) or a grant
@@ -134,17 +136,10 @@ impl AdminStore {
         expected: u64,
         grants: &[Grant],
     ) -> Result<(), StoreError> {
-        let api_delete = self.delete_action(
-            items::api_key(identifier),
-            Some(Condition {
-                expression: version_condition(expected),
-                names: &[("#v", VERSION)],
-                values: vec![(":expected", n(expected))],
-            }),
-        )?;
-        let mut batch = vec![(format!("API {identifier}"), api_delete)];
+        let mut batch = Vec::new();
         for grant in grants {
-            if batch.len() + 2 > MAX_TRANSACTION_ITEMS {
+            // Room for this grant's two actions and the API's deletion.
+            if batch.len() + 3 > MAX_TRANSACTION_ITEMS {
                 self.transact(std::mem::take(&mut batch)).await?;
             }
             let label = format!("grant of client {}", grant.client_id);
@@ -157,6 +152,62 @@ impl AdminStore {
                 self.bump_any_action(&grant.client_id)?,
             ));
         }
+        let api_delete = self.delete_action(
+            items::api_key(identifier),
+            Some(Condition {
+                expression: version_condition(expected),
+                names: &[("#v", VERSION)],
+                values: vec![(":expected", n(expected))],
+            }),
+        )?;
+        batch.push((format!("API {identifier}"), api_delete));
+        self.transact(batch).await
+    }
+
+    /// Replaces an API (conditional on `expected` version) after rewriting `grants`
+    /// (each conditional on still existing, bumping its client's version) — used when
+    /// scopes are removed from the API and from the grants holding them. Grants go
+    /// first, the API last, so an interruption leaves grants without scopes the API
+    /// still defines (narrower, never wider) and running the update again finishes it.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the API changed or a grant vanished.
+    pub async fn replace_api_with_grants(
+        &self,
+        api: &Api,
+        expected: u64,
+        grants: &[Grant],
+    ) -> Result<(), StoreError> {
+        let mut batch = Vec::new();
+        for grant in grants {
+            if batch.len() + 3 > MAX_TRANSACTION_ITEMS {
+                self.transact(std::mem::take(&mut batch)).await?;
+            }
+            batch.push((
+                format!("grant of client {}", grant.client_id),
+                self.put_action(
+                    items::grant_to_item(grant),
+                    "attribute_exists(#pk)",
+                    &[],
+                    vec![],
+                )?,
+            ));
+            batch.push((
+                format!("client {}", grant.client_id),
+                self.bump_any_action(&grant.client_id)?,
+            ));
+        }
+        let mut item = items::api_to_item(api);
+        item.insert(VERSION.to_owned(), n(expected.saturating_add(1)));
+        batch.push((
+            format!("API {}", api.identifier),
+            self.put_action(
+                item,
+                version_condition(expected),
+                &[("#v", VERSION)],
+                vec![(":expected", n(expected))],
+            )?,
+        ));
         self.transact(batch).await
     }
 }

@@ -192,6 +192,33 @@ impl AdminStore {
         self.transact(vec![action]).await
     }
 
+    /// In one transaction: `kid` goes from `from` to `revoked` (`revoked_at` = `now`)
+    /// and, when given, `promote` goes from `pending` to `active` (`activated_at` =
+    /// `now`). Conditional on both statuses.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when a key's status changed since it was read.
+    pub async fn revoke_key(
+        &self,
+        kid: &Kid,
+        from: KeyStatus,
+        promote: Option<&Kid>,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let mut actions =
+            vec![self.transition(kid, from, KeyStatus::Revoked, "revoked_at", now)?];
+        if let Some(next) = promote {
+            actions.push(self.transition(
+                next,
+                KeyStatus::Pending,
+                KeyStatus::Active,
+                "activated_at",
+                now,
+            )?);
+        }
+        self.transact(actions).await
+    }
+
     /// Deletes the item of a retired key, conditional on it still being retired at
     /// `retired_at` (the caller has checked that no token it signed is still valid).
     ///

@@ -1,6 +1,6 @@
 //! The DynamoDB directory: [`Directory`] on one table, reading client, grant, API and
 //! the token reuse cache entry for a token request in one `BatchGetItem` round trip,
-//! and writing reusable tokens with `PutItem` (issue 8).
+//! and writing sealed reusable tokens with `PutItem`, bounded in time.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client as DynamoClient;
 use m2m_core::error::PortError;
 use m2m_core::ports::{Directory, Lookup};
-use m2m_core::reuse::{CachedToken, ReuseKey};
+use m2m_core::reuse::{ReuseKey, SealedToken, REUSE_WRITE_BUDGET_MS};
 use m2m_core::types::{Audience, ClientId, SecretId};
 
 use crate::items::{self, Item, ItemError};
@@ -177,18 +177,26 @@ impl Directory for DynamoDirectory {
         &self,
         client_id: &ClientId,
         key: &ReuseKey,
-        token: &CachedToken,
+        token: &SealedToken,
     ) -> Result<(), PortError> {
         // Unconditional: of two concurrent misses, the last writer wins, and either
-        // token is valid. The SDK error never carries the item (the token).
-        self.client
+        // token is valid. The SDK error never carries the item. The token is already
+        // signed, so the write gets its own short deadline rather than the SDK's
+        // operation timeout: a slow write is abandoned, never a late response.
+        let put = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(reuse_item::reuse_to_item(client_id, key, token)))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| port_error("DynamoDB PutItem (reuse cache)", e))
+            .send();
+        match tokio::time::timeout(Duration::from_millis(REUSE_WRITE_BUDGET_MS), put).await {
+            Ok(done) => done
+                .map(|_| ())
+                .map_err(|e| port_error("DynamoDB PutItem (reuse cache)", e)),
+            Err(_) => Err(PortError::new(format!(
+                "DynamoDB PutItem (reuse cache) abandoned after {REUSE_WRITE_BUDGET_MS} ms"
+            ))),
+        }
     }
 
     async fn record_secret_use(

@@ -12,11 +12,18 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use aws_sdk_lambda::Client as LambdaClient;
 use m2m_core::error::PortError;
-use m2m_core::hook::{HookRequest, HookResponse};
+use m2m_core::hook::{HookRequest, HookResponse, MAX_HOOK_ANSWER_BYTES};
 use m2m_core::ports::ClaimsHook;
 
 use crate::config::CONNECT_TIMEOUT;
 use crate::sdk_error::port_error;
+
+/// Operator variable: an epoch (any string) bumped to re-sign every reused token when
+/// the hook's behaviour changes without its function name or ARN changing.
+pub const HOOK_EPOCH_VARIABLE: &str = "M2M_HOOK_EPOCH";
+/// Operator variable: plain claim names (comma- or space-separated) the hook may set
+/// besides collision-resistant ones (RFC 7519 §4.2). Reserved names stay refused.
+pub const HOOK_ALLOWED_CLAIMS_VARIABLE: &str = "M2M_HOOK_ALLOWED_CLAIMS";
 
 /// Invokes a Lambda function as the claims hook.
 #[derive(Clone, Debug)]
@@ -24,6 +31,19 @@ pub struct LambdaHook {
     client: LambdaClient,
     function: String,
     timeout: Duration,
+    identity: String,
+    allowed: Vec<String>,
+}
+
+/// Parses [`HOOK_ALLOWED_CLAIMS_VARIABLE`]: names separated by commas or whitespace;
+/// reserved names are left out (they could never be set anyway).
+pub fn parse_allowed_claims(value: &str) -> Vec<String> {
+    value
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|n| !n.is_empty())
+        .filter(|n| !m2m_core::hook::RESERVED_CLAIMS.contains(n))
+        .map(str::to_owned)
+        .collect()
 }
 
 impl LambdaHook {
@@ -41,7 +61,20 @@ impl LambdaHook {
                     .build(),
             )
             .build();
-        Self::from_client(LambdaClient::from_conf(config), function, timeout)
+        let var = |name: &str| std::env::var(name).unwrap_or_default();
+        Self::from_client(LambdaClient::from_conf(config), function, timeout).with_policy(
+            &var(HOOK_EPOCH_VARIABLE),
+            parse_allowed_claims(&var(HOOK_ALLOWED_CLAIMS_VARIABLE)),
+        )
+    }
+
+    /// Sets the operator's epoch ([`HOOK_EPOCH_VARIABLE`]) and plain-name allowlist
+    /// ([`HOOK_ALLOWED_CLAIMS_VARIABLE`]); [`LambdaHook::new`] reads both from the
+    /// environment at cold start.
+    pub fn with_policy(mut self, epoch: &str, allowed: Vec<String>) -> Self {
+        self.identity = format!("{}\n{epoch}", self.function);
+        self.allowed = allowed;
+        self
     }
 
     /// A hook on an existing client (tests attach interceptors to it).
@@ -50,10 +83,13 @@ impl LambdaHook {
         function: impl Into<String>,
         timeout: Duration,
     ) -> Self {
+        let function = function.into();
         Self {
             client,
-            function: function.into(),
+            identity: format!("{function}\n"),
+            function,
             timeout,
+            allowed: Vec::new(),
         }
     }
 
@@ -64,6 +100,14 @@ impl LambdaHook {
 }
 
 impl ClaimsHook for LambdaHook {
+    fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    fn allowed_claims(&self) -> &[String] {
+        &self.allowed
+    }
+
     async fn call(&self, request: &HookRequest) -> Result<HookResponse, PortError> {
         let payload = serde_json::to_vec(request)
             .map_err(|e| PortError::new("serializing the hook request").with_source(e))?;
@@ -108,7 +152,27 @@ impl ClaimsHook for LambdaHook {
             )));
         }
         let body = out.payload.map(Blob::into_inner).unwrap_or_default();
+        if body.len() > MAX_HOOK_ANSWER_BYTES {
+            return Err(PortError::new(format!(
+                "claims hook answer of {} bytes exceeds {MAX_HOOK_ANSWER_BYTES}",
+                body.len()
+            )));
+        }
         HookResponse::from_json(&body)
             .map_err(|e| PortError::new("claims hook answered malformed JSON").with_source(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_claims_parsed_without_reserved() {
+        assert_eq!(
+            parse_allowed_claims(" tier, plan  scp,roles\tregion,"),
+            vec!["tier", "plan", "region"]
+        );
+        assert!(parse_allowed_claims("").is_empty());
     }
 }

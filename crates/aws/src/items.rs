@@ -46,7 +46,7 @@ pub const KIND_KEY: &str = "KEY";
 /// `version`.
 pub const LAST_USED: &str = "last_used";
 
-/// API item: `on` or `off`, token reuse (issue 8). Absent: on.
+/// API item: `on` or `off`, token reuse. Absent: on.
 pub const REUSE: &str = "reuse";
 /// API item: reuse while more than this percentage of a token's lifetime is left
 /// (1..=99). Absent: 50.
@@ -237,12 +237,13 @@ pub fn signing_key_to_item(key: &SigningKey) -> Result<Item, serde_json::Error> 
     Ok(item)
 }
 
-/// The stored form of a key status (`pending`, `active`, `retired`).
+/// The stored form of a key status (`pending`, `active`, `retired`, `revoked`).
 pub fn key_status_str(status: KeyStatus) -> &'static str {
     match status {
         KeyStatus::Pending => "pending",
         KeyStatus::Active => "active",
         KeyStatus::Retired => "retired",
+        KeyStatus::Revoked => "revoked",
     }
 }
 
@@ -529,7 +530,8 @@ pub fn signing_key_from_item(item: &Item) -> Result<SigningKey, ItemError> {
         "pending" => KeyStatus::Pending,
         "active" => KeyStatus::Active,
         "retired" => KeyStatus::Retired,
-        _ => return Err(r.err("status", "is not pending, active or retired")),
+        "revoked" => KeyStatus::Revoked,
+        _ => return Err(r.err("status", "is not pending, active, retired or revoked")),
     };
     let public_jwk: Jwk = match r.req("public_jwk")? {
         AttributeValue::S(json) => {
@@ -942,6 +944,15 @@ mod tests {
             signing_key_from_item(&item).unwrap_err().attribute,
             "public_jwk"
         );
+    }
+
+    #[test]
+    fn signing_key_revoked_round_trip_equal() {
+        let mut k = signing_key();
+        k.status = KeyStatus::Revoked;
+        let item = signing_key_to_item(&k).unwrap();
+        assert_eq!(item.get("status"), Some(&s("revoked")));
+        assert_eq!(signing_key_from_item(&item).unwrap(), k);
     }
 
     #[test]

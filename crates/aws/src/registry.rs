@@ -1,12 +1,21 @@
 //! The signing-key registry on DynamoDB: [`KeySource`] over the `KEY#<kid>` items of
 //! the directory table, listed with a `Query` on the `ByKind` index (`kind = KEY`)
 //! rather than a `Scan`, so the cost follows the number of keys, not of clients.
+//!
+//! The index is eventually consistent (a GSI cannot be read consistently), so the
+//! signer does not take a key's status from it: [`DynamoKeyRegistry::read_consistent`]
+//! re-reads the listed items from the base table with a strongly consistent
+//! `BatchGetItem`. The index only says which keys exist, which changes only when a key
+//! is created (and published as pending long before it may sign) or deleted.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client as DynamoClient;
 use m2m_core::error::PortError;
 use m2m_core::keys::KeySource;
 use m2m_core::model::SigningKey;
+use m2m_core::types::Kid;
 
 use crate::items;
 use crate::sdk_error::port_error;
@@ -83,6 +92,63 @@ impl DynamoKeyRegistry {
         Err(PortError::new(format!(
             "the key registry spans more than {MAX_REGISTRY_PAGES} query pages"
         )))
+    }
+}
+
+impl DynamoKeyRegistry {
+    /// The items of `kids`, read from the base table with a strongly consistent
+    /// `BatchGetItem` (DynamoDB developer guide, "Read consistency"). Keys no longer in
+    /// the table are left out.
+    ///
+    /// # Errors
+    /// A [`PortError`] when the read fails, keys stay unprocessed after retries, or an
+    /// item does not decode strictly.
+    pub async fn read_consistent(&self, kids: &[Kid]) -> Result<Vec<SigningKey>, PortError> {
+        let mut keys = Vec::new();
+        // BatchGetItem takes at most 100 keys per request.
+        for chunk in kids.chunks(100) {
+            let mut pending: Vec<_> = chunk.iter().map(items::signing_key_key).collect();
+            for attempt in 0..3u32 {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                }
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(pending))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| PortError::new("building BatchGetItem").with_source(e))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| port_error("DynamoDB BatchGetItem (key registry)", e))?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    keys.push(items::signing_key_from_item(&item).map_err(|e| {
+                        PortError::new("malformed signing key in the registry").with_source(e)
+                    })?);
+                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+            }
+            if !pending.is_empty() {
+                return Err(PortError::throttled(
+                    "DynamoDB BatchGetItem (key registry) left keys unprocessed",
+                ));
+            }
+        }
+        Ok(keys)
     }
 }
 

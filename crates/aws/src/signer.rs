@@ -1,7 +1,16 @@
 //! The KMS signer: [`Signer`] on AWS KMS asymmetric keys, `Sign` with
 //! `MessageType=RAW` (KMS hashes the signing input itself). The active key comes from
-//! the key registry in the table, falling back to `M2M_SIGNING_KEY`, and is cached in
-//! the signer between invocations.
+//! the key registry in the table and is cached in the signer between invocations.
+//!
+//! Which key signs:
+//! - the registry's active key, its status read from the base table with a strongly
+//!   consistent read (the `ByKind` index only lists which keys exist);
+//! - `M2M_SIGNING_KEY` only when the registry holds no key at all (a fresh
+//!   deployment);
+//! - when the registry holds keys but none is active (retired with `--force`, or
+//!   revoked), the last key confirmed active keeps signing within
+//!   [`KEY_STALE_GRACE_SECS`] unless it is now revoked or gone; otherwise no token is
+//!   signed (fail closed). A revoked key never signs, not even in that grace.
 
 use std::sync::Arc;
 
@@ -14,6 +23,7 @@ use m2m_core::jwk::Jwk;
 use m2m_core::model::{Alg, KeyStatus, SigningKey};
 use m2m_core::ports::{ActiveKey, Signer};
 use m2m_core::signature::ecdsa_der_to_jws;
+use m2m_core::types::Kid;
 use tokio::sync::RwLock;
 
 use crate::registry::DynamoKeyRegistry;
@@ -71,8 +81,8 @@ impl std::fmt::Debug for KmsSigner {
 
 impl KmsSigner {
     /// A signer reading the key registry from `table` with `dynamo` and signing with
-    /// `kms`; `fallback_key` (`M2M_SIGNING_KEY`: key id, ARN or alias) signs when no key
-    /// is active in the registry. Reads the system clock for the cache.
+    /// `kms`; `fallback_key` (`M2M_SIGNING_KEY`: key id, ARN or alias) signs only while
+    /// the registry holds no key at all. Reads the system clock for the cache.
     pub fn new(
         kms: KmsClient,
         dynamo: DynamoClient,
@@ -101,39 +111,43 @@ impl KmsSigner {
     /// As [`Signer::active_key`].
     pub async fn refresh(&self) -> Result<ActiveKey, PortError> {
         let now = (self.clock)();
-        let key = self.resolve().await?;
-        *self.cache.write().await = Some(Cached {
-            key: key.clone(),
-            confirmed_at: now,
-            checked_at: now,
-        });
-        Ok(key)
-    }
-
-    /// Reads the registry's active key, or the fallback key's public key from KMS.
-    async fn resolve(&self) -> Result<ActiveKey, PortError> {
-        if let Some(key) = self.registry_active_key().await? {
-            return Ok(ActiveKey {
-                alg: key.alg,
-                kid: key.kid,
-                handle: key.kms_key_id,
-            });
+        match self.resolve(None).await? {
+            Resolved::Key(key) => {
+                *self.cache.write().await = Some(Cached {
+                    key: key.clone(),
+                    confirmed_at: now,
+                    checked_at: now,
+                });
+                Ok(key)
+            }
+            Resolved::NoActive { .. } => Err(no_active_key()),
         }
-        let public = public_jwk(&self.kms, &self.fallback_key).await?;
-        Ok(ActiveKey {
-            alg: public.alg,
-            kid: public.jwk.thumbprint(),
-            handle: public.key_arn,
-        })
     }
 
-    /// The registry's active key, from the whole (small) key registry. Several active
-    /// keys are an operator error; the most recently activated one wins, with a warning.
-    async fn registry_active_key(&self) -> Result<Option<SigningKey>, PortError> {
-        let active: Vec<SigningKey> = self
-            .registry
-            .list()
-            .await?
+    /// Reads the registry's active key, or the fallback key's public key from KMS when
+    /// the registry holds no key at all.
+    async fn resolve(&self, cached: Option<&Kid>) -> Result<Resolved, PortError> {
+        let listed = self.registry.list().await?;
+        if listed.is_empty() {
+            let public = public_jwk(&self.kms, &self.fallback_key).await?;
+            return Ok(Resolved::Key(ActiveKey {
+                alg: public.alg,
+                kid: public.jwk.thumbprint(),
+                handle: public.key_arn,
+            }));
+        }
+        let mut kids: Vec<Kid> = listed.into_iter().map(|k| k.kid).collect();
+        if let Some(kid) = cached {
+            if !kids.contains(kid) {
+                kids.push(kid.clone());
+            }
+        }
+        let keys = self.registry.read_consistent(&kids).await?;
+        let cached_usable = cached.is_some_and(|kid| {
+            keys.iter()
+                .any(|k| &k.kid == kid && k.status != KeyStatus::Revoked)
+        });
+        let active: Vec<SigningKey> = keys
             .into_iter()
             .filter(|k| k.status == KeyStatus::Active)
             .collect();
@@ -143,8 +157,24 @@ impl KmsSigner {
                 "several signing keys are active; using the latest"
             );
         }
-        Ok(active.into_iter().max_by_key(|k| k.activated_at))
+        Ok(match active.into_iter().max_by_key(|k| k.activated_at) {
+            Some(key) => Resolved::Key(ActiveKey {
+                alg: key.alg,
+                kid: key.kid,
+                handle: key.kms_key_id,
+            }),
+            None => Resolved::NoActive { cached_usable },
+        })
     }
+}
+
+/// What a registry read found.
+enum Resolved {
+    /// The key to sign with.
+    Key(ActiveKey),
+    /// The registry holds keys but none is active; whether the cached key is still in
+    /// the registry and not revoked.
+    NoActive { cached_usable: bool },
 }
 
 impl Signer for KmsSigner {
@@ -163,8 +193,9 @@ impl Signer for KmsSigner {
                 return Ok(c.key.clone());
             }
         }
-        match self.resolve().await {
-            Ok(key) => {
+        let cached_kid = cache.as_ref().map(|c| c.key.kid.clone());
+        match self.resolve(cached_kid.as_ref()).await {
+            Ok(Resolved::Key(key)) => {
                 *cache = Some(Cached {
                     key: key.clone(),
                     confirmed_at: now,
@@ -172,6 +203,31 @@ impl Signer for KmsSigner {
                 });
                 Ok(key)
             }
+            Ok(Resolved::NoActive {
+                cached_usable: false,
+            }) => {
+                // Revoked or deleted: never sign with it again, not even in the grace.
+                if let Some(c) = cache.take() {
+                    tracing::error!(kid = %c.key.kid, "the cached signing key is revoked or gone and no key is active; no token is signed");
+                }
+                Err(no_active_key())
+            }
+            Ok(Resolved::NoActive {
+                cached_usable: true,
+            }) => match cache.as_mut() {
+                Some(c) if now.saturating_sub(c.confirmed_at) < KEY_STALE_GRACE_SECS => {
+                    tracing::warn!(
+                        kid = %c.key.kid,
+                        "no signing key is active in the registry; signing with the last active key"
+                    );
+                    c.checked_at = now;
+                    Ok(c.key.clone())
+                }
+                _ => {
+                    *cache = None;
+                    Err(no_active_key())
+                }
+            },
             Err(e) => match cache.as_mut() {
                 Some(c) if now.saturating_sub(c.confirmed_at) < KEY_STALE_GRACE_SECS => {
                     tracing::warn!(
@@ -232,6 +288,13 @@ impl Signer for KmsSigner {
                 }),
         }
     }
+}
+
+fn no_active_key() -> PortError {
+    PortError::new(
+        "the key registry holds signing keys but none is active; activate one with \
+         `m2m-admin keys activate`",
+    )
 }
 
 /// The key spec of a `GetPublicKey` answer. `CustomerMasterKeySpec` is the deprecated

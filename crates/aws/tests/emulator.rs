@@ -399,46 +399,138 @@ async fn es256_thousand_signatures_verify() {
     eprintln!("es256: {verified} signatures verified, {leading_zero} with a leading zero byte");
 }
 
+/// A registered key of `spec` with `status`, written to the table.
+async fn registered_key(env: &Env, spec: KeySpec, status: KeyStatus) -> SigningKey {
+    let kms_key = aws().create_kms_key(spec).await.unwrap();
+    let public = public_jwk(&env.kms, &kms_key).await.unwrap();
+    let key = SigningKey {
+        kid: public.jwk.thumbprint(),
+        kms_key_id: public.key_arn.clone(),
+        alg: public.alg,
+        status,
+        public_jwk: public.jwk.clone(),
+        created_at: NOW,
+        activated_at: (status == KeyStatus::Active).then_some(NOW),
+        retired_at: None,
+    };
+    env.put(items::signing_key_to_item(&key).unwrap()).await;
+    key
+}
+
+fn clocked(env: &Env, fallback: &str) -> (KmsSigner, Arc<AtomicU64>) {
+    let clock = Arc::new(AtomicU64::new(NOW));
+    let c = clock.clone();
+    let signer = env
+        .signer(fallback)
+        .with_clock(Arc::new(move || c.load(Ordering::SeqCst)));
+    (signer, clock)
+}
+
 #[tokio::test]
 async fn registry_active_key_preferred() {
     let env = env("registry").await;
     let fallback = aws().create_kms_key(KeySpec::Rsa2048).await.unwrap();
-    let registered = aws().create_kms_key(KeySpec::EccNistP256).await.unwrap();
-    let public = public_jwk(&env.kms, &registered).await.unwrap();
-    let kid = public.jwk.thumbprint();
-    let mut key = SigningKey {
-        kid: kid.clone(),
-        kms_key_id: public.key_arn.clone(),
-        alg: public.alg,
-        status: KeyStatus::Pending,
-        public_jwk: public.jwk.clone(),
-        created_at: NOW,
-        activated_at: None,
-        retired_at: None,
-    };
-    env.put(items::signing_key_to_item(&key).unwrap()).await;
-
-    let clock = Arc::new(AtomicU64::new(NOW));
-    let c = clock.clone();
-    let signer = env
-        .signer(&fallback)
-        .with_clock(Arc::new(move || c.load(Ordering::SeqCst)));
-    // Pending is not active: the fallback (RSA) signs.
-    assert_eq!(signer.active_key().await.unwrap().alg, Alg::RS256);
+    let mut key = registered_key(&env, KeySpec::EccNistP256, KeyStatus::Pending).await;
+    let (signer, clock) = clocked(&env, &fallback);
+    // The registry holds a key, none active: the fallback does not sign (fail closed).
+    let e = signer.active_key().await.unwrap_err();
+    assert!(e.message.contains("none is active"), "{e}");
 
     key.status = KeyStatus::Active;
     key.activated_at = Some(NOW + 1);
     env.put(items::signing_key_to_item(&key).unwrap()).await;
-    // Cached for 60 s.
-    clock.store(NOW + 59, Ordering::SeqCst);
-    assert_eq!(signer.active_key().await.unwrap().alg, Alg::RS256);
-    clock.store(NOW + 60, Ordering::SeqCst);
+    clock.store(NOW + 1, Ordering::SeqCst);
     let active = signer.active_key().await.unwrap();
     assert_eq!(active.alg, Alg::ES256);
-    assert_eq!(active.kid, kid);
-    assert_eq!(active.handle, public.key_arn);
+    assert_eq!(active.kid, key.kid);
+    assert_eq!(active.handle, key.kms_key_id);
     let token = jws(&signer, &active, &serde_json::json!({"sub": "x"})).await;
-    verify(&token, &public.jwk, jsonwebtoken::Algorithm::ES256).unwrap();
+    verify(&token, &key.public_jwk, jsonwebtoken::Algorithm::ES256).unwrap();
+}
+
+#[tokio::test]
+async fn fallback_key_only_for_empty_registry() {
+    let env = env("fallback").await;
+    let fallback = aws().create_kms_key(KeySpec::Rsa2048).await.unwrap();
+    let fallback_kid = public_jwk(&env.kms, &fallback)
+        .await
+        .unwrap()
+        .jwk
+        .thumbprint();
+    let (signer, clock) = clocked(&env, &fallback);
+    assert_eq!(signer.active_key().await.unwrap().kid, fallback_kid);
+    // A retired key in the registry: the fallback stops signing at the next refresh.
+    registered_key(&env, KeySpec::EccNistP256, KeyStatus::Retired).await;
+    clock.store(NOW + 60, Ordering::SeqCst);
+    assert!(signer.active_key().await.is_err());
+}
+
+#[tokio::test]
+async fn active_key_retired_kept_within_grace_then_fail_closed() {
+    let env = env("forcedretire").await;
+    let fallback = aws().create_kms_key(KeySpec::Rsa2048).await.unwrap();
+    let mut key = registered_key(&env, KeySpec::EccNistP256, KeyStatus::Active).await;
+    let (signer, clock) = clocked(&env, &fallback);
+    assert_eq!(signer.active_key().await.unwrap().kid, key.kid);
+    // `keys retire --force`: no key is active. The last active key (still published)
+    // keeps signing for the grace, never the fallback; then nothing signs.
+    key.status = KeyStatus::Retired;
+    key.retired_at = Some(NOW + 1);
+    env.put(items::signing_key_to_item(&key).unwrap()).await;
+    clock.store(NOW + 60, Ordering::SeqCst);
+    assert_eq!(signer.active_key().await.unwrap().kid, key.kid);
+    clock.store(
+        NOW + m2m_aws::signer::KEY_STALE_GRACE_SECS,
+        Ordering::SeqCst,
+    );
+    assert!(signer.active_key().await.is_err());
+}
+
+#[tokio::test]
+async fn revoked_active_key_never_signs_even_in_grace() {
+    let env = env("revoked").await;
+    let fallback = aws().create_kms_key(KeySpec::Rsa2048).await.unwrap();
+    let mut key = registered_key(&env, KeySpec::EccNistP256, KeyStatus::Active).await;
+    let (signer, clock) = clocked(&env, &fallback);
+    assert_eq!(signer.active_key().await.unwrap().kid, key.kid);
+    key.status = KeyStatus::Revoked;
+    env.put(items::signing_key_to_item(&key).unwrap()).await;
+    clock.store(NOW + 60, Ordering::SeqCst);
+    assert!(signer.active_key().await.is_err());
+    // Even if the registry then becomes unreadable, the revoked key is not used as the
+    // stale-on-error fallback: it was dropped from the cache.
+    let mut broken = items::signing_key_key(&Kid::new("broken"));
+    broken.insert(
+        items::KIND.into(),
+        AttributeValue::S(items::KIND_KEY.into()),
+    );
+    env.put(broken).await;
+    clock.store(NOW + 120, Ordering::SeqCst);
+    assert!(signer.active_key().await.is_err());
+}
+
+#[tokio::test]
+async fn active_key_status_read_consistently() {
+    // The index lists the keys; the status comes from a strongly consistent read of the
+    // base table (a GSI cannot be read consistently).
+    let env = env("consistent").await;
+    let fallback = aws().create_kms_key(KeySpec::Rsa2048).await.unwrap();
+    registered_key(&env, KeySpec::EccNistP256, KeyStatus::Active).await;
+    let counter = RequestCounter::new();
+    let sdk = aws().sdk_config().await;
+    let signer = KmsSigner::new(
+        counter.kms(&sdk),
+        counter.dynamo(&sdk),
+        &env.table,
+        &fallback,
+    );
+    signer.refresh().await.unwrap();
+    let ops: Vec<String> = counter
+        .snapshot()
+        .keys()
+        .map(|(_, op)| op.clone())
+        .collect();
+    assert_eq!(ops, ["BatchGetItem", "Query"]);
 }
 
 #[tokio::test]

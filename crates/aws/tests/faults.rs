@@ -180,6 +180,35 @@ async fn hook_answer_parsed() {
 }
 
 #[tokio::test]
+async fn hook_oversized_answer_refused() {
+    let pad = "x".repeat(m2m_core::hook::MAX_HOOK_ANSWER_BYTES);
+    let (_server, hook) = hook_against(
+        Canned::lambda_invoke(
+            &format!(r#"{{"claims":{{"https://a.example/p":"{pad}"}}}}"#),
+            None,
+        ),
+        Duration::from_millis(1500),
+    )
+    .await;
+    let err = hook.call(&hook_request()).await.unwrap_err();
+    assert!(err.message.contains("exceeds"), "{err}");
+}
+
+#[tokio::test]
+async fn hook_identity_names_function_and_epoch() {
+    let (_server, hook) = hook_against(
+        Canned::lambda_invoke("{}", None),
+        Duration::from_millis(1500),
+    )
+    .await;
+    let a = hook.clone().with_policy("1", vec!["tier".into()]);
+    let b = hook.with_policy("2", vec![]);
+    assert_eq!(a.identity(), "claims-hook\n1");
+    assert_ne!(a.identity(), b.identity());
+    assert_eq!(a.allowed_claims(), ["tier".to_owned()]);
+}
+
+#[tokio::test]
 async fn hook_function_error_server_error() {
     let (_server, hook) = hook_against(
         Canned::lambda_invoke(

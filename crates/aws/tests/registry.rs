@@ -113,7 +113,7 @@ async fn malformed_key_item_is_an_error_not_skipped() {
         NOW,
     ))
     .unwrap();
-    bad.insert("status".into(), AttributeValue::S("revoked".into()));
+    bad.insert("status".into(), AttributeValue::S("compromised".into()));
     put(&client, &table, bad).await;
     let err = DynamoKeyRegistry::new(client, &table)
         .list()

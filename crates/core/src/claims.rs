@@ -6,7 +6,7 @@ use base64::Engine as _;
 use rand::RngCore;
 use serde_json::{Map, Value};
 
-use crate::hook::RESERVED_CLAIMS;
+use crate::hook::hook_may_set;
 use crate::model::{Client, Profile};
 use crate::types::{Audience, ScopeSet};
 
@@ -78,15 +78,17 @@ pub fn build_claims(input: &ClaimInput<'_>) -> Map<String, Value> {
     c
 }
 
-/// Adds the hook's claims to `claims`, skipping reserved ones (and any the token
-/// already carries). Returns the names it dropped, for a warning in the log.
+/// Adds the hook's claims to `claims`, skipping reserved ones, plain names not on the
+/// operator's `allowlist` ([`hook_may_set`]) and any the token already carries.
+/// Returns the names it dropped, for a warning in the log.
 pub fn merge_custom_claims(
     claims: &mut Map<String, Value>,
     custom: Map<String, Value>,
+    allowlist: &[String],
 ) -> Vec<String> {
     let mut dropped = Vec::new();
     for (name, value) in custom {
-        if RESERVED_CLAIMS.contains(&name.as_str()) || claims.contains_key(&name) {
+        if !hook_may_set(&name, allowlist) || claims.contains_key(&name) {
             dropped.push(name);
         } else {
             claims.insert(name, value);
@@ -130,14 +132,109 @@ mod tests {
         let mut custom = Map::new();
         custom.insert("sub".into(), Value::from("evil"));
         custom.insert("scope".into(), Value::from("admin"));
-        custom.insert("plan".into(), Value::from("gold"));
-        let dropped = merge_custom_claims(&mut claims, custom);
+        custom.insert("https://acme.example/plan".into(), Value::from("gold"));
+        let dropped = merge_custom_claims(&mut claims, custom, &[]);
         assert_eq!(dropped, vec!["scope".to_string(), "sub".to_string()]);
         assert_eq!(claims["sub"], "c1");
         assert_eq!(claims["scope"], "x");
-        assert_eq!(claims["plan"], "gold");
+        assert_eq!(claims["https://acme.example/plan"], "gold");
         assert_eq!(claims["exp"], 15);
         assert_eq!(claims["org_id"], "org_1");
+    }
+
+    fn base_claims() -> Map<String, Value> {
+        let c = client();
+        build_claims(&ClaimInput {
+            issuer: "https://iss",
+            client: &c,
+            audience: &Audience::new("a"),
+            scopes: &ScopeSet::parse("x").unwrap(),
+            now: 10,
+            lifetime: 5,
+            profile: Profile::Rfc9068,
+        })
+    }
+
+    #[test]
+    fn authority_claims_reserved_dropped() {
+        let names = [
+            "scp",
+            "permissions",
+            "roles",
+            "groups",
+            "entitlements",
+            "cnf",
+            "act",
+            "may_act",
+            "typ",
+            "auth_time",
+            "acr",
+            "amr",
+        ];
+        let mut claims = base_claims();
+        let custom: Map<String, Value> = names
+            .iter()
+            .map(|n| ((*n).to_owned(), Value::from("admin")))
+            .collect();
+        // Even an operator allowlist cannot open a reserved name.
+        let allow: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let mut dropped = merge_custom_claims(&mut claims, custom, &allow);
+        dropped.sort();
+        let mut expected: Vec<String> = allow.clone();
+        expected.sort();
+        assert_eq!(dropped, expected);
+        for n in names {
+            assert!(!claims.contains_key(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn plain_claim_names_need_allowlist() {
+        let mut claims = base_claims();
+        let custom: Map<String, Value> = [
+            ("tier", "gold"),
+            ("plan", "gold"),
+            ("https://acme.example/tier", "gold"),
+            ("urn:acme:tier", "gold"),
+            ("acme.example/region", "eu"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), Value::from(v)))
+        .collect();
+        let dropped = merge_custom_claims(&mut claims, custom, &["plan".to_owned()]);
+        assert_eq!(dropped, vec!["tier".to_string()]);
+        assert_eq!(claims["plan"], "gold");
+        assert_eq!(claims["https://acme.example/tier"], "gold");
+        assert_eq!(claims["urn:acme:tier"], "gold");
+        assert_eq!(claims["acme.example/region"], "eu");
+    }
+
+    #[test]
+    fn collision_resistant_names_recognised() {
+        use crate::hook::is_collision_resistant as cr;
+        for ok in [
+            "https://a.example/x",
+            "urn:x:y",
+            "a.example/x",
+            "x-y.example.com/a/b",
+        ] {
+            assert!(cr(ok), "{ok}");
+        }
+        for bad in [
+            "x",
+            "scp",
+            ":x",
+            "1a:b",
+            "a:",
+            "a/b",
+            ".a/b",
+            "a./b",
+            "a.b/",
+            "https://a b",
+            "",
+        ] {
+            assert!(!cr(bad), "{bad}");
+        }
     }
 
     #[test]

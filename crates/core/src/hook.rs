@@ -9,7 +9,12 @@ use serde_json::{Map, Value};
 /// Contract version sent in every request.
 pub const HOOK_VERSION: &str = "1";
 
-/// Claims a hook can never set (DESIGN.md "The access token").
+/// Claims a hook can never set, even through the operator's allowlist: the token's own
+/// (RFC 9068 §2.2, RFC 7519 §4.1, the Auth0 profile's `azp`/`gty`, `org_id`) and every
+/// claim resource servers read as authority or binding: `scp` (API Gateway's JWT
+/// authorizer), `permissions`, `roles`, `groups`, `entitlements` (RFC 9068 §2.2.3.1,
+/// RFC 7643 §4.1.2), `cnf` (RFC 7800), `act`, `may_act` (RFC 8693 §4.1, §4.4), `typ`,
+/// and the authentication claims `auth_time`, `acr`, `amr` (RFC 9068 §2.2.1).
 pub const RESERVED_CLAIMS: &[&str] = &[
     "iss",
     "sub",
@@ -23,7 +28,61 @@ pub const RESERVED_CLAIMS: &[&str] = &[
     "azp",
     "gty",
     "org_id",
+    "scp",
+    "permissions",
+    "roles",
+    "groups",
+    "entitlements",
+    "cnf",
+    "act",
+    "may_act",
+    "typ",
+    "auth_time",
+    "acr",
+    "amr",
 ];
+
+/// The largest hook answer read, in bytes. Anything longer is refused before parsing
+/// (fail closed): a hook's claims must fit in a token under the 4096-byte signing input
+/// anyway.
+pub const MAX_HOOK_ANSWER_BYTES: usize = 16 * 1024;
+
+/// Whether a hook may set claim `name`: never a [`RESERVED_CLAIMS`] name; otherwise a
+/// collision-resistant name (RFC 7519 §4.2: a URI such as
+/// `https://acme.example/plan` or `urn:acme:plan`, or a domain-namespaced name such as
+/// `acme.example/plan`), or a plain name on the operator's `allowlist`.
+pub fn hook_may_set(name: &str, allowlist: &[String]) -> bool {
+    if RESERVED_CLAIMS.contains(&name) {
+        return false;
+    }
+    is_collision_resistant(name) || allowlist.iter().any(|a| a == name)
+}
+
+/// RFC 7519 §4.2 collision-resistant names: an absolute URI (RFC 3986 §3.1 scheme, then
+/// `:` and something), or `<domain with a dot>/<name>`.
+pub fn is_collision_resistant(name: &str) -> bool {
+    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    if let Some((scheme, rest)) = name.split_once(':') {
+        let mut chars = scheme.chars();
+        let scheme_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        return scheme_ok && !rest.is_empty();
+    }
+    match name.split_once('/') {
+        Some((domain, rest)) => {
+            !rest.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && domain
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+        }
+        None => false,
+    }
+}
 
 /// The client as the hook sees it: no secrets.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -80,7 +139,13 @@ pub struct HookResponse {
 impl HookResponse {
     /// Parses a hook's JSON answer strictly: anything but the documented shape is an
     /// error, and the token endpoint fails closed on it.
+    /// Answers over [`MAX_HOOK_ANSWER_BYTES`] are refused without being parsed.
     pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        if bytes.len() > MAX_HOOK_ANSWER_BYTES {
+            return Err(serde::de::Error::custom(format!(
+                "the hook answer exceeds {MAX_HOOK_ANSWER_BYTES} bytes"
+            )));
+        }
         // serde accepts a JSON array for a struct; the contract says object.
         match serde_json::from_slice::<Value>(bytes)? {
             v @ Value::Object(_) => serde_json::from_value(v),
@@ -88,5 +153,26 @@ impl HookResponse {
                 "the hook answer must be a JSON object",
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_answer_rejected_before_parsing() {
+        let pad = "x".repeat(MAX_HOOK_ANSWER_BYTES);
+        let big = format!(r#"{{"claims":{{"https://a.example/p":"{pad}"}}}}"#);
+        let e = HookResponse::from_json(big.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("exceeds"), "{e}");
+        // Not even valid JSON is looked at past the cap.
+        let junk = vec![b'{'; MAX_HOOK_ANSWER_BYTES + 1];
+        assert!(HookResponse::from_json(&junk)
+            .unwrap_err()
+            .to_string()
+            .contains("exceeds"));
+        let ok = br#"{"claims":{"https://a.example/p":"gold"}}"#;
+        assert!(HookResponse::from_json(ok).is_ok());
     }
 }

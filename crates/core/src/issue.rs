@@ -78,9 +78,15 @@ where
         .or(config.default_audience.as_ref())
         .ok_or_else(|| OAuthError::InvalidRequest("audience (or resource) is required".into()))?;
 
-    // The reuse cache entry is read in the same round trip as client, grant and API
-    // (issue 8), whether or not this API turns out to allow reuse.
-    let reuse_key = ReuseKey::new(audience, request.scope.as_ref());
+    // The reuse cache entry is read in the same round trip as client, grant and API,
+    // whether or not this API turns out to allow reuse. Its key is derived from the
+    // presented secret, so it is known before the read and only that secret reaches it.
+    let reuse_key = ReuseKey::new(
+        &request.client_id,
+        &request.client_secret,
+        audience,
+        request.scope.as_ref(),
+    );
     let lookup = directory
         .lookup_with_reuse(&request.client_id, audience, &reuse_key)
         .await?;
@@ -135,8 +141,8 @@ where
         }
     };
 
-    // Token reuse (issue 8): only after authentication, audience, grant and scopes
-    // have all been checked against what was just read.
+    // Token reuse: only after authentication, audience, grant and scopes have all been
+    // checked against what was just read.
     let key = signer.active_key().await?;
     let reuse = api
         .reuse
@@ -149,11 +155,15 @@ where
                 grant,
                 api,
                 signing_key: &key,
-                hook_configured: hook.is_some(),
+                hook: hook.map(ClaimsHook::identity),
             });
             (min_remaining_pct, fingerprint)
         });
-    if let (Some((pct, expected)), Some(cached)) = (&reuse, &lookup.reuse) {
+    let cached = match (&reuse, &lookup.reuse) {
+        (Some(_), Some(sealed)) => reuse_key.open(&client.id, sealed),
+        _ => None,
+    };
+    if let (Some((pct, expected)), Some(cached)) = (&reuse, &cached) {
         if let Some(expires_in) = reusable_expires_in(cached, expected, now, *pct) {
             record_use.await;
             tracing::debug!(client_id = %client.id, expires_in, "token reused");
@@ -212,9 +222,9 @@ where
             scopes = narrowed;
             claims.insert("scope".into(), scopes.to_wire().into());
         }
-        let dropped = merge_custom_claims(&mut claims, answer.claims);
+        let dropped = merge_custom_claims(&mut claims, answer.claims, hook.allowed_claims());
         if !dropped.is_empty() {
-            tracing::warn!(client_id = %client.id, dropped = ?dropped, "claims hook tried to set reserved claims; dropped");
+            tracing::warn!(client_id = %client.id, dropped = ?dropped, "claims hook tried to set reserved or plain claim names; dropped");
         }
     }
 
@@ -245,8 +255,13 @@ where
             fingerprint,
         };
         // Not fatal: the next request signs again. The error never holds the token.
-        if let Err(e) = directory.store_reuse(&client.id, &reuse_key, &cached).await {
-            tracing::warn!(client_id = %client.id, error = %Chain(&e), "could not keep the token for reuse");
+        match reuse_key.seal(&client.id, &cached) {
+            Some(sealed) => {
+                if let Err(e) = directory.store_reuse(&client.id, &reuse_key, &sealed).await {
+                    tracing::warn!(client_id = %client.id, error = %Chain(&e), "could not keep the token for reuse");
+                }
+            }
+            None => tracing::warn!(client_id = %client.id, "could not seal the token for reuse"),
         }
         Ok(cached.access_token)
     };

@@ -28,7 +28,7 @@ pub enum Profile {
 /// than half of its lifetime is left.
 pub const DEFAULT_REUSE_MIN_REMAINING_PCT: u8 = 50;
 
-/// Token reuse for an API (issue 8): whether a client asking again for the same
+/// Token reuse for an API: whether a client asking again for the same
 /// audience and scopes gets the token it was already issued, with the reduced
 /// `expires_in` (RFC 6749 §5.1), instead of a fresh signature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,6 +207,9 @@ pub enum KeyStatus {
     Active,
     /// Published until every token it signed has expired.
     Retired,
+    /// Compromised or withdrawn: never published and never signs, at once (RFC 7517
+    /// §5: a verifier trusts exactly the keys in the set).
+    Revoked,
 }
 
 /// A signing key in the registry.

@@ -7,7 +7,7 @@ use std::future::Future;
 use crate::error::PortError;
 use crate::hook::{HookRequest, HookResponse};
 use crate::model::{Alg, Api, Client, Grant};
-use crate::reuse::{CachedToken, ReuseKey};
+use crate::reuse::{ReuseKey, SealedToken};
 use crate::types::{Audience, ClientId, Kid, SecretId};
 
 /// What one token request needs from the directory, read in one round trip.
@@ -19,10 +19,11 @@ pub struct Lookup {
     pub grant: Option<Grant>,
     /// The API, if the audience is known.
     pub api: Option<Api>,
-    /// The token cached for reuse under the request's [`ReuseKey`], if any and if the
+    /// The sealed token cached under the request's [`ReuseKey`], if any and if the
     /// directory keeps them ([`Directory::lookup_with_reuse`]). A candidate only: the
-    /// use case hands it out only when its fingerprint and freshness check out.
-    pub reuse: Option<CachedToken>,
+    /// use case opens it with the presented secret's key and hands it out only when
+    /// its fingerprint and freshness check out.
+    pub reuse: Option<SealedToken>,
 }
 
 /// The directory of clients, grants and APIs.
@@ -35,7 +36,7 @@ pub trait Directory: Send + Sync {
     ) -> impl Future<Output = Result<Lookup, PortError>> + Send;
 
     /// Like [`Self::lookup`], also returning the token cached under `key` for
-    /// `client_id`, in the same round trip (issue 8: a reuse hit costs one read).
+    /// `client_id`, in the same round trip (a reuse hit costs one read).
     /// Directories that keep no cache need not implement it: the default never hits.
     fn lookup_with_reuse(
         &self,
@@ -47,14 +48,15 @@ pub trait Directory: Send + Sync {
         self.lookup(client_id, audience)
     }
 
-    /// Keeps `token` for reuse under `key` for `client_id`, replacing any previous
-    /// one, until its `expires_at`. Called after signing; a failure is logged and does
-    /// not fail the request. The default keeps nothing.
+    /// Keeps the sealed `token` for reuse under `key` for `client_id`, replacing any
+    /// previous one, until its `expires_at`. Called after signing; a failure is logged
+    /// and does not fail the request. Adapters bound the write to
+    /// [`crate::reuse::REUSE_WRITE_BUDGET_MS`]. The default keeps nothing.
     fn store_reuse(
         &self,
         client_id: &ClientId,
         key: &ReuseKey,
-        token: &CachedToken,
+        token: &SealedToken,
     ) -> impl Future<Output = Result<(), PortError>> + Send {
         let _ = (client_id, key, token);
         std::future::ready(Ok(()))
@@ -105,6 +107,18 @@ pub trait ClaimsHook: Send + Sync {
         &self,
         request: &HookRequest,
     ) -> impl Future<Output = Result<HookResponse, PortError>> + Send;
+
+    /// What identifies this hook's behaviour for token reuse: its function (name or
+    /// ARN) and an operator-bumpable epoch. A change re-signs every cached token.
+    fn identity(&self) -> &str {
+        ""
+    }
+
+    /// Plain claim names the operator allows this hook to set besides collision-resistant
+    /// ones (RFC 7519 §4.2); reserved names stay refused whatever this says.
+    fn allowed_claims(&self) -> &[String] {
+        &[]
+    }
 }
 
 /// The absence of a hook.

@@ -1,57 +1,94 @@
-//! Token reuse (issue 8): the cache key, the fingerprint that must match before a
-//! cached token is handed out again, and the freshness rule.
+//! Token reuse: the cache key, the fingerprint that must match before a cached token
+//! is handed out again, and the freshness rule.
 //!
-//! A cached token lives in the directory (DynamoDB: one item per client, audience and
-//! requested scopes, expiring through its `ttl`), so every function instance shares
-//! it and it is read in the same round trip as the client, grant and API. It is only
-//! returned when its stored [`Fingerprint`] equals the one computed from what was just
-//! read: the client (its `version`, status, secrets, organization, metadata), the
-//! grant's scopes, the API (scopes, lifetime, profile, reuse policy), the issuer, the
-//! active signing key (`kid`) and whether a claims hook is configured. Any change to
-//! those re-signs. Authentication always runs first, so a disabled client or a wrong
-//! secret is refused before the cache is looked at.
+//! A cached token lives in the directory (DynamoDB: one item per client, presented
+//! secret, audience and requested scopes, expiring through its `ttl`), so every
+//! function instance shares it and it is read in the same round trip as the client,
+//! grant and API. It is only returned when its stored [`Fingerprint`] equals the one
+//! computed from what was just read: the client (its `version`, status, secrets,
+//! organization, metadata), the grant's scopes, the API (scopes, lifetime, profile,
+//! reuse policy), the issuer, the active signing key (`kid`) and the claims hook's
+//! identity (function and operator epoch). Any change to those re-signs.
+//! Authentication always runs first, so a disabled client or a wrong secret is refused
+//! before the cache is looked at.
 //!
-//! A cached access token is a live bearer credential at rest: it is never logged
-//! (the [`CachedToken`] `Debug` is redacted) and reads of the table must be restricted
-//! accordingly (docs/PERFORMANCE.md "Security").
+//! A cached access token is a live bearer credential: at rest it is sealed with
+//! AES-256-GCM under a key derived from the secret the caller presents ([`seal`]), so a
+//! reader of the table, an export or a backup learns nothing usable; it is never
+//! logged (the [`CachedToken`] `Debug` is redacted).
+
+mod seal;
 
 use sha2::{Digest as _, Sha256};
 
+pub use seal::{SealedToken, NONCE_LEN};
+
 use crate::model::{Api, Client, ClientStatus, Grant, Profile, Reuse};
 use crate::ports::ActiveKey;
-use crate::types::{Audience, ScopeSet};
+use crate::types::{Audience, ClientId, ClientSecret, ScopeSet};
 
-/// What a token was asked for: the audience and the requested scopes in canonical
-/// (sorted) form, or `*` when the request named none (every granted scope, RFC 6749
-/// §3.3). Two requests with the same key would get tokens with the same claims, up to
-/// `iat`, `exp` and `jti`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// The scope part of a [`ReuseKey`] when the request named no scope (every granted
+/// scope, RFC 6749 §3.3). `"` (%x22) is outside NQCHAR, so no scope, and no
+/// space-delimited list of scopes, can be this value.
+pub const ALL_GRANTED: &str = "\"";
+
+/// What a token was asked for, and by which secret: the audience and the requested
+/// scopes in canonical (sorted) form, or [`ALL_GRANTED`] when the request named none,
+/// plus the keys derived from the presented secret ([`seal`]). Two requests with the
+/// same key would get tokens with the same claims, up to `iat`, `exp` and `jti`.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct ReuseKey {
     canonical: String,
+    keys: seal::SecretKeys,
+}
+
+impl std::fmt::Debug for ReuseKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReuseKey")
+            .field("canonical", &self.canonical)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ReuseKey {
-    /// The key of a request for `audience` with `requested` scopes (`None`: omitted).
-    pub fn new(audience: &Audience, requested: Option<&ScopeSet>) -> Self {
-        let scopes = requested.map_or_else(|| "*".to_owned(), ScopeSet::to_wire);
+    /// The key of a request by `client_id` presenting `secret` for `audience` with
+    /// `requested` scopes (`None`: omitted).
+    pub fn new(
+        client_id: &ClientId,
+        secret: &ClientSecret,
+        audience: &Audience,
+        requested: Option<&ScopeSet>,
+    ) -> Self {
+        let scopes = requested.map_or_else(|| ALL_GRANTED.to_owned(), ScopeSet::to_wire);
         // A newline cannot occur in a scope (RFC 6749 §3.3 NQCHAR) and separates the two
         // unambiguously even if an audience contained one.
-        Self {
-            canonical: format!("{audience}\n{scopes}"),
-        }
+        let canonical = format!("{audience}\n{scopes}");
+        let keys = seal::SecretKeys::from_secret(secret, client_id, &canonical);
+        Self { canonical, keys }
     }
 
-    /// The canonical form, `<audience>\n<sorted scopes or *>`.
+    /// The canonical form, `<audience>\n<sorted scopes or ALL_GRANTED>`.
     pub fn as_str(&self) -> &str {
         &self.canonical
     }
 
-    /// SHA-256 of the canonical form: a fixed-length storage key whatever the length
-    /// of the audience and scopes (a DynamoDB sort key holds at most 1024 bytes). A
-    /// collision cannot hand out a wrong token: the fingerprint covers the canonical
-    /// form too.
+    /// The item's storage key: 32 bytes derived (HKDF-SHA256) from the presented secret,
+    /// the client and the canonical form. Fixed length whatever the audience and scopes
+    /// (a DynamoDB sort key holds at most 1024 bytes), and unknown to anyone who does
+    /// not hold the secret, so a rotated or revoked secret's entries are unreachable.
     pub fn digest(&self) -> [u8; 32] {
-        Sha256::digest(self.canonical.as_bytes()).into()
+        self.keys.slot
+    }
+
+    /// Seals `token` for storage ([`seal`]); `None` if the cipher refuses.
+    pub fn seal(&self, client_id: &ClientId, token: &CachedToken) -> Option<SealedToken> {
+        self.keys.seal(client_id, token)
+    }
+
+    /// Opens a stored token; `None` unless it was sealed under this key for `client_id`
+    /// with every bound attribute unchanged.
+    pub fn open(&self, client_id: &ClientId, sealed: &SealedToken) -> Option<CachedToken> {
+        self.keys.open(client_id, sealed)
     }
 }
 
@@ -128,8 +165,9 @@ pub struct FingerprintInput<'a> {
     pub api: &'a Api,
     /// The key that would sign now.
     pub signing_key: &'a ActiveKey,
-    /// Whether a claims hook is configured.
-    pub hook_configured: bool,
+    /// The claims hook's identity ([`crate::ports::ClaimsHook::identity`]: its function
+    /// and the operator's epoch), `None` without a hook.
+    pub hook: Option<&'a str>,
 }
 
 /// Length-prefixed, so no two different inputs hash the same byte stream.
@@ -146,7 +184,7 @@ fn number(h: &mut Sha256, n: u64) {
 /// secret's use must not invalidate the cache.
 pub fn fingerprint(input: &FingerprintInput<'_>) -> Fingerprint {
     let mut h = Sha256::new();
-    field(&mut h, b"m2m-auth reuse v1");
+    field(&mut h, b"m2m-auth reuse v2");
     field(&mut h, input.issuer.as_bytes());
     field(&mut h, input.key.as_str().as_bytes());
 
@@ -204,9 +242,18 @@ pub fn fingerprint(input: &FingerprintInput<'_>) -> Fingerprint {
 
     field(&mut h, input.signing_key.alg.as_str().as_bytes());
     field(&mut h, input.signing_key.kid.as_str().as_bytes());
-    number(&mut h, u64::from(input.hook_configured));
+    match input.hook {
+        Some(identity) => field(&mut h, identity.as_bytes()),
+        None => number(&mut h, u64::MAX),
+    }
     Fingerprint(h.finalize().into())
 }
+
+/// How long the write that keeps a freshly signed token for reuse may take, in
+/// milliseconds. The token is already signed: a slow cache write must not push the
+/// request past its budget, and losing the write only costs the next request a
+/// signature.
+pub const REUSE_WRITE_BUDGET_MS: u64 = 200;
 
 /// The `expires_in` to answer with (RFC 6749 §5.1: the remaining lifetime in
 /// seconds) when `cached` may be handed out at `now`: its fingerprint matches
@@ -244,7 +291,7 @@ mod tests {
     use super::*;
     use crate::model::Alg;
     use crate::testing::fixtures::{self, API, CLIENT_ID, CLIENT_SECRET, GRANTED_SCOPES, NOW};
-    use crate::types::Kid;
+    use crate::types::{ClientId, ClientSecret, Kid};
 
     fn key() -> ActiveKey {
         ActiveKey {
@@ -262,7 +309,12 @@ mod tests {
         let mut api = fixtures::api(API, fixtures::API_SCOPES);
         let mut k = key();
         change(&mut client, &mut grant, &mut api, &mut k);
-        let rk = ReuseKey::new(&Audience::new(API), None);
+        let rk = ReuseKey::new(
+            &ClientId::new(CLIENT_ID),
+            &ClientSecret::new(CLIENT_SECRET),
+            &Audience::new(API),
+            None,
+        );
         fingerprint(&FingerprintInput {
             issuer: fixtures::ISSUER,
             key: &rk,
@@ -270,7 +322,7 @@ mod tests {
             grant: &grant,
             api: &api,
             signing_key: &k,
-            hook_configured: false,
+            hook: None,
         })
     }
 
@@ -284,15 +336,78 @@ mod tests {
         }
     }
 
+    fn rk(secret: &str, scopes: Option<&str>) -> ReuseKey {
+        ReuseKey::new(
+            &ClientId::new(CLIENT_ID),
+            &ClientSecret::new(secret),
+            &Audience::new(API),
+            scopes.and_then(ScopeSet::parse).as_ref(),
+        )
+    }
+
     #[test]
     fn reuse_key_sorted_scopes_equal() {
-        let aud = Audience::new(API);
-        let a = ReuseKey::new(&aud, ScopeSet::parse("b a").as_ref());
-        let b = ReuseKey::new(&aud, ScopeSet::parse("a  b").as_ref());
+        let a = rk(CLIENT_SECRET, Some("b a"));
+        let b = rk(CLIENT_SECRET, Some("a  b"));
         assert_eq!(a, b);
         assert_eq!(a.as_str(), format!("{API}\na b"));
-        assert_ne!(a, ReuseKey::new(&aud, None));
-        assert_ne!(a.digest(), ReuseKey::new(&aud, None).digest());
+        assert_ne!(a, rk(CLIENT_SECRET, None));
+        assert_ne!(a.digest(), rk(CLIENT_SECRET, None).digest());
+    }
+
+    #[test]
+    fn all_granted_marker_not_a_scope() {
+        // The marker of "no scope requested" can be neither one scope nor a list.
+        assert!(ScopeSet::parse(ALL_GRANTED).is_none());
+        assert!(ScopeSet::parse(&format!("a {ALL_GRANTED}")).is_none());
+        assert_ne!(
+            rk(CLIENT_SECRET, None).as_str(),
+            rk(CLIENT_SECRET, Some("*")).as_str()
+        );
+        assert_ne!(
+            rk(CLIENT_SECRET, None).digest(),
+            rk(CLIENT_SECRET, Some("*")).digest()
+        );
+    }
+
+    #[test]
+    fn reuse_key_follows_presented_secret() {
+        // Another (rotated, revoked) secret addresses another item and cannot open it.
+        let a = rk(CLIENT_SECRET, None);
+        let b = rk("m2m_sk_other", None);
+        assert_eq!(a.as_str(), b.as_str());
+        assert_ne!(a.digest(), b.digest());
+        let sealed = a
+            .seal(&ClientId::new(CLIENT_ID), &cached(fp_with(|_, _, _, _| {})))
+            .unwrap();
+        assert!(b.open(&ClientId::new(CLIENT_ID), &sealed).is_none());
+        assert!(a.open(&ClientId::new(CLIENT_ID), &sealed).is_some());
+        assert!(!format!("{a:?}").contains(&format!("{:?}", a.digest())));
+    }
+
+    #[test]
+    fn fingerprint_changes_with_hook_identity() {
+        let with = |hook: Option<&str>| {
+            let client = fixtures::client(CLIENT_ID, CLIENT_SECRET);
+            let grant = fixtures::grant(CLIENT_ID, API, GRANTED_SCOPES);
+            let api = fixtures::api(API, fixtures::API_SCOPES);
+            let k = key();
+            let rk = rk(CLIENT_SECRET, None);
+            fingerprint(&FingerprintInput {
+                issuer: fixtures::ISSUER,
+                key: &rk,
+                client: &client,
+                grant: &grant,
+                api: &api,
+                signing_key: &k,
+                hook,
+            })
+        };
+        let none = with(None);
+        let a = with(Some("arn:aws:lambda:eu-west-1:1:function:a\n1"));
+        let b = with(Some("arn:aws:lambda:eu-west-1:1:function:b\n1"));
+        let a2 = with(Some("arn:aws:lambda:eu-west-1:1:function:a\n2"));
+        assert!(none != a && a != b && a != a2 && none != with(Some("")));
     }
 
     #[test]

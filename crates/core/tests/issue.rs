@@ -450,7 +450,7 @@ async fn oversized_signing_input_server_error_500() {
     let dir = fixtures::directory();
     let req = parse_token_request("POST", FORM, None, form("").as_bytes()).unwrap();
     let big = "x".repeat(4096);
-    let hook = FakeHook::claims(json!({ "blob": big }));
+    let hook = FakeHook::claims(json!({ "https://a.example/blob": big }));
     let signer = SoftwareSigner::rs256();
     let r = issue_token(&req, NOW, &config(), &dir, &signer, Some(&hook)).await;
     assert_error(r, "server_error", 500);
@@ -530,7 +530,52 @@ async fn hook_reserved_claim_dropped() {
     assert_eq!(c["iss"], ISSUER);
     assert_eq!(c["exp"], NOW + DEFAULT_TOKEN_LIFETIME);
     assert_eq!(c["scope"], "read:orders write:orders");
+    // A plain name is not collision-resistant (RFC 7519 §4.2) and not allowlisted.
+    assert!(c.get("tier").is_none());
+}
+
+#[tokio::test]
+async fn hook_authority_claims_dropped() {
+    // Claims resource servers read as authority never come from the hook, allowlist
+    // or not; an allowlisted plain name does.
+    let hook = FakeHook::claims(json!({
+        "scp": ["admin"], "permissions": ["*"], "roles": ["admin"], "groups": ["root"],
+        "entitlements": ["all"], "cnf": {"jkt": "x"}, "act": {"sub": "root"},
+        "may_act": {"sub": "root"}, "typ": "JWT", "auth_time": 1, "acr": "3", "amr": ["mfa"],
+        "tier": 2,
+    }))
+    .with_allowed_claims(&["tier", "scp", "roles"]);
+    let (r, _) = with_hook(&hook, "").await;
+    let c = claims_of(&r.unwrap().access_token);
+    for name in [
+        "scp",
+        "permissions",
+        "roles",
+        "groups",
+        "entitlements",
+        "cnf",
+        "act",
+        "may_act",
+        "typ",
+        "auth_time",
+        "acr",
+        "amr",
+    ] {
+        assert!(c.get(name).is_none(), "{name} set by the hook");
+    }
     assert_eq!(c["tier"], 2);
+}
+
+#[tokio::test]
+async fn hook_oversized_answer_fails_closed() {
+    let big = format!(
+        r#"{{"claims":{{"https://a.example/p":"{}"}}}}"#,
+        "x".repeat(m2m_core::hook::MAX_HOOK_ANSWER_BYTES)
+    );
+    let hook = FakeHook::raw_json(&big);
+    let (r, signed) = with_hook(&hook, "").await;
+    assert!(matches!(r, Err(OAuthError::ServerError(_))), "{r:?}");
+    assert_eq!(signed, 0);
 }
 
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! Domain tests of token reuse (issue 8): a repeat request gets the cached token with
+//! Domain tests of token reuse: a repeat request gets the cached token with
 //! the reduced `expires_in` (RFC 6749 §5.1) and nothing is signed; every change that
 //! must invalidate it (grant, client status, secrets/version, active key, API) signs
 //! afresh; a claims hook turns reuse off unless the API opts in. Fakes, fixed clock.
@@ -14,7 +14,7 @@ use m2m_core::testing::fixtures::{
     self, API, API_SCOPES, CLIENT_ID, CLIENT_SECRET, GRANTED_SCOPES, ISSUER, NOW,
 };
 use m2m_core::testing::{Failure, FakeHook, InMemoryDirectory, SoftwareSigner};
-use m2m_core::types::{Audience, ClientId};
+use m2m_core::types::{Audience, ClientId, ClientSecret, ScopeSet};
 use m2m_core::{issue_token, parse_token_request, IssuerConfig, TokenResponse};
 use serde_json::{json, Value};
 
@@ -60,6 +60,15 @@ fn header_of(token: &str) -> Value {
 
 fn client_id() -> ClientId {
     ClientId::new(CLIENT_ID)
+}
+
+fn reuse_key(secret: &str, scopes: Option<&ScopeSet>) -> ReuseKey {
+    ReuseKey::new(
+        &client_id(),
+        &ClientSecret::new(secret),
+        &Audience::new(API),
+        scopes,
+    )
 }
 
 /// First request signs and keeps the token; returns it.
@@ -247,9 +256,9 @@ async fn rotated_secret_signed_afresh() {
     )
     .await
     .unwrap();
-    // Either secret authenticates the same client, so the new entry serves both.
-    assert_eq!(new.access_token, old.access_token);
-    assert_eq!(signer.sign_count(), 2);
+    // Each secret has its own entry, derived from it: the new secret signs its own.
+    assert_ne!(new.access_token, old.access_token);
+    assert_eq!(signer.sign_count(), 3);
 }
 
 #[tokio::test]
@@ -358,7 +367,7 @@ async fn other_scope_request_separate_entry() {
     .unwrap();
     assert_eq!(both.access_token, both_again.access_token);
     assert_eq!(signer.sign_count(), 3);
-    let key = ReuseKey::new(&Audience::new(API), Some(&fixtures::scopes(GRANTED_SCOPES)));
+    let key = reuse_key(CLIENT_SECRET, Some(&fixtures::scopes(GRANTED_SCOPES)));
     assert!(dir.reuse_entry(&client_id(), &key).is_some());
 }
 
@@ -441,7 +450,7 @@ async fn cached_entry_has_token_expiry() {
     let dir = fixtures::directory();
     let signer = SoftwareSigner::es256();
     let first = primed(&dir, &signer).await;
-    let key = ReuseKey::new(&Audience::new(API), None);
+    let key = reuse_key(CLIENT_SECRET, None);
     let entry = dir.reuse_entry(&client_id(), &key).unwrap();
     assert_eq!(entry.access_token, first.access_token);
     assert_eq!(entry.issued_at, NOW);
@@ -457,4 +466,96 @@ async fn signer_failure_nothing_cached() {
     let r = issue(&dir, &signer, NOW).await;
     assert!(matches!(r, Err(OAuthError::ServerError(_))), "{r:?}");
     assert_eq!(dir.reuse_store_count(), 0);
+}
+
+#[tokio::test]
+async fn stored_item_holds_no_token() {
+    let dir = fixtures::directory();
+    let signer = SoftwareSigner::es256();
+    let first = primed(&dir, &signer).await;
+    let sealed = dir.sealed_entries();
+    assert_eq!(sealed.len(), 1);
+    let raw = String::from_utf8_lossy(&sealed[0].ciphertext).into_owned();
+    let payload = first.access_token.split('.').nth(1).unwrap();
+    assert!(!raw.contains("eyJ") && !raw.contains(payload));
+    assert!(!format!("{:?}", sealed[0]).contains("eyJ"));
+}
+
+#[tokio::test]
+async fn rotated_secret_entry_unreachable() {
+    // A client with two secrets: the entry kept for one is neither found nor opened
+    // by the other, so revoking a secret strands its entries.
+    let dir = fixtures::directory();
+    dir.update_client(&client_id(), |c| {
+        c.secrets.push(fixtures::stored_secret("m2m_sk_second"));
+        c.version += 1;
+    });
+    let signer = SoftwareSigner::es256();
+    let a = issue(&dir, &signer, NOW).await.unwrap();
+    let b = issue_at(
+        &dir,
+        &signer,
+        None::<&NoHook>,
+        NOW + 1,
+        &body("m2m_sk_second", ""),
+    )
+    .await
+    .unwrap();
+    assert_ne!(a.access_token, b.access_token);
+    assert_eq!(signer.sign_count(), 2);
+    assert!(reuse_key("m2m_sk_second", None)
+        .open(
+            &client_id(),
+            &dir.sealed_entry(&client_id(), &reuse_key(CLIENT_SECRET, None))
+                .unwrap()
+        )
+        .is_none());
+}
+
+#[tokio::test]
+async fn tampered_entry_signed_afresh() {
+    // Moving an item's expiry (or any bound attribute) makes it unopenable: a miss.
+    let dir = fixtures::directory();
+    let signer = SoftwareSigner::es256();
+    let first = primed(&dir, &signer).await;
+    let key = reuse_key(CLIENT_SECRET, None);
+    let mut sealed = dir.sealed_entry(&client_id(), &key).unwrap();
+    sealed.expires_at += 86_400;
+    dir.put_sealed(&client_id(), &key, sealed);
+    let again = issue(&dir, &signer, NOW + 1).await.unwrap();
+    assert_ne!(again.access_token, first.access_token);
+    assert_eq!(again.expires_in, DEFAULT_TOKEN_LIFETIME);
+    assert_eq!(signer.sign_count(), 2);
+}
+
+#[tokio::test]
+async fn hook_identity_change_signed_afresh() {
+    let dir = fixtures::directory();
+    dir.put_api(m2m_core::model::Api {
+        reuse: Reuse::On {
+            min_remaining_pct: 50,
+            with_hook: true,
+        },
+        ..fixtures::api(API, API_SCOPES)
+    });
+    let signer = SoftwareSigner::es256();
+    let b = body(CLIENT_SECRET, "");
+    let v1 = FakeHook::default().with_identity("hook-a\n1");
+    let a = issue_at(&dir, &signer, Some(&v1), NOW, &b).await.unwrap();
+    let same = issue_at(&dir, &signer, Some(&v1), NOW + 1, &b)
+        .await
+        .unwrap();
+    assert_eq!(a.access_token, same.access_token);
+    // The operator bumps the epoch, or points at another function: re-signed.
+    let v2 = FakeHook::default().with_identity("hook-a\n2");
+    let c = issue_at(&dir, &signer, Some(&v2), NOW + 2, &b)
+        .await
+        .unwrap();
+    assert_ne!(a.access_token, c.access_token);
+    let other = FakeHook::default().with_identity("hook-b\n2");
+    let d = issue_at(&dir, &signer, Some(&other), NOW + 3, &b)
+        .await
+        .unwrap();
+    assert_ne!(c.access_token, d.access_token);
+    assert_eq!(signer.sign_count(), 3);
 }

@@ -300,3 +300,130 @@ async fn warm_jwks_response_makes_no_aws_call() {
     );
     assert_eq!(counter.total(), 0, "{:?}", counter.snapshot());
 }
+
+/// The compromise drill: the active key A is revoked with a pending key B ready
+/// (`m2m-admin keys revoke`, through the same store call). Within the function caches'
+/// TTL (60 s: the token function's active-key cache, the JWKS function's key-set
+/// cache), no token carries A's kid, not even a reused one, and the JWKS no longer
+/// lists A, so verifiers reject A's tokens. The caches run on a simulated clock.
+#[tokio::test]
+async fn compromise_drill_revoked_key_gone_within_cache_ttl() {
+    let aws = LocalAws::shared().unwrap();
+    let table = aws.create_table("jwks-drill").await.unwrap();
+    let setup = aws.setup_sdk_config().await;
+    let sdk = aws.sdk_config().await;
+    let admin_dynamo = DynamoClient::new(&setup);
+    let admin_kms = aws_sdk_kms::Client::new(&setup);
+    seed_directory(&admin_dynamo, &table).await;
+
+    let clock = Arc::new(AtomicU64::new(NOW));
+    let c = Arc::clone(&clock);
+    let dynamo = DynamoClient::new(&sdk);
+    let token_app = TokenApp {
+        config: IssuerConfig {
+            issuer: ISSUER.into(),
+            default_audience: None,
+        },
+        directory: DynamoDirectory::new(dynamo.clone(), &table),
+        signer: KmsSigner::new(
+            aws_sdk_kms::Client::new(&sdk),
+            dynamo.clone(),
+            &table,
+            "alias/unused-fallback",
+        )
+        .with_clock(Arc::new(move || c.load(Ordering::SeqCst))),
+        hook: None::<NoHook>,
+    };
+    let jwks_app = JwksApp::new(ISSUER, DynamoKeyRegistry::new(dynamo, &table));
+
+    let mut a = kms_key(aws, &admin_kms, KeySpec::Rsa2048, NOW).await;
+    a.status = KeyStatus::Active;
+    a.activated_at = Some(NOW);
+    put_key(&admin_dynamo, &table, &a).await;
+    let b = kms_key(aws, &admin_kms, KeySpec::EccNistP256, NOW).await;
+    put_key(&admin_dynamo, &table, &b).await;
+
+    let issue = async |t: u64| -> (u16, Option<String>, Option<String>) {
+        clock.store(t, Ordering::SeqCst);
+        let r = token::handle(&token_app, &token_request(), t).await;
+        let body: Value = serde_json::from_slice(r.body().as_ref()).unwrap();
+        let token = body["access_token"].as_str().map(str::to_owned);
+        let kid = token
+            .as_deref()
+            .map(|t| decode_header(t).unwrap().kid.unwrap());
+        (r.status().as_u16(), token, kid)
+    };
+    let published = async |t: u64| -> (Vec<u8>, Vec<String>) {
+        let r = jwks::handle(&jwks_app, &get(JWKS), t).await;
+        assert_eq!(r.status(), 200);
+        let doc = r.body().as_ref().to_vec();
+        let set: Value = serde_json::from_slice(&doc).unwrap();
+        let kids = set["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect();
+        (doc, kids)
+    };
+
+    // Before: A signs (and its token is kept for reuse), both keys are published.
+    let t0 = NOW + 1000;
+    let (status, old_token, kid) = issue(t0).await;
+    assert_eq!(status, 200);
+    assert_eq!(kid.as_deref(), Some(a.kid.as_str()));
+    let (_, kids) = published(t0).await;
+    assert!(kids.contains(&a.kid.to_string()) && kids.contains(&b.kid.to_string()));
+    // The reuse cache serves A's token while nothing changes.
+    let (_, again, _) = issue(t0 + 1).await;
+    assert_eq!(again, old_token);
+
+    // The drill: revoke A, activating B in the same transaction.
+    let store = m2m_aws::AdminStore::new(DynamoClient::new(&setup), &table);
+    store
+        .revoke_key(&a.kid, KeyStatus::Active, Some(&b.kid), t0 + 2)
+        .await
+        .unwrap();
+
+    // Within the caches' TTL: every token carries B's kid; the JWKS lists only B.
+    let ttl = m2m_aws::signer::KEY_REFRESH_SECS.max(jwks::cache::KEY_SET_TTL_SECS);
+    let t1 = t0 + 1 + ttl;
+    for t in [t1, t1 + 1, t1 + 30] {
+        let (status, token, kid) = issue(t).await;
+        assert_eq!(status, 200, "at +{}", t - t0);
+        assert_eq!(kid.as_deref(), Some(b.kid.as_str()), "at +{}", t - t0);
+        assert_ne!(token, old_token);
+        let (doc, kids) = published(t).await;
+        assert_eq!(kids, vec![b.kid.to_string()], "at +{}", t - t0);
+        // A's still unexpired token no longer verifies against the published set;
+        // B's does.
+        let err = verify(old_token.as_deref().unwrap(), &doc, t).unwrap_err();
+        assert!(err.contains("not in the JWKS"), "{err}");
+        verify(token.as_deref().unwrap(), &doc, t).unwrap();
+    }
+}
+
+/// Least privilege, tested: the JWKS role allows exactly the DynamoDB, KMS and Lambda
+/// actions the JWKS function's code calls (its cold read and a refresh), as recorded
+/// by the SDK interceptor.
+#[tokio::test]
+async fn jwks_role_allows_exactly_what_the_code_calls() {
+    let aws = LocalAws::shared().unwrap();
+    let table = aws.create_table("jwks-policy").await.unwrap();
+    let setup = aws.setup_sdk_config().await;
+    let admin_kms = aws_sdk_kms::Client::new(&setup);
+    let key = kms_key(aws, &admin_kms, KeySpec::EccNistP256, NOW).await;
+    put_key(&DynamoClient::new(&setup), &table, &key).await;
+    let counter = RequestCounter::new();
+    let sdk = aws.sdk_config().await;
+    let app = JwksApp::new(ISSUER, DynamoKeyRegistry::new(counter.dynamo(&sdk), &table));
+    app.refresh(NOW).await.unwrap();
+    for t in [NOW, NOW + jwks::cache::KEY_SET_TTL_SECS] {
+        assert_eq!(jwks::handle(&app, &get(JWKS), t).await.status(), 200);
+    }
+    let called = m2m_aws::testing::iam_actions(&counter.snapshot());
+    let template = include_str!("../../../template.yaml");
+    let allowed =
+        m2m_aws::testing::role_actions(template, "JwksRole", &["dynamodb", "kms", "lambda"]);
+    assert_eq!(allowed, called);
+}

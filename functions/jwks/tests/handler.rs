@@ -421,3 +421,31 @@ async fn warm_registry_failure_serves_cached_keys_within_grace() {
     let r = handle(&app, &get(JWKS), NOW + STALE_GRACE_SECS + KEY_SET_TTL_SECS).await;
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test]
+async fn forged_or_revoked_keys_never_served() {
+    // Whoever can write a `KEY#` item cannot get their own public key published: its
+    // kid must be the RFC 7638 thumbprint of the JWK. A revoked key is never served.
+    let honest = SoftwareSigner::rs256();
+    let attacker = SoftwareSigner::es256_fresh();
+    let revoked = SoftwareSigner::es256();
+    let mut forged = key(&attacker.jwk(), KeyStatus::Active, NOW - 10, None);
+    forged.kid = honest.jwk().kid.unwrap();
+    forged.public_jwk.kid = Some(forged.kid.clone());
+    let mut renamed = key(&attacker.jwk(), KeyStatus::Pending, NOW - 10, None);
+    renamed.kid = m2m_core::types::Kid::new("chosen-by-attacker");
+    renamed.public_jwk.kid = Some(renamed.kid.clone());
+    let registry = FakeKeys::new(vec![
+        key(&honest.jwk(), KeyStatus::Pending, NOW - 10, None),
+        forged,
+        renamed,
+        key(&revoked.jwk(), KeyStatus::Revoked, NOW - 10, None),
+    ]);
+    let app = App::new(ISSUER, registry);
+    let r = handle(&app, &get(JWKS), NOW).await;
+    assert_eq!(r.status(), 200);
+    let body = body_json(&r);
+    assert_eq!(kids(&body), vec![honest.jwk().kid.unwrap().to_string()]);
+    let keys = body["keys"].as_array().unwrap();
+    assert_eq!(keys[0]["kty"], "RSA");
+}

@@ -2,7 +2,9 @@
 //! the ports, so tests hand it fakes and `main` hands it the AWS adapters.
 
 use lambda_http::{Body, Request, Response};
-use m2m_core::error::{Chain, OAuthError};
+use std::time::Duration;
+
+use m2m_core::error::{Chain, OAuthError, PortError};
 use m2m_core::http_response::token_http_response;
 use m2m_core::ports::{ClaimsHook, Directory, Signer};
 use m2m_core::{issue_token, parse_token_request, IssuerConfig};
@@ -19,9 +21,32 @@ pub struct App<D, S, H> {
     pub hook: Option<H>,
 }
 
-/// Handles one request at time `now` (unix seconds). Never fails: every outcome,
-/// including a dependency failure, is an HTTP response (RFC 6749 §5.1/§5.2).
+/// The most one request may take before it is answered `503 server_error`: under the
+/// function's 10 s timeout (template.yaml), so the caller always gets an RFC 6749
+/// answer rather than a Lambda timeout. Each dependency call has its own, shorter
+/// bound (SDK operation timeout, hook timeout, the 200 ms reuse write); this one
+/// caps their sum (a registry refresh, a lookup, the hook and a signature in a row).
+pub const REQUEST_BUDGET: Duration = Duration::from_millis(9000);
+
+/// Handles one request at time `now` (unix seconds) within [`REQUEST_BUDGET`]. Never
+/// fails: every outcome, including a dependency failure, is an HTTP response (RFC 6749
+/// §5.1/§5.2).
 pub async fn handle<D, S, H>(app: &App<D, S, H>, request: &Request, now: u64) -> Response<Body>
+where
+    D: Directory,
+    S: Signer,
+    H: ClaimsHook,
+{
+    handle_within(app, request, now, REQUEST_BUDGET).await
+}
+
+/// [`handle`] with another budget (tests use a short one).
+pub async fn handle_within<D, S, H>(
+    app: &App<D, S, H>,
+    request: &Request,
+    now: u64,
+    budget: Duration,
+) -> Response<Body>
 where
     D: Directory,
     S: Signer,
@@ -29,23 +54,41 @@ where
 {
     let header =
         |name: http::header::HeaderName| request.headers().get(name).and_then(|v| v.to_str().ok());
-    let parsed = parse_token_request(
-        request.method().as_str(),
-        header(http::header::CONTENT_TYPE),
-        header(http::header::AUTHORIZATION),
-        request.body().as_ref(),
-    );
+    // An Authorization header that is not visible ASCII cannot be HTTP Basic (RFC 7617
+    // §2: base64 token68); ignoring it would silently switch to the body's credentials.
+    let authorization_unreadable = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .is_some_and(|v| v.to_str().is_err());
+    let parsed = if authorization_unreadable {
+        Err(OAuthError::InvalidRequest(
+            "the Authorization header must be ASCII".into(),
+        ))
+    } else {
+        parse_token_request(
+            request.method().as_str(),
+            header(http::header::CONTENT_TYPE),
+            header(http::header::AUTHORIZATION),
+            request.body().as_ref(),
+        )
+    };
     let (client_id, outcome) = match parsed {
         Ok(req) => {
-            let outcome = issue_token(
+            let issued = issue_token(
                 &req,
                 now,
                 &app.config,
                 &app.directory,
                 &app.signer,
                 app.hook.as_ref(),
-            )
-            .await;
+            );
+            let outcome = match tokio::time::timeout(budget, issued).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(OAuthError::ServerError(PortError::throttled(format!(
+                    "the request did not finish within its {} ms budget",
+                    budget.as_millis()
+                )))),
+            };
             (Some(req.client_id), outcome)
         }
         Err(e) => (None, Err(e)),
@@ -54,9 +97,45 @@ where
     token_http_response(&outcome).map(Body::from)
 }
 
+/// The longest client id logged whole; `m2m-admin` makes 24-character ids.
+pub const MAX_LOGGED_CLIENT_ID: usize = 32;
+/// How much of a longer id-shaped value is logged: too little of a pasted secret (43
+/// base64url characters) to help guess the rest.
+pub const TRUNCATED_CLIENT_ID: usize = 8;
+
+/// What the log may say of a caller-supplied client id. A caller controls this value:
+/// whole, it could be 8 KiB, a secret pasted into the wrong field, or forged log
+/// lines. Logged whole only when it has the shape of a client id (1 to
+/// [`MAX_LOGGED_CLIENT_ID`] letters, digits, `-`, `_`, `.`, and not a secret's
+/// `m2m_sk_` prefix); a longer id-shaped value is truncated to its first
+/// [`TRUNCATED_CLIENT_ID`] characters; anything else is a placeholder.
+pub fn loggable_client_id(client_id: Option<&str>) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    let Some(id) = client_id else {
+        return Cow::Borrowed("-");
+    };
+    let shaped = !id.is_empty()
+        && !id.starts_with(m2m_core::secret::SECRET_PREFIX)
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if !shaped {
+        Cow::Borrowed("<malformed>")
+    } else if id.len() <= MAX_LOGGED_CLIENT_ID {
+        Cow::Borrowed(id)
+    } else {
+        // ASCII only, so the index is a character boundary.
+        Cow::Owned(format!(
+            "{}…",
+            id.get(..TRUNCATED_CLIENT_ID).unwrap_or_default()
+        ))
+    }
+}
+
 /// One log line per request: the client id and the outcome, never a secret or token.
 fn log_outcome<T>(client_id: Option<&str>, outcome: &Result<T, OAuthError>) {
-    let client_id = client_id.unwrap_or("-");
+    let client_id = loggable_client_id(client_id);
+    let client_id = client_id.as_ref();
     match outcome {
         Ok(_) => tracing::info!(client_id, status = 200, "token issued"),
         Err(e @ OAuthError::ServerError(cause)) => tracing::error!(

@@ -194,7 +194,12 @@ async fn reuse_hit_one_dynamodb_zero_kms_requests() {
     assert_eq!(first["expires_in"], 3599);
 
     // The cache item: TTL = exp, and the same token later with less time left.
-    let key = m2m_core::reuse::ReuseKey::new(&m2m_core::types::Audience::new(API), None);
+    let key = m2m_core::reuse::ReuseKey::new(
+        &m2m_core::types::ClientId::new(CLIENT_ID),
+        &m2m_core::types::ClientSecret::new(CLIENT_SECRET),
+        &m2m_core::types::Audience::new(API),
+        None,
+    );
     let item = dynamo
         .get_item()
         .table_name(&table)
@@ -207,7 +212,10 @@ async fn reuse_hit_one_dynamodb_zero_kms_requests() {
         .unwrap()
         .item
         .unwrap();
-    let cached = m2m_aws::reuse_item::reuse_from_item(&item).unwrap();
+    let sealed = m2m_aws::reuse_item::reuse_from_item(&item).unwrap();
+    let cached = key
+        .open(&m2m_core::types::ClientId::new(CLIENT_ID), &sealed)
+        .unwrap();
     assert_eq!(cached.access_token, first["access_token"].as_str().unwrap());
     assert_eq!(
         item.get("ttl"),
@@ -372,4 +380,78 @@ async fn dynamodb_throttling_service_unavailable() {
         KmsSigner::new(aws_sdk_kms::Client::new(&sdk), dynamo, "t", "alias/k"),
     );
     assert_server_error(&handle(&app, &token_request(), NOW).await, 503);
+}
+
+/// Every string in every item of the table, recursively.
+fn strings_of(v: &aws_sdk_dynamodb::types::AttributeValue, out: &mut Vec<String>) {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    match v {
+        A::S(s) | A::N(s) => out.push(s.clone()),
+        A::B(b) => out.push(String::from_utf8_lossy(b.as_ref()).into_owned()),
+        A::Ss(l) | A::Ns(l) => out.extend(l.iter().cloned()),
+        A::Bs(l) => out.extend(
+            l.iter()
+                .map(|b| String::from_utf8_lossy(b.as_ref()).into_owned()),
+        ),
+        A::L(l) => l.iter().for_each(|v| strings_of(v, out)),
+        A::M(m) => m.iter().for_each(|(k, v)| {
+            out.push(k.clone());
+            strings_of(v, out)
+        }),
+        _ => {}
+    }
+}
+
+/// A JWS compact serialization: two base64url segments starting `eyJ` (`{"`), dots.
+fn looks_like_jws(s: &str) -> bool {
+    s.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .any(|word| {
+            let parts: Vec<&str> = word.split('.').collect();
+            parts.len() >= 3 && parts[0].starts_with("eyJ") && parts[1].starts_with("eyJ")
+        })
+}
+
+#[tokio::test]
+async fn table_scan_finds_no_token_or_secret() {
+    // Tokens issued with reuse on (misses and hits, two scope sets): a full scan of the
+    // table, as a reader of an export or backup would see it, holds no JWS and no secret.
+    let (app, _counter, table, dynamo) = warm_counted_app().await;
+    let mut issued = Vec::new();
+    for (now, extra) in [
+        (NOW + 1, ""),
+        (NOW + 2, "&scope=read%3Aorders"),
+        (NOW + 3, ""),
+    ] {
+        let r = handle(&app, &token_request_with(extra), now).await;
+        assert_eq!(r.status(), 200);
+        issued.push(body(&r)["access_token"].as_str().unwrap().to_owned());
+    }
+    assert!(
+        looks_like_jws(&issued[0]),
+        "the detector recognises a token"
+    );
+    let scan = dynamo.scan().table_name(&table).send().await.unwrap();
+    let items = scan.items.unwrap_or_default();
+    assert!(
+        items.iter().any(|i| matches!(i.get("PK"), Some(aws_sdk_dynamodb::types::AttributeValue::S(pk)) if pk.starts_with("CACHE#"))),
+        "reuse items were written"
+    );
+    let mut strings = Vec::new();
+    for item in &items {
+        for v in item.values() {
+            strings_of(v, &mut strings);
+        }
+    }
+    for s in &strings {
+        assert!(
+            !looks_like_jws(s),
+            "a JWS-looking string is stored: {}…",
+            s.get(..16).unwrap_or(s)
+        );
+        assert!(!s.contains(CLIENT_SECRET), "the client secret is stored");
+        for t in &issued {
+            let signature = t.rsplit('.').next().unwrap();
+            assert!(!s.contains(signature), "a token signature is stored");
+        }
+    }
 }

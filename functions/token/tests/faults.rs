@@ -321,3 +321,21 @@ async fn hook_hang_server_error_within_hook_timeout() {
     assert_eq!(out.injected, 1, "the hook is called once, never retried");
     out.assert_table_unchanged();
 }
+
+#[tokio::test]
+async fn hanging_reuse_write_abandoned_within_budget() {
+    // The token is signed; the reuse cache PutItem never answers. The write is given
+    // up after its own short deadline, not the SDK's 2.5 s operation timeout, and the
+    // caller gets the token.
+    let world = World::new().await;
+    let out = world.fault(op("PutItem", Canned::Hang)).await;
+    let body = out.body();
+    assert_eq!(out.response.status(), 200, "{body}");
+    assert!(body["access_token"].as_str().is_some());
+    assert_eq!(out.injected, 1);
+    assert!(
+        out.took < Duration::from_millis(1000),
+        "took {:?} with a hanging reuse write",
+        out.took
+    );
+}

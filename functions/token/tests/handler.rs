@@ -293,3 +293,74 @@ async fn tokens_have_unique_jti() {
         assert!(seen.insert(payload["jti"].as_str().unwrap().to_owned()));
     }
 }
+
+#[tokio::test]
+async fn non_ascii_authorization_invalid_request() {
+    // Credentials in the body as well: a header that cannot be read must be refused,
+    // not silently ignored in favour of the body.
+    let app = app(SoftwareSigner::es256());
+    let r = call(
+        &app,
+        event(
+            "POST",
+            &[("authorization", "Basic Y2xpZW50LTE6c2VjcmV0é")],
+            &post_body(""),
+            false,
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(body_json(&r)["error"], "invalid_request");
+}
+
+#[test]
+fn caller_client_id_logged_only_when_id_shaped() {
+    use token::loggable_client_id as log;
+    assert_eq!(
+        log(Some("aB3dE5gH7jK9mN1pQ3sT5vX7")),
+        "aB3dE5gH7jK9mN1pQ3sT5vX7"
+    );
+    assert_eq!(log(None), "-");
+    assert_eq!(log(Some("a b")), "<malformed>");
+    assert_eq!(log(Some("x\ny=forged")), "<malformed>");
+    assert_eq!(log(Some("é")), "<malformed>");
+    // A secret pasted as the id is never logged, prefixed or not.
+    let secret = m2m_core::secret::generate_secret();
+    assert_eq!(log(Some(secret.expose())), "<malformed>");
+    let bare = &secret.expose()[m2m_core::secret::SECRET_PREFIX.len()..];
+    let logged = log(Some(bare));
+    assert!(
+        logged.chars().count() <= token::TRUNCATED_CLIENT_ID + 1,
+        "{logged}"
+    );
+    assert!(!logged.contains(&bare[..12]));
+    // 8 KiB of id-shaped text: a few characters.
+    assert_eq!(log(Some(&"a".repeat(8192))), "aaaaaaaa…");
+}
+
+#[tokio::test]
+async fn request_over_budget_server_error_503() {
+    // A hook slower than the whole request's budget (its own timeout aside): the
+    // caller gets 503 server_error within the budget, never a Lambda timeout.
+    let app = App {
+        config: IssuerConfig {
+            issuer: ISSUER.into(),
+            default_audience: None,
+        },
+        directory: fixtures::directory(),
+        signer: SoftwareSigner::es256(),
+        hook: Some(FakeHook::default().delayed(std::time::Duration::from_secs(30))),
+    };
+    let started = std::time::Instant::now();
+    let r = token::handle_within(
+        &app,
+        &form_event(&post_body("")),
+        NOW,
+        std::time::Duration::from_millis(200),
+    )
+    .await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(r.status(), 503);
+    assert_eq!(body_json(&r)["error"], "server_error");
+    assert!(token::REQUEST_BUDGET < std::time::Duration::from_secs(10));
+}

@@ -249,7 +249,7 @@ pub fn hook_response(data: &[u8]) {
         profile: m2m_core::model::Profile::Rfc9068,
     });
     let before = claims.clone();
-    merge_custom_claims(&mut claims, answer.claims.clone());
+    merge_custom_claims(&mut claims, answer.claims.clone(), &[]);
     for name in RESERVED_CLAIMS {
         assert_eq!(
             claims.get(*name),

@@ -263,11 +263,15 @@ fn jwk_serializes_use_and_skips_absent_members() {
     assert_eq!(back, jwk);
 }
 
-fn key(kid: &str, status: KeyStatus, retired_at: Option<u64>) -> SigningKey {
+/// A key named `name`: a distinct RSA JWK (its `e` is the name) whose `kid` is its
+/// thumbprint, as the registry requires.
+fn key(name: &str, status: KeyStatus, retired_at: Option<u64>) -> SigningKey {
     let mut jwk = rfc7638_jwk();
-    jwk.kid = Some(Kid::new(kid));
+    jwk.e = Some(name.to_owned());
+    let kid = jwk.thumbprint();
+    jwk.kid = Some(kid.clone());
     SigningKey {
-        kid: Kid::new(kid),
+        kid,
         kms_key_id: "k".into(),
         alg: Alg::RS256,
         status,
@@ -276,6 +280,10 @@ fn key(kid: &str, status: KeyStatus, retired_at: Option<u64>) -> SigningKey {
         activated_at: None,
         retired_at,
     }
+}
+
+fn kid(name: &str) -> Kid {
+    key(name, KeyStatus::Active, None).kid
 }
 
 #[test]
@@ -288,13 +296,45 @@ fn published_drops_long_retired_keys() {
         key("cur", KeyStatus::Active, None),
     ];
     let set = JwkSet::published(&keys, now);
-    let kids: Vec<_> = set
-        .keys
-        .iter()
-        .filter_map(|k| k.kid.as_ref())
-        .map(Kid::as_str)
-        .collect();
-    assert_eq!(kids, ["cur", "next", "recent"]);
-    assert!(set.find(&Kid::new("recent")).is_some());
-    assert!(set.find(&Kid::new("old")).is_none());
+    let kids: Vec<_> = set.keys.iter().filter_map(|k| k.kid.clone()).collect();
+    assert_eq!(kids, [kid("cur"), kid("next"), kid("recent")]);
+    assert!(set.find(&kid("recent")).is_some());
+    assert!(set.find(&kid("old")).is_none());
+}
+
+#[test]
+fn revoked_key_never_published() {
+    let now = 1_000_000;
+    let keys = [
+        key("cur", KeyStatus::Active, None),
+        key("gone", KeyStatus::Revoked, None),
+        key("gone-too", KeyStatus::Revoked, Some(now - 1)),
+    ];
+    let set = JwkSet::published(&keys, now);
+    assert_eq!(set.keys.len(), 1);
+    assert!(set.find(&kid("gone")).is_none());
+}
+
+#[test]
+fn kid_not_thumbprint_not_published() {
+    // A registry item naming someone else's key under a kid of its choosing, or a
+    // JWK whose members were swapped after the kid was computed.
+    let now = 1_000_000;
+    let mut forged = key("attacker", KeyStatus::Active, None);
+    forged.kid = kid("cur");
+    forged.public_jwk.kid = Some(kid("cur"));
+    let mut swapped = key("next", KeyStatus::Pending, None);
+    swapped.public_jwk.n = Some("AQAB".into());
+    let mut disagreeing = key("third", KeyStatus::Pending, None);
+    disagreeing.public_jwk.kid = Some(Kid::new("other"));
+    let mut no_members = key("fourth", KeyStatus::Pending, None);
+    no_members.public_jwk.n = None;
+    no_members.kid = no_members.public_jwk.thumbprint();
+    no_members.public_jwk.kid = Some(no_members.kid.clone());
+    let good = key("good", KeyStatus::Pending, None);
+    let set = JwkSet::published(
+        &[forged, swapped, disagreeing, no_members, good.clone()],
+        now,
+    );
+    assert_eq!(set.keys, vec![good.public_jwk]);
 }

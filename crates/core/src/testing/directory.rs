@@ -1,5 +1,5 @@
 //! [`InMemoryDirectory`]: the `Directory` port over hash maps, with a lookup counter,
-//! failure switches, and the token reuse cache (issue 8).
+//! failure switches, and the token reuse cache.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,7 +9,7 @@ use super::{lock, Failure};
 use crate::error::PortError;
 use crate::model::{Api, Client, Grant};
 use crate::ports::{Directory, Lookup};
-use crate::reuse::{CachedToken, ReuseKey};
+use crate::reuse::{CachedToken, ReuseKey, SealedToken};
 use crate::types::{Audience, ClientId, SecretId};
 
 #[derive(Debug, Default)]
@@ -20,7 +20,7 @@ struct State {
     failure: Option<Failure>,
     record_failure: Option<Failure>,
     recorded: Vec<(ClientId, SecretId, u64)>,
-    reuse: HashMap<(ClientId, ReuseKey), CachedToken>,
+    reuse: HashMap<(ClientId, [u8; 32]), SealedToken>,
     reuse_failure: Option<Failure>,
     reuse_stores: usize,
 }
@@ -141,12 +141,30 @@ impl InMemoryDirectory {
         lock(&self.state).record_failure = failure;
     }
 
-    /// The token kept for reuse under `key` for `client_id`, if any.
+    /// The token kept for reuse under `key` for `client_id`, opened with `key`, if any.
     pub fn reuse_entry(&self, client_id: &ClientId, key: &ReuseKey) -> Option<CachedToken> {
+        self.sealed_entry(client_id, key)
+            .and_then(|sealed| key.open(client_id, &sealed))
+    }
+
+    /// The sealed item kept under `key` for `client_id`, as the store holds it.
+    pub fn sealed_entry(&self, client_id: &ClientId, key: &ReuseKey) -> Option<SealedToken> {
         lock(&self.state)
             .reuse
-            .get(&(client_id.clone(), key.clone()))
+            .get(&(client_id.clone(), key.digest()))
             .cloned()
+    }
+
+    /// Every sealed item kept, as a reader of the store would see them.
+    pub fn sealed_entries(&self) -> Vec<SealedToken> {
+        lock(&self.state).reuse.values().cloned().collect()
+    }
+
+    /// Replaces the stored item under `key` for `client_id` (tests tamper with it).
+    pub fn put_sealed(&self, client_id: &ClientId, key: &ReuseKey, sealed: SealedToken) {
+        lock(&self.state)
+            .reuse
+            .insert((client_id.clone(), key.digest()), sealed);
     }
 
     /// How many tokens were stored for reuse (failed attempts included).
@@ -196,7 +214,7 @@ impl Directory for InMemoryDirectory {
         key: &ReuseKey,
     ) -> Result<Lookup, PortError> {
         let mut lookup = self.lookup(client_id, audience).await?;
-        lookup.reuse = self.reuse_entry(client_id, key);
+        lookup.reuse = self.sealed_entry(client_id, key);
         Ok(lookup)
     }
 
@@ -204,7 +222,7 @@ impl Directory for InMemoryDirectory {
         &self,
         client_id: &ClientId,
         key: &ReuseKey,
-        token: &CachedToken,
+        token: &SealedToken,
     ) -> Result<(), PortError> {
         let mut state = lock(&self.state);
         state.reuse_stores += 1;
@@ -213,7 +231,7 @@ impl Directory for InMemoryDirectory {
         }
         state
             .reuse
-            .insert((client_id.clone(), key.clone()), token.clone());
+            .insert((client_id.clone(), key.digest()), token.clone());
         Ok(())
     }
 

@@ -29,6 +29,8 @@ pub struct FakeHook {
     delay: Option<Duration>,
     calls: Arc<AtomicUsize>,
     last: Arc<Mutex<Option<HookRequest>>>,
+    identity: String,
+    allowed: Vec<String>,
 }
 
 impl Default for FakeHook {
@@ -45,6 +47,8 @@ impl FakeHook {
             delay: None,
             calls: Arc::default(),
             last: Arc::default(),
+            identity: "fake-hook\n0".to_owned(),
+            allowed: Vec::new(),
         }
     }
 
@@ -111,6 +115,18 @@ impl FakeHook {
         self
     }
 
+    /// Sets the identity ([`ClaimsHook::identity`]: function and epoch).
+    pub fn with_identity(mut self, identity: &str) -> Self {
+        identity.clone_into(&mut self.identity);
+        self
+    }
+
+    /// Sets the operator's allowlist of plain claim names.
+    pub fn with_allowed_claims(mut self, names: &[&str]) -> Self {
+        self.allowed = names.iter().map(|n| (*n).to_owned()).collect();
+        self
+    }
+
     /// The message of [`FakeHook::timeout`]'s error.
     pub const TIMEOUT_MESSAGE: &'static str = "claims hook timed out";
 
@@ -139,6 +155,14 @@ impl ClaimsHook for FakeHook {
             Outcome::RawJson(json) => HookResponse::from_json(json.as_bytes())
                 .map_err(|e| PortError::new("claims hook answered malformed JSON").with_source(e)),
         }
+    }
+
+    fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    fn allowed_claims(&self) -> &[String] {
+        &self.allowed
     }
 }
 

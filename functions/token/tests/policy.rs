@@ -1,0 +1,203 @@
+//! Least privilege, tested: the token function's role in `template.yaml` allows exactly
+//! the DynamoDB, KMS and Lambda actions its code calls, as recorded by the SDK
+//! interceptor over every path of the function (fallback key, registry key, reuse
+//! miss and hit, secret-use record on both item layouts, claims hook), and its write
+//! permissions are scoped to the items and attributes the code writes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use aws_sdk_kms::types::KeySpec;
+use lambda_http::Request;
+use m2m_aws::testing::{
+    iam_actions, local_sdk_config, role_actions, role_statements, Canned, CannedServer, LocalAws,
+    RequestCounter,
+};
+use m2m_aws::{items, public_jwk, reuse_item, DynamoDirectory, KmsSigner, LambdaHook};
+use m2m_core::model::{KeyStatus, SigningKey};
+use m2m_core::ports::{ClaimsHook, NoHook, Signer};
+use m2m_core::testing::fixtures::{
+    self, API, API_SCOPES, CLIENT_ID, CLIENT_SECRET, GRANTED_SCOPES, ISSUER, NOW,
+};
+use m2m_core::IssuerConfig;
+use serde_json::{json, Value};
+use token::{handle, App};
+
+const TEMPLATE: &str = include_str!("../../../template.yaml");
+const FIXTURE: &str = include_str!("fixtures/apigw_v2_token_form.json");
+
+fn aws() -> &'static LocalAws {
+    LocalAws::shared().expect("local AWS emulator")
+}
+
+fn request(extra: &str) -> Request {
+    let body = format!(
+        "grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}&audience=https%3A%2F%2Fapi.example.com{extra}"
+    );
+    let mut e: Value = serde_json::from_str(FIXTURE).unwrap();
+    e["headers"]["content-length"] = json!(body.len().to_string());
+    e["body"] = json!(body);
+    lambda_http::request::from_str(&e.to_string()).unwrap()
+}
+
+async fn seeded_table(setup: &aws_sdk_dynamodb::Client, legacy_client: bool) -> String {
+    let table = aws().create_table("policy").await.unwrap();
+    let mut client = items::client_to_item(&fixtures::client(CLIENT_ID, CLIENT_SECRET));
+    if legacy_client {
+        // Written before the last-used map existed: the second UpdateItem path.
+        client.remove(items::LAST_USED);
+    }
+    for item in [
+        items::api_to_item(&fixtures::api(API, API_SCOPES)),
+        client,
+        items::grant_to_item(&fixtures::grant(CLIENT_ID, API, GRANTED_SCOPES)),
+    ] {
+        setup
+            .put_item()
+            .table_name(&table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+    table
+}
+
+async fn run<S: Signer, H: ClaimsHook>(app: &App<DynamoDirectory, S, H>, extra: &str, now: u64) {
+    let r = handle(app, &request(extra), now).await;
+    assert_eq!(r.status(), 200, "{:?}", r.body());
+}
+
+/// Drives every path of the token function with all AWS requests counted.
+async fn recorded_operations() -> RequestCounter {
+    let counter = RequestCounter::new();
+    let setup = aws_sdk_dynamodb::Client::new(&aws().setup_sdk_config().await);
+    let sdk = aws().sdk_config().await;
+    let config = IssuerConfig {
+        issuer: ISSUER.into(),
+        default_audience: None,
+    };
+
+    // 1. An empty registry: the fallback key (GetPublicKey), a reuse miss (Sign,
+    //    PutItem), the first use of the secret on an item without the map (UpdateItem,
+    //    twice), then a reuse hit.
+    let table = seeded_table(&setup, true).await;
+    let fallback = aws().create_kms_key(KeySpec::Rsa2048).await.unwrap();
+    let app = App {
+        config: config.clone(),
+        directory: DynamoDirectory::new(counter.dynamo(&sdk), &table),
+        signer: KmsSigner::new(counter.kms(&sdk), counter.dynamo(&sdk), &table, &fallback),
+        hook: None::<NoHook>,
+    };
+    run(&app, "", NOW).await;
+    run(&app, "", NOW + 1).await;
+
+    // 2. A registry with an active key: its status read consistently.
+    let kms_key = aws().create_kms_key(KeySpec::EccNistP256).await.unwrap();
+    let admin_kms = aws_sdk_kms::Client::new(&aws().setup_sdk_config().await);
+    let public = public_jwk(&admin_kms, &kms_key).await.unwrap();
+    let key = SigningKey {
+        kid: public.jwk.thumbprint(),
+        kms_key_id: public.key_arn,
+        alg: public.alg,
+        status: KeyStatus::Active,
+        public_jwk: public.jwk,
+        created_at: NOW,
+        activated_at: Some(NOW),
+        retired_at: None,
+    };
+    setup
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(items::signing_key_to_item(&key).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    let signer = KmsSigner::new(counter.kms(&sdk), counter.dynamo(&sdk), &table, &fallback);
+    signer.refresh().await.unwrap();
+
+    // 3. A claims hook (Lambda Invoke), on a fresh table with the current item layout.
+    let table = seeded_table(&setup, false).await;
+    let server = CannedServer::start(Canned::lambda_invoke(r#"{"claims":{}}"#, None)).unwrap();
+    let lambda = counter.lambda(&local_sdk_config(&server.endpoint()).await);
+    let app = App {
+        config,
+        directory: DynamoDirectory::new(counter.dynamo(&sdk), &table),
+        signer: KmsSigner::new(counter.kms(&sdk), counter.dynamo(&sdk), &table, &fallback),
+        hook: Some(LambdaHook::from_client(
+            lambda,
+            "claims-hook",
+            Duration::from_millis(1500),
+        )),
+    };
+    run(&app, "&scope=read%3Aorders", NOW).await;
+    assert_eq!(server.hits(), 1);
+    counter
+}
+
+#[tokio::test]
+async fn token_role_allows_exactly_what_the_code_calls() {
+    let counter = recorded_operations().await;
+    let called = iam_actions(&counter.snapshot());
+    eprintln!("token function AWS operations: {:?}", counter.snapshot());
+    let allowed = role_actions(TEMPLATE, "TokenRole", &["dynamodb", "kms", "lambda"]);
+    assert_eq!(
+        allowed, called,
+        "TokenRole vs the operations the token function calls"
+    );
+    // What the issue of least privilege is about, named explicitly.
+    for never in ["dynamodb:GetItem", "dynamodb:Scan", "dynamodb:DeleteItem"] {
+        assert!(!allowed.contains(never), "{never}");
+    }
+}
+
+fn statement_for(role: &str, action: &str) -> String {
+    let mut found: Vec<String> = role_statements(TEMPLATE, role)
+        .into_iter()
+        .filter(|s| s.actions.iter().any(|a| a == action))
+        .map(|s| s.text)
+        .collect();
+    assert_eq!(found.len(), 1, "{role}: one statement allows {action}");
+    found.remove(0)
+}
+
+#[test]
+fn token_role_writes_scoped_to_the_items_written() {
+    // PutItem: reuse cache items only.
+    let put = statement_for("TokenRole", "dynamodb:PutItem");
+    assert!(put.contains("dynamodb:LeadingKeys:"), "{put}");
+    assert!(
+        put.contains(&format!("'{}*'", reuse_item::CACHE_PREFIX)),
+        "{put}"
+    );
+    // UpdateItem: client items, and only the key and the last-used map.
+    let update = statement_for("TokenRole", "dynamodb:UpdateItem");
+    assert!(
+        update.contains("dynamodb:LeadingKeys: ['CLIENT#*']"),
+        "{update}"
+    );
+    assert!(
+        update.contains(&format!(
+            "dynamodb:Attributes: [{}, {}, {}]",
+            items::PK,
+            items::SK,
+            items::LAST_USED
+        )),
+        "{update}"
+    );
+    assert!(update.contains("ForAllValues:StringEquals:"), "{update}");
+    // Reads: the registry listing on the index only, never the base table.
+    let query = statement_for("TokenRole", "dynamodb:Query");
+    assert!(query.contains("/index/ByKind"), "{query}");
+    assert!(!query.contains("!GetAtt Table.Arn"), "{query}");
+}
+
+#[test]
+fn jwks_role_queries_the_index_only() {
+    let allowed = role_actions(TEMPLATE, "JwksRole", &["dynamodb", "kms", "lambda"]);
+    assert_eq!(allowed.into_iter().collect::<Vec<_>>(), ["dynamodb:Query"]);
+    let query = statement_for("JwksRole", "dynamodb:Query");
+    assert!(query.contains("/index/ByKind"), "{query}");
+    assert!(!query.contains("!GetAtt Table.Arn"), "{query}");
+}
