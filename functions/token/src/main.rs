@@ -7,6 +7,12 @@ use m2m_aws::{sdk_config, Config, DynamoDirectory, KmsSigner, LambdaHook};
 use m2m_core::IssuerConfig;
 use token::{handle, App};
 
+/// mimalloc: the request path allocates and frees many small buffers (the invocation
+/// event, SDK requests and responses, JSON); glibc's allocator spent about a tenth of
+/// the process's CPU on it under load (docs/PERFORMANCE.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 // A Lambda execution environment hands the process one invocation at a time, so a
 // single-threaded runtime serves it with no worker threads to wake and hand work to
 // (the multi-thread runtime costs futex wake-ups and context switches per request).
