@@ -29,7 +29,8 @@ bench_cleanup() {
 trap bench_cleanup EXIT INT TERM
 
 mkdir -p .local
-moto_server -H 127.0.0.1 -p "$M2M_LOCAL_AWS_PORT" > .local/bench-moto.log 2>&1 &
+# The local AWS API with keep-alive (infra/local/moto-serve), as AWS endpoints behave.
+python infra/local/moto-serve -H 127.0.0.1 -p "$M2M_LOCAL_AWS_PORT" > .local/bench-moto.log 2>&1 &
 bench_pids+=($!)
 for _ in $(seq 1 100); do
   curl -fs "$AWS_ENDPOINT_URL/moto-api/" -o /dev/null && break
@@ -37,9 +38,11 @@ for _ in $(seq 1 100); do
 done
 
 echo "bench: building m2m-admin (debug) and the token function (release, $bin_dir)" >&2
-cargo build -q -p m2m-admin
+CARGO_TARGET_DIR="$root/target" cargo build -q -p m2m-admin
 admin="$root/target/debug/m2m-admin"
-cargo build -q --release --locked -p token
+# A script that builds the function itself (under cargo lambda watch) sets
+# bench_skip_release_build=1 before sourcing this file.
+[ "${bench_skip_release_build:-0}" = 1 ] || cargo build -q --release --locked -p token
 "$admin" init >/dev/null
 bench_api="https://api.example.com"
 "$admin" api create --identifier "$bench_api" --name "Bench API" --scopes read:orders,write:orders >/dev/null

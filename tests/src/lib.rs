@@ -14,6 +14,9 @@ use m2m_aws::testing::{workspace_root, LocalAws};
 use m2m_core::model::{KeyStatus, SigningKey};
 use m2m_core::testing::fixtures;
 
+/// Execution environments `cargo lambda watch` may start per function.
+pub const INSTANCES: u32 = 4;
+
 /// The API every e2e client asks a token for.
 pub const API: &str = "https://api.example.com";
 
@@ -124,6 +127,13 @@ impl Stack {
                 "127.0.0.1",
             ])
             .args(["--invoke-port", &port.to_string()])
+            // Several execution environments per function, as Lambda scales out: a
+            // burst does not queue behind one instance (and the hook's timeout).
+            .args(["--concurrency", &INSTANCES.to_string()])
+            // The functions log at the most verbose level, so the log scan proves that
+            // nothing logged at any level (the Lambda runtime's raw event, the SDK's
+            // bodies) carries a secret or a token; the watcher itself logs at info.
+            .args(["--env-var", "RUST_LOG=trace"])
             .env("AWS_ENDPOINT_URL", aws.endpoint())
             .env("AWS_ENDPOINT_URL_LAMBDA", &base_url)
             .env("AWS_REGION", "us-east-1")

@@ -184,9 +184,32 @@ async fn stack_serves_verifiable_tokens_to_independent_clients() {
         invokes[15]
     );
 
-    // Nothing secret in the functions' logs.
+    // A burst of concurrent requests through the hook: the watcher runs several
+    // instances of each function, as Lambda scales out, and the hook's own timeout (not
+    // the SDK's shorter per-attempt one) bounds each Invoke.
+    let burst: Vec<_> = (0..16)
+        .map(|_| {
+            tokio::spawn(
+                http.post(stack.token_url())
+                    .basic_auth(&stack.client.id, Some(&stack.client.secret))
+                    .form(&[("grant_type", "client_credentials"), ("audience", API)])
+                    .send(),
+            )
+        })
+        .collect();
+    for r in burst {
+        let status = r.await.unwrap().unwrap().status();
+        assert_eq!(status, 200, "a token request of the burst failed");
+    }
+
+    // Nothing secret in the functions' logs, written at RUST_LOG=trace (the log scan,
+    // infra/local/scan-logs, reads the same file for secrets, hashes and tokens).
     let log = stack.log_text();
     assert!(log.contains("token issued"), "function logs captured");
+    assert!(
+        log.contains(r#""level":"DEBUG""#) && log.contains("configuration read"),
+        "the functions logged below info: RUST_LOG=trace reached them"
+    );
     for secret in [&stack.client.secret, &stack.suspended.secret] {
         assert!(
             !log.contains(secret.as_str()),

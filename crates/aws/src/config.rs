@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use m2m_core::types::Audience;
@@ -167,14 +168,24 @@ pub fn timeout_config() -> TimeoutConfig {
         .build()
 }
 
+/// Stalled-stream protection: off. It watches every response body's throughput and
+/// fails a stream that stalls for its grace period (20 s by default), far past
+/// [`OPERATION_TIMEOUT`], which already ends a stalled call; so it could never fire
+/// first, and it costs a throughput monitor on every body polled on the request path.
+pub fn stalled_stream_protection() -> StalledStreamProtectionConfig {
+    StalledStreamProtectionConfig::disabled()
+}
+
 /// Loads the AWS SDK configuration from the standard environment (`AWS_REGION`,
 /// `AWS_ENDPOINT_URL` for the local emulator, the default credentials chain: in Lambda
-/// the execution role's variables) with [`retry_config`] and [`timeout_config`].
-/// Call once at cold start and build every client from the result.
+/// the execution role's variables) with [`retry_config`], [`timeout_config`] and
+/// [`stalled_stream_protection`]. Call once at cold start and build every client from
+/// the result.
 pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .retry_config(retry_config())
         .timeout_config(timeout_config())
+        .stalled_stream_protection(stalled_stream_protection())
         .load()
         .await
 }

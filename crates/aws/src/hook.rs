@@ -49,14 +49,16 @@ pub fn parse_allowed_claims(value: &str) -> Vec<String> {
 impl LambdaHook {
     /// A hook invoking `function` (name, ARN or alias ARN), waiting at most `timeout`
     /// (`M2M_HOOK_TIMEOUT_MS`). Builds its own Lambda client from `sdk`: one attempt
-    /// (a hook may have side effects, and a retry would not fit the timeout) with the
-    /// attempt timeout equal to the hook timeout.
+    /// (a hook may have side effects, and a retry would not fit the timeout) with both
+    /// the attempt and the operation timeout equal to the hook timeout, so the shorter
+    /// per-attempt timeout `sdk` carries for DynamoDB and KMS never cuts a hook short.
     pub fn new(sdk: &SdkConfig, function: impl Into<String>, timeout: Duration) -> Self {
         let config = aws_sdk_lambda::config::Builder::from(sdk)
             .retry_config(RetryConfig::standard().with_max_attempts(1))
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+                    .operation_attempt_timeout(timeout)
                     .operation_timeout(timeout)
                     .build(),
             )
@@ -166,6 +168,7 @@ impl ClaimsHook for LambdaHook {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{retry_config, timeout_config, ATTEMPT_TIMEOUT};
 
     #[test]
     fn allowed_claims_parsed_without_reserved() {
@@ -174,5 +177,46 @@ mod tests {
             vec!["tier", "plan", "region"]
         );
         assert!(parse_allowed_claims("").is_empty());
+    }
+
+    /// The timeouts the hook's Lambda client applies, built from the SDK configuration
+    /// every other client uses (whose attempt timeout is shorter than a hook's budget).
+    fn effective(timeout: Duration) -> TimeoutConfig {
+        let sdk = SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .retry_config(retry_config())
+            .timeout_config(timeout_config())
+            .build();
+        let hook = LambdaHook::new(&sdk, "claims-hook", timeout);
+        hook.client
+            .config()
+            .timeout_config()
+            .cloned()
+            .unwrap_or_else(TimeoutConfig::disabled)
+    }
+
+    #[test]
+    fn configured_hook_timeout_is_the_attempt_and_operation_timeout() {
+        for ms in [300, 1500, 5000] {
+            let timeout = Duration::from_millis(ms);
+            let t = effective(timeout);
+            assert_eq!(t.operation_attempt_timeout(), Some(timeout), "{ms} ms");
+            assert_eq!(t.operation_timeout(), Some(timeout), "{ms} ms");
+        }
+        // The budget the SDK would otherwise apply is shorter than the default hook
+        // timeout: without the override, a hook answering in 1.3 s would fail.
+        assert!(ATTEMPT_TIMEOUT < crate::config::DEFAULT_HOOK_TIMEOUT);
+    }
+
+    #[test]
+    fn hook_is_never_retried() {
+        let sdk = SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .retry_config(retry_config())
+            .build();
+        let hook = LambdaHook::new(&sdk, "claims-hook", Duration::from_millis(1500));
+        let retry = hook.client.config().retry_config().cloned();
+        assert_eq!(retry.map(|r| r.max_attempts()), Some(1));
     }
 }

@@ -1,6 +1,8 @@
-//! Test support (feature `testing`): [`LocalAws`] runs moto's server — the local AWS
-//! API for DynamoDB, KMS and Lambda — from the project's virtualenv on a free loopback
-//! port, and [`RequestCounter`] counts the AWS requests a client sends. Nothing here
+//! Test support (feature `testing`): [`LocalAws`] runs moto — the local AWS API for
+//! DynamoDB, KMS and Lambda — from the project's virtualenv on a free loopback port,
+//! served with HTTP/1.1 keep-alive as AWS endpoints are (`infra/local/moto-serve`),
+//! [`RequestCounter`] counts the AWS requests a client sends and [`ConnectionCounter`]
+//! the TCP connections it opens. Nothing here
 //! touches process-global state: configurations are returned, not exported.
 
 use std::collections::BTreeMap;
@@ -35,29 +37,9 @@ pub struct HarnessError(pub String);
 /// How long to wait for moto's server to answer after spawning it.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Kept alive for as long as moto runs: when the test process exits for any reason,
-/// its end of moto's stdin closes and this watchdog ends moto, so a harness held in a
-/// `static` (whose `Drop` never runs) leaves no orphan server behind.
-const WATCHDOG: &str = r#"
-import os, runpy, sys, threading
-def _watch():
-    sys.stdin.buffer.read()
-    os._exit(0)
-threading.Thread(target=_watch, daemon=True).start()
-if sys.argv[1] == "--single-threaded":
-    # werkzeug serves one request at a time: DynamoDB conditional writes become
-    # atomic, as they are in AWS (moto's threaded server can let two succeed).
-    import werkzeug.serving
-    _run_simple = werkzeug.serving.run_simple
-    def _one_at_a_time(*args, **kwargs):
-        kwargs["threaded"] = False
-        return _run_simple(*args, **kwargs)
-    werkzeug.serving.run_simple = _one_at_a_time
-    del sys.argv[1]
-script = sys.argv[1]
-sys.argv = [script] + sys.argv[2:]
-runpy.run_path(script, run_name="__main__")
-"#;
+/// Threads serving the emulator in its default mode: more than the handful of requests
+/// a test has in flight at once.
+const SERVER_THREADS: u32 = 8;
 
 /// The workspace root, found from this crate's manifest directory.
 pub fn workspace_root() -> PathBuf {
@@ -122,8 +104,8 @@ impl fmt::Debug for LocalAws {
 }
 
 impl LocalAws {
-    /// Starts `<workspace>/.venv/bin/moto_server -H 127.0.0.1 -p <free port>` and waits
-    /// until it answers.
+    /// Starts `infra/local/moto-serve` (moto's app under a keep-alive HTTP server) with
+    /// the virtualenv's Python on a free port and waits until it answers.
     ///
     /// # Errors
     /// When the virtualenv is missing (run `infra/local/bootstrap`) or the server does
@@ -141,7 +123,7 @@ impl LocalAws {
     }
 
     /// Starts a server that handles one request at a time, for tests of concurrent
-    /// conditional writes: moto's default threaded server does not serialize them, so
+    /// conditional writes: moto served by several threads does not serialize them, so
     /// two writes conditional on the same version can both succeed there (never in
     /// DynamoDB). Slower under load; use only where atomicity is what is tested.
     ///
@@ -153,12 +135,15 @@ impl LocalAws {
 
     fn start_mode(venv: &Path, single_threaded: bool) -> Result<Self, HarnessError> {
         let python = venv.join("bin").join("python");
-        let server = venv.join("bin").join("moto_server");
-        if !server.exists() || !python.exists() {
+        let server = workspace_root()
+            .join("infra")
+            .join("local")
+            .join("moto-serve");
+        if !python.exists() || !venv.join("bin").join("moto_server").exists() {
             return Err(HarnessError(format!(
                 "{} not found: run `infra/local/bootstrap` (in the workspace root) to \
                  install the local tools into .venv",
-                server.display()
+                python.display()
             )));
         }
         let mut last = HarnessError("not started".into());
@@ -174,14 +159,15 @@ impl LocalAws {
 
     fn spawn(python: &Path, server: &Path, single_threaded: bool) -> Result<Self, HarnessError> {
         let port = free_port()?;
-        let mut command = Command::new(python);
-        command.arg("-c").arg(WATCHDOG);
-        if single_threaded {
-            command.arg("--single-threaded");
-        }
-        let mut child = command
+        let threads = if single_threaded { 1 } else { SERVER_THREADS };
+        // --watch-stdin: when the test process exits for any reason, its end of the
+        // server's stdin closes and the server ends, so a harness held in a `static`
+        // (whose `Drop` never runs) leaves no orphan server behind.
+        let mut child = Command::new(python)
             .arg(server)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .args(["--threads", &threads.to_string()])
+            .args(["--watch-stdin", "--access-log"])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -198,7 +184,7 @@ impl LocalAws {
                 // Give the log thread a moment to read the traceback.
                 std::thread::sleep(Duration::from_millis(100));
                 return Err(HarnessError(format!(
-                    "moto_server exited ({status}) on port {port}; its log:\n{}",
+                    "moto-serve exited ({status}) on port {port}; its log:\n{}",
                     aws.log.text()
                 )));
             }
@@ -208,7 +194,7 @@ impl LocalAws {
             if Instant::now() >= deadline {
                 let _ = aws.child.kill();
                 return Err(HarnessError(format!(
-                    "moto_server did not answer on port {port} within {} s; its log:\n{}",
+                    "moto-serve did not answer on port {port} within {} s; its log:\n{}",
                     START_TIMEOUT.as_secs(),
                     aws.log.text()
                 )));
@@ -349,6 +335,7 @@ async fn endpoint_config(endpoint: &str, retry: RetryConfig, timeout: TimeoutCon
         .endpoint_url(endpoint)
         .retry_config(retry)
         .timeout_config(timeout)
+        .stalled_stream_protection(crate::config::stalled_stream_protection())
         .load()
         .await
 }
@@ -727,4 +714,72 @@ pub fn iam_actions(
             },
         )
         .collect()
+}
+
+/// A transparent TCP proxy in front of a local endpoint that counts the connections
+/// opened through it: an SDK configuration pointed at [`endpoint`](Self::endpoint)
+/// reaches the same server, and [`opened`](Self::opened) tells how many TCP connections
+/// its clients opened (a warm client on a keep-alive server opens none).
+pub struct ConnectionCounter {
+    port: u16,
+    opened: Arc<AtomicU64>,
+}
+
+impl fmt::Debug for ConnectionCounter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectionCounter")
+            .field("port", &self.port)
+            .field("opened", &self.opened())
+            .finish()
+    }
+}
+
+impl ConnectionCounter {
+    /// Listens on a free loopback port and forwards every connection, byte for byte,
+    /// to `127.0.0.1:<upstream>`. The proxy's threads live as long as the test process.
+    ///
+    /// # Errors
+    /// When no port can be bound.
+    pub fn start(upstream: u16) -> Result<Self, HarnessError> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .map_err(|e| HarnessError(format!("binding the connection counter: {e}")))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| HarnessError(format!("binding the connection counter: {e}")))?
+            .port();
+        let opened = Arc::new(AtomicU64::new(0));
+        let counted = opened.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().map_while(Result::ok) {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let Ok(server) = TcpStream::connect((Ipv4Addr::LOCALHOST, upstream)) else {
+                    continue;
+                };
+                pipe(&client, &server);
+                pipe(&server, &client);
+            }
+        });
+        Ok(Self { port, opened })
+    }
+
+    /// The endpoint URL, `http://127.0.0.1:<port>`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// TCP connections accepted so far.
+    pub fn opened(&self) -> u64 {
+        self.opened.load(Ordering::SeqCst)
+    }
+}
+
+/// Copies `from` to `to` on a thread until `from` closes, then closes `to` for writing.
+fn pipe(from: &TcpStream, to: &TcpStream) {
+    let (Ok(mut from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from, &mut to);
+        let _ = to.shutdown(std::net::Shutdown::Write);
+    });
 }

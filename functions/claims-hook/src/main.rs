@@ -4,7 +4,7 @@ use claims_hook::{decide, DEFAULT_NAMESPACE};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use m2m_core::hook::{HookRequest, HookResponse};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt()
         .json()

@@ -9,7 +9,7 @@ use m2m_aws::registry::DynamoKeyRegistry;
 use m2m_aws::sdk_config;
 use m2m_aws::signer::system_clock;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     m2m_aws::telemetry::init_logging();
 

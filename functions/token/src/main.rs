@@ -7,11 +7,26 @@ use m2m_aws::{sdk_config, Config, DynamoDirectory, KmsSigner, LambdaHook};
 use m2m_core::IssuerConfig;
 use token::{handle, App};
 
-#[tokio::main]
+/// mimalloc: the request path allocates and frees many small buffers (the invocation
+/// event, SDK requests and responses, JSON); glibc's allocator spent about a tenth of
+/// the process's CPU on it under load (docs/PERFORMANCE.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+// A Lambda execution environment hands the process one invocation at a time, so a
+// single-threaded runtime serves it with no worker threads to wake and hand work to
+// (the multi-thread runtime costs futex wake-ups and context switches per request).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     m2m_aws::telemetry::init_logging();
 
     let config = Config::from_env()?;
+    tracing::debug!(
+        table = %config.table,
+        claims_hook = config.claims_hook.as_deref().unwrap_or("-"),
+        hook_timeout_ms = config.hook_timeout.as_millis(),
+        "configuration read"
+    );
     let sdk = sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let kms = aws_sdk_kms::Client::new(&sdk);

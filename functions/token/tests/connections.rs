@@ -1,0 +1,95 @@
+//! Connections per warm token: the token handler on the AWS adapters, its SDK clients
+//! pointed at a connection-counting proxy in front of the keep-alive emulator. After
+//! the cold request has opened the DynamoDB and KMS connections, a warm execution
+//! environment serves token requests — reuse hits and signed tokens — without opening
+//! another: no TCP or TLS handshake on the request path, as with DynamoDB and KMS in AWS.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use aws_sdk_kms::types::KeySpec;
+use lambda_http::Request;
+use m2m_aws::items;
+use m2m_aws::testing::{local_sdk_config, ConnectionCounter, LocalAws};
+use m2m_aws::{DynamoDirectory, KmsSigner};
+use m2m_core::ports::NoHook;
+use m2m_core::testing::fixtures::{
+    self, API, API_SCOPES, CLIENT_ID, CLIENT_SECRET, GRANTED_SCOPES, ISSUER, NOW,
+};
+use m2m_core::IssuerConfig;
+use serde_json::{json, Value};
+use token::{handle, App};
+
+const FIXTURE: &str = include_str!("fixtures/apigw_v2_token_form.json");
+
+fn token_request(scope: &str) -> Request {
+    let body = format!(
+        "grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}&audience=https%3A%2F%2Fapi.example.com{scope}"
+    );
+    let mut e: Value = serde_json::from_str(FIXTURE).unwrap();
+    e["headers"]["content-length"] = json!(body.len().to_string());
+    e["body"] = json!(body);
+    lambda_http::request::from_str(&e.to_string()).unwrap()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn warm_tokens_open_no_connection() {
+    let aws = LocalAws::shared().expect("local AWS emulator");
+    let table = aws.create_table("conns").await.unwrap();
+    let setup = aws_sdk_dynamodb::Client::new(&aws.setup_sdk_config().await);
+    for item in [
+        items::api_to_item(&fixtures::api(API, API_SCOPES)),
+        items::client_to_item(&fixtures::client(CLIENT_ID, CLIENT_SECRET)),
+        items::grant_to_item(&fixtures::grant(CLIENT_ID, API, GRANTED_SCOPES)),
+    ] {
+        setup
+            .put_item()
+            .table_name(&table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+    let key_id = aws.create_kms_key(KeySpec::Rsa2048).await.unwrap();
+
+    // The function's clients, built once as in `main`, reach moto only through the proxy.
+    let proxy = ConnectionCounter::start(aws.port()).unwrap();
+    let sdk = local_sdk_config(&proxy.endpoint()).await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let kms = aws_sdk_kms::Client::new(&sdk);
+    let app = App {
+        config: IssuerConfig {
+            issuer: ISSUER.into(),
+            default_audience: None,
+        },
+        directory: DynamoDirectory::new(dynamo.clone(), &table),
+        signer: KmsSigner::new(kms, dynamo, &table, &key_id),
+        hook: None::<NoHook>,
+    };
+    // Cold: key resolution, lookup, Sign, the reuse write; connections open here.
+    assert_eq!(handle(&app, &token_request(""), NOW).await.status(), 200);
+    let cold = proxy.opened();
+    assert!(cold >= 1, "the cold request reached AWS through the proxy");
+
+    // Warm: reuse hits (DynamoDB only) and, with a scope set not cached yet, signed
+    // tokens (DynamoDB, KMS Sign, the reuse write).
+    let scopes = [
+        "",
+        "&scope=read%3Aorders",
+        "&scope=write%3Aorders",
+        "&scope=read%3Aorders+write%3Aorders",
+    ];
+    let mut served = 0;
+    for round in 0..5 {
+        for scope in scopes {
+            let r = handle(&app, &token_request(scope), NOW + 1 + round).await;
+            assert_eq!(r.status(), 200);
+            served += 1;
+        }
+    }
+    let warm = proxy.opened() - cold;
+    eprintln!("connections: {cold} opened cold, {warm} opened over {served} warm tokens");
+    assert_eq!(
+        warm, 0,
+        "connections opened while serving {served} warm tokens"
+    );
+}
