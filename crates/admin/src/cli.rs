@@ -11,8 +11,9 @@ const AFTER_HELP: &str = "\
 Environment:
   M2M_TABLE          the directory table (or --table)
   AWS_REGION         the AWS region (us-east-1 for the local stack)
-  AWS_ENDPOINT_URL   the local emulator, e.g. http://127.0.0.1:5000 (unset in AWS)
-  M2M_STACK          the stack name tagged on new KMS keys (default: local)
+  AWS_ENDPOINT_URL   the local emulator, e.g. http://127.0.0.1:4566 (unset in AWS)
+  M2M_STACK          the stack name (or --stack) for init and keys create: required
+                     against AWS, `local` on a local stack
 
 Exit status: 0 success, 2 invalid input, 3 not found, 4 refused (already exists,
 in use, too early, or changed concurrently), 1 AWS or other failure.";

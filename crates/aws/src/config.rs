@@ -41,8 +41,8 @@ pub struct Config {
     /// `M2M_ISSUER`: the `iss` of every token, an absolute `http(s)` URL with no query
     /// or fragment (RFC 8414 §2).
     pub issuer: String,
-    /// `M2M_SIGNING_KEY`: KMS key id, ARN or alias used when no key is active in the
-    /// directory's key registry.
+    /// `M2M_SIGNING_KEY`: KMS key id, ARN or alias that signs only while the directory's
+    /// key registry holds no key at all (a fresh stack before `m2m-admin init`).
     pub signing_key: String,
     /// `M2M_DEFAULT_AUDIENCE`: the audience when a request names none.
     pub default_audience: Option<Audience>,
@@ -50,6 +50,14 @@ pub struct Config {
     pub claims_hook: Option<String>,
     /// `M2M_HOOK_TIMEOUT_MS`: how long to wait for the hook (default 1500 ms).
     pub hook_timeout: Duration,
+    /// `M2M_HOOK_EPOCH`: an operator's epoch (any string, default empty), part of the
+    /// hook's identity in the reuse fingerprint: bumping it re-signs every reused token
+    /// when the hook's behaviour changes under the same function name.
+    pub hook_epoch: String,
+    /// `M2M_HOOK_ALLOWED_CLAIMS`: plain claim names (comma- or space-separated) the hook
+    /// may set besides collision-resistant ones (RFC 7519 §4.2); reserved names are
+    /// left out.
+    pub hook_allowed_claims: Vec<String>,
 }
 
 impl Config {
@@ -94,6 +102,10 @@ impl Config {
                 }
             },
         };
+        let hook_epoch = optional(crate::hook::HOOK_EPOCH_VARIABLE).unwrap_or_default();
+        let hook_allowed_claims = optional(crate::hook::HOOK_ALLOWED_CLAIMS_VARIABLE)
+            .map(|v| crate::hook::parse_allowed_claims(&v))
+            .unwrap_or_default();
         Ok(Self {
             table,
             issuer,
@@ -101,6 +113,8 @@ impl Config {
             default_audience,
             claims_hook,
             hook_timeout,
+            hook_epoch,
+            hook_allowed_claims,
         })
     }
 }
@@ -242,6 +256,21 @@ mod tests {
         );
         assert_eq!(c.claims_hook.as_deref(), Some("claims-hook"));
         assert_eq!(c.hook_timeout, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn hook_epoch_and_allowed_claims_read() {
+        let c = Config::from_lookup(env(&with(&[
+            ("M2M_HOOK_EPOCH", "2026-11"),
+            ("M2M_HOOK_ALLOWED_CLAIMS", "tier, plan scp"),
+        ])))
+        .unwrap();
+        assert_eq!(c.hook_epoch, "2026-11");
+        // A reserved name in the allowlist is left out: it could never be set anyway.
+        assert_eq!(c.hook_allowed_claims, vec!["tier", "plan"]);
+        let d = Config::from_lookup(env(BASE)).unwrap();
+        assert_eq!(d.hook_epoch, "");
+        assert!(d.hook_allowed_claims.is_empty());
     }
 
     #[test]

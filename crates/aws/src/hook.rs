@@ -63,16 +63,12 @@ impl LambdaHook {
                     .build(),
             )
             .build();
-        let var = |name: &str| std::env::var(name).unwrap_or_default();
-        Self::from_client(LambdaClient::from_conf(config), function, timeout).with_policy(
-            &var(HOOK_EPOCH_VARIABLE),
-            parse_allowed_claims(&var(HOOK_ALLOWED_CLAIMS_VARIABLE)),
-        )
+        Self::from_client(LambdaClient::from_conf(config), function, timeout)
     }
 
     /// Sets the operator's epoch ([`HOOK_EPOCH_VARIABLE`]) and plain-name allowlist
-    /// ([`HOOK_ALLOWED_CLAIMS_VARIABLE`]); [`LambdaHook::new`] reads both from the
-    /// environment at cold start.
+    /// ([`HOOK_ALLOWED_CLAIMS_VARIABLE`]), both read once at cold start with the rest of
+    /// the configuration ([`crate::Config`]).
     pub fn with_policy(mut self, epoch: &str, allowed: Vec<String>) -> Self {
         self.identity = format!("{}\n{epoch}", self.function);
         self.allowed = allowed;

@@ -42,10 +42,10 @@ async fn main() -> Result<(), Error> {
     if let Err(e) = signer.refresh().await {
         tracing::warn!(error = %m2m_core::error::Chain(&e), "no signing key resolved during init; will retry per request");
     }
-    let hook = config
-        .claims_hook
-        .as_ref()
-        .map(|name| LambdaHook::new(&sdk, name.clone(), config.hook_timeout));
+    let hook = config.claims_hook.as_ref().map(|name| {
+        LambdaHook::new(&sdk, name.clone(), config.hook_timeout)
+            .with_policy(&config.hook_epoch, config.hook_allowed_claims.clone())
+    });
 
     let app: &'static App<_, _, _> = Box::leak(Box::new(App {
         config: IssuerConfig {
