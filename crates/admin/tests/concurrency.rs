@@ -1,4 +1,4 @@
-//! Concurrency (issue 9): 50 `m2m-admin` processes at once — 25 `secret rotate` and
+//! Concurrency: 50 `m2m-admin` processes at once — 25 `secret rotate` and
 //! 25 `grant add` — on the same client, against a single-threaded emulator (moto's
 //! threaded server does not serialize conditional writes; DynamoDB does). No update
 //! may be lost: every command that reported success is in the final item (its secret's

@@ -32,14 +32,15 @@ use crate::sdk_error::{code, port_error};
 /// Largest message KMS `Sign` accepts with `MessageType=RAW` (KMS API reference,
 /// `Sign`, request parameter `Message`: "up to 4096 bytes").
 pub const MAX_RAW_MESSAGE: usize = 4096;
-/// How long the active key is cached before the registry is read again (DESIGN.md,
-/// issue 3: "refreshed at most every 60 s").
+/// How long the active key is cached before the registry is read again (the
+/// [`Signer`] port's contract: refreshed at most every 60 s), which bounds how long a key change takes to
+/// reach every function instance.
 pub const KEY_REFRESH_SECS: u64 = 60;
 /// When a refresh fails, the cached key keeps signing for this long after it was last
 /// confirmed: a key that was active minutes ago is still in the published JWKS, so its
 /// tokens verify, and a short registry outage does not stop issuance.
 pub const KEY_STALE_GRACE_SECS: u64 = 600;
-/// A source of Unix time in seconds. Only adapters read the clock (STYLE.md §7).
+/// A source of Unix time in seconds. Only adapters read the clock (the domain takes `now` as a parameter).
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 /// The wall clock in Unix seconds: the single place in m2m-aws that reads it.

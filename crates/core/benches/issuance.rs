@@ -2,7 +2,7 @@
 //! Basic header), authentication (SHA-256 + constant-time compare), scope resolution,
 //! claims, JSON, base64 and the HTTP response. Signing is excluded (KMS does it).
 //! `issue_token_basic_form` signs every time (token reuse off); `issue_token_reuse_hit`
-//! is the same request answered from the reuse cache (issue 8): fingerprint and
+//! is the same request answered from the reuse cache: fingerprint and
 //! freshness check instead of claims and signing input. `reuse_key_derive_and_open`
 //! is the part of every request that sealing the cache at rest adds: the HKDF-SHA256
 //! derivation from the presented secret and the AES-256-GCM open of an RS256-sized

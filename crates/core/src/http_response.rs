@@ -1,4 +1,4 @@
-//! The one mapping point (STYLE.md §5) from an issuance outcome to an HTTP response:
+//! The one mapping point from an issuance outcome to an HTTP response:
 //! RFC 6749 §5.1 success and §5.2 error bodies, with their headers.
 
 use http::header::{

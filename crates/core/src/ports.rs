@@ -1,4 +1,4 @@
-//! Ports (STYLE.md §3): the few traits the use case needs from the outside world.
+//! Ports: the few traits the use case needs from the outside world.
 //! Adapters in `m2m-aws` implement them on DynamoDB, KMS and Lambda; `testing` has
 //! in-memory fakes. The clock is not a port: `now` is a parameter.
 

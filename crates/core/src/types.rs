@@ -1,4 +1,4 @@
-//! Newtypes for values that must not mix (STYLE.md §6): identifiers, scopes and secrets.
+//! Newtypes for values that must not mix: identifiers, scopes and secrets.
 
 use std::collections::BTreeSet;
 use std::fmt;

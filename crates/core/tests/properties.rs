@@ -1,4 +1,4 @@
-//! Property tests of the issuance invariants (issue 9), over generated requests,
+//! Property tests of the issuance invariants, over generated requests,
 //! grants, lifetimes and hook answers: any input yields a token or an RFC 6749 §5.2
 //! error body, never a panic; a token's scope is within the grant (and the API and
 //! the request); `expires_in` never exceeds the API's lifetime; the claims hook never

@@ -1,4 +1,4 @@
-//! Failing dependencies through the token handler (issue 9): a fault-injecting proxy
+//! Failing dependencies through the token handler: a fault-injecting proxy
 //! in front of the local emulator throttles, stalls or refuses one AWS operation while
 //! everything else reaches moto's real table and key. Each case must answer with the
 //! right status (`server_error`; 503 with `Retry-After` where retrying helps) well
@@ -280,7 +280,7 @@ async fn secret_use_write_failure_still_issues_token() {
         .await;
     assert_eq!(out.response.status(), 200, "{}", out.body());
     assert!(out.body()["access_token"].is_string());
-    // The token reuse cache (issue 8) may add its own item; nothing else changes.
+    // The token reuse cache may add its own item; nothing else changes.
     let durable = |items: &[Item]| -> Vec<Item> {
         items
             .iter()

@@ -1,4 +1,4 @@
-//! Load (issue 9): 32 concurrent callers hammer the token handler on the AWS adapters
+//! Load: 32 concurrent callers hammer the token handler on the AWS adapters
 //! against the local emulator (real DynamoDB table, real KMS key) for a bounded time;
 //! a mix of valid requests and refusals. Zero 5xx, and every answer well-formed: a
 //! token that verifies against the key, or an RFC 6749 error body.
@@ -41,7 +41,7 @@ async fn concurrent_callers_no_server_errors() {
     let aws = LocalAws::shared().unwrap();
     let table = aws.create_table("load").await.unwrap();
     let setup = aws_sdk_dynamodb::Client::new(&aws.setup_sdk_config().await);
-    // Several clients, so the reuse cache (issue 8) does not turn every call into
+    // Several clients, so the reuse cache does not turn every call into
     // the same cached answer.
     let clients: Vec<String> = (0..8).map(|i| format!("{CLIENT_ID}-{i}")).collect();
     let mut seed = vec![items::api_to_item(&fixtures::api(API, API_SCOPES))];

@@ -1,4 +1,4 @@
-//! The bodies of the m2m-auth fuzz targets (issue 9). Each takes arbitrary bytes,
+//! The bodies of the m2m-auth fuzz targets. Each takes arbitrary bytes,
 //! feeds them to one parser or decoder of the service, and checks what must hold for
 //! every input: no panic, and the target's invariant (a round trip, an RFC 6749 error
 //! body, scopes within the grant, reserved claims untouched).
