@@ -33,8 +33,8 @@ use crate::sdk_error::{code, port_error};
 /// `Sign`, request parameter `Message`: "up to 4096 bytes").
 pub const MAX_RAW_MESSAGE: usize = 4096;
 /// How long the active key is cached before the registry is read again (the
-/// [`Signer`] port's contract: refreshed at most every 60 s), which bounds how long a key change takes to
-/// reach every function instance.
+/// [`Signer`] port's contract: refreshed at most every 60 s), which bounds how long a
+/// key change takes to reach every function instance.
 pub const KEY_REFRESH_SECS: u64 = 60;
 /// When a refresh fails, the cached key keeps signing for this long after it was last
 /// confirmed: a key that was active minutes ago is still in the published JWKS, so its
