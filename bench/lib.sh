@@ -18,7 +18,7 @@ export M2M_LOCAL_PORT=${M2M_LOCAL_PORT:-$(free_port)}
 export M2M_TABLE=m2m-auth-bench
 # shellcheck source=infra/local/env.sh
 source infra/local/env.sh
-unset M2M_CLAIMS_HOOK # no hook: token reuse applies (issue 8)
+unset M2M_CLAIMS_HOOK # no hook: token reuse applies (it is off with a hook by default)
 
 bench_pids=()
 bench_cleanup() {
@@ -32,10 +32,16 @@ mkdir -p .local
 # The local AWS API with keep-alive (infra/local/moto-serve), as AWS endpoints behave.
 python infra/local/moto-serve -H 127.0.0.1 -p "$M2M_LOCAL_AWS_PORT" > .local/bench-moto.log 2>&1 &
 bench_pids+=($!)
+moto_up=0
 for _ in $(seq 1 100); do
-  curl -fs "$AWS_ENDPOINT_URL/moto-api/" -o /dev/null && break
+  if curl -fs "$AWS_ENDPOINT_URL/moto-api/" -o /dev/null; then moto_up=1; break; fi
   sleep 0.2
 done
+if [ "$moto_up" != 1 ]; then
+  echo "bench: the local AWS API did not answer on $AWS_ENDPOINT_URL within 20 s; its log:" >&2
+  tail -n 40 .local/bench-moto.log >&2 || true
+  exit 1
+fi
 
 echo "bench: building m2m-admin (debug) and the token function (release, $bin_dir)" >&2
 CARGO_TARGET_DIR="$root/target" cargo build -q -p m2m-admin

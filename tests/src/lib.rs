@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_kms::types::KeySpec;
-use m2m_aws::items;
+use m2m_aws::dynamo::item;
 use m2m_aws::testing::{workspace_root, LocalAws};
 use m2m_core::model::{KeyStatus, SigningKey};
 use m2m_core::testing::fixtures;
@@ -88,19 +88,19 @@ impl Stack {
         let mut susp = fixtures::client(&suspended.id, &suspended.secret);
         susp.metadata.insert("suspended".into(), "true".into());
         let mut put = vec![
-            items::signing_key_to_item(&key)?,
-            items::api_to_item(&fixtures::api(
+            item::signing_key_to_item(&key)?,
+            item::api_to_item(&fixtures::api(
                 API,
                 &["read:orders", "write:orders", "admin"],
             )),
-            items::client_to_item(&gold),
-            items::client_to_item(&susp),
-            items::grant_to_item(&fixtures::grant(
+            item::client_to_item(&gold),
+            item::client_to_item(&susp),
+            item::grant_to_item(&fixtures::grant(
                 &client.id,
                 API,
                 &["read:orders", "write:orders"],
             )),
-            items::grant_to_item(&fixtures::grant(&suspended.id, API, &["read:orders"])),
+            item::grant_to_item(&fixtures::grant(&suspended.id, API, &["read:orders"])),
         ];
         for item in put.drain(..) {
             dynamo

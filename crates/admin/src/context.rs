@@ -105,7 +105,7 @@ pub fn now(override_value: Option<&str>) -> Result<u64, AdminError> {
                     .to_owned(),
             )
         }),
-        None => Ok(m2m_aws::signer::system_clock()),
+        None => Ok(m2m_aws::clock::system_clock()),
     }
 }
 

@@ -10,7 +10,7 @@
 //! that a failed first deploy can roll back cleanly.
 
 use aws_sdk_kms::error::DisplayErrorContext;
-use m2m_aws::admin_keys::STACK_TAG;
+use m2m_aws::kms::keys::STACK_TAG;
 use m2m_aws::{create_table, protect_table, public_jwk, TableCreation};
 use m2m_core::model::{KeyStatus, SigningKey};
 use serde_json::json;

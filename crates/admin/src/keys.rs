@@ -7,7 +7,7 @@
 //! published for the JWKS cache lifetime (so every verifier's cached JWKS already holds
 //! it), and a retired key is deleted only when no token it signed can still be valid.
 
-use m2m_aws::admin_keys::{create_kms_signing_key, schedule_kms_key_deletion};
+use m2m_aws::kms::keys::{create_kms_signing_key, schedule_kms_key_deletion};
 use m2m_aws::{public_jwk, StoreError};
 use m2m_core::jwk::JwkSet;
 use m2m_core::model::{Alg, KeyStatus, SigningKey, MAX_TOKEN_LIFETIME};

@@ -8,7 +8,7 @@ mod common;
 
 use common::{get_token, Stack, API, ISSUER, T0};
 use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
-use m2m_aws::registry::DynamoKeyRegistry;
+use m2m_aws::dynamo::registry::DynamoKeyRegistry;
 use m2m_aws::{AdminStore, StoreError};
 use m2m_core::types::{Audience, ClientId};
 use serde_json::Value;

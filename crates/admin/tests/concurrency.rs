@@ -128,7 +128,7 @@ async fn concurrent_rotate_and_grant_add_lose_no_update() {
                 && i["SK"].as_s().unwrap() == "CLIENT"
         })
         .unwrap();
-    let stored = m2m_aws::items::client_from_item(client_item).unwrap();
+    let stored = m2m_aws::dynamo::item::client_from_item(client_item).unwrap();
     for (id, secret) in &rotated {
         let s = stored
             .secrets
@@ -156,7 +156,7 @@ async fn concurrent_rotate_and_grant_add_lose_no_update() {
             i["PK"].as_s().unwrap() == &format!("CLIENT#{client}")
                 && i["SK"].as_s().unwrap() == &format!("GRANT#{API2}")
         })
-        .map(|i| m2m_aws::items::grant_from_item(i).unwrap())
+        .map(|i| m2m_aws::dynamo::item::grant_from_item(i).unwrap())
         .unwrap();
     let final_scopes: BTreeSet<String> =
         grant.scopes.iter().map(|s| s.as_str().to_owned()).collect();

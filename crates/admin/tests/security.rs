@@ -8,7 +8,7 @@ mod common;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::{Stack, API, T0};
-use m2m_aws::{items, AdminStore};
+use m2m_aws::{dynamo::item, AdminStore};
 use m2m_core::model::{Client, ClientStatus, Grant};
 use m2m_core::types::{Audience, ClientId, ScopeSet};
 use serde_json::Value;
@@ -115,14 +115,14 @@ async fn api_reuse_settings_created_and_updated() {
         .await
         .get_item()
         .table_name(&stack.table)
-        .set_key(Some(items::api_key(&Audience::new(API))))
+        .set_key(Some(item::api_key(&Audience::new(API))))
         .consistent_read(true)
         .send()
         .await
         .unwrap()
         .item
         .unwrap();
-    let api = items::api_from_item(&item).unwrap();
+    let api = item::api_from_item(&item).unwrap();
     assert_eq!(
         api.reuse,
         m2m_core::model::Reuse::On {
@@ -257,7 +257,7 @@ async fn api_delete_force_interrupted_then_resumed() {
             audience: Audience::new(API),
             scopes: scopes.clone(),
         };
-        for item in [items::client_to_item(&client), items::grant_to_item(&grant)] {
+        for item in [item::client_to_item(&client), item::grant_to_item(&grant)] {
             dynamo
                 .put_item()
                 .table_name(&stack.table)

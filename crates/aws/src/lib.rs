@@ -1,29 +1,31 @@
-//! m2m-aws: the AWS adapters of m2m-auth — the DynamoDB [`directory`], the KMS
-//! [`signer`], the Lambda claims [`hook`] — plus the deployment [`config`] and the SDK
-//! settings they share. Each implements one port of `m2m_core::ports`.
+//! m2m-aws: the AWS adapters of m2m-auth, grouped by service. Each implements a port of
+//! `m2m_core` (DESIGN.md "Ports"):
+//!
+//! - [`dynamo`]: the directory table — item codecs, the token endpoint's directory, the
+//!   key registry, the operator's store and the table itself;
+//! - [`kms`]: the signer and the operator's key operations;
+//! - [`lambda`]: the custom-claims hook;
+//! - [`sdk`]: the SDK settings every client shares and the mapping of SDK errors;
+//! - [`env`]: the helpers each function's configuration is parsed with;
+//! - [`clock`] and [`telemetry`]: the wall clock and the structured log.
 #![deny(missing_docs)]
 
-pub mod admin_apis;
-pub mod admin_clients;
-pub mod admin_keys;
-pub mod admin_store;
-pub mod config;
-pub mod directory;
-pub mod hook;
-pub mod items;
-pub mod registry;
-pub mod reuse_item;
-mod sdk_error;
-pub mod signer;
-pub mod table;
+pub mod clock;
+pub mod dynamo;
+pub mod env;
+pub mod kms;
+pub mod lambda;
+pub mod sdk;
 pub mod telemetry;
 
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use admin_store::{AdminStore, StoreError, Versioned};
-pub use config::{sdk_config, Config, ConfigError};
-pub use directory::DynamoDirectory;
-pub use hook::LambdaHook;
-pub use signer::{public_jwk, KmsPublicKey, KmsSigner};
-pub use table::{create_table, protect_table, TableCreation};
+pub use dynamo::{
+    create_table, protect_table, AdminStore, DynamoDirectory, DynamoKeyRegistry, StoreError,
+    TableCreation, Versioned,
+};
+pub use env::{ConfigError, Env};
+pub use kms::{public_jwk, KmsPublicKey, KmsSigner};
+pub use lambda::LambdaHook;
+pub use sdk::sdk_config;

@@ -27,7 +27,7 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
-use crate::config::{retry_config, timeout_config};
+use crate::sdk::{retry_config, timeout_config};
 
 /// The harness could not start or use the emulator.
 #[derive(Debug, thiserror::Error)]
@@ -232,7 +232,7 @@ impl LocalAws {
     }
 
     /// An SDK configuration for the emulator with the production retry and timeout
-    /// settings ([`crate::config`]), static test credentials and `us-east-1`. Nothing
+    /// settings ([`crate::sdk`]), static test credentials and `us-east-1`. Nothing
     /// is read from the environment.
     pub async fn sdk_config(&self) -> SdkConfig {
         self.config(retry_config(), timeout_config()).await
@@ -280,7 +280,7 @@ impl LocalAws {
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
         let client = aws_sdk_dynamodb::Client::new(&self.setup_sdk_config().await);
-        crate::table::create_table(&client, &name)
+        crate::dynamo::table::create_table(&client, &name)
             .await
             .map_err(|e| HarnessError(format!("creating table {name}: {}", chain(&e))))?;
         Ok(name)
@@ -335,7 +335,7 @@ async fn endpoint_config(endpoint: &str, retry: RetryConfig, timeout: TimeoutCon
         .endpoint_url(endpoint)
         .retry_config(retry)
         .timeout_config(timeout)
-        .stalled_stream_protection(crate::config::stalled_stream_protection())
+        .stalled_stream_protection(crate::sdk::stalled_stream_protection())
         .load()
         .await
 }

@@ -13,10 +13,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_kms::types::KeySpec;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use m2m_aws::items::{self, Item};
-use m2m_aws::signer::{public_jwk, KmsSigner};
+use m2m_aws::dynamo::item::{self, Item};
 use m2m_aws::testing::{LocalAws, RequestCounter};
+use m2m_aws::DynamoKeyRegistry;
 use m2m_aws::{create_table, DynamoDirectory, TableCreation};
+use m2m_aws::{public_jwk, KmsSigner};
 use m2m_core::jwk::Jwk;
 use m2m_core::model::{
     Alg, Api, Client, ClientStatus, Grant, KeyStatus, Profile, SigningKey, StoredSecret,
@@ -78,11 +79,10 @@ impl Env {
         DynamoDirectory::new(aws_sdk_dynamodb::Client::new(&self.sdk), &self.table)
     }
 
-    fn signer(&self, fallback: &str) -> KmsSigner {
+    fn signer(&self, fallback: &str) -> KmsSigner<DynamoKeyRegistry> {
         KmsSigner::new(
             aws_sdk_kms::Client::new(&self.sdk),
-            aws_sdk_dynamodb::Client::new(&self.sdk),
-            &self.table,
+            DynamoKeyRegistry::new(aws_sdk_dynamodb::Client::new(&self.sdk), &self.table),
             fallback,
         )
     }
@@ -135,13 +135,17 @@ fn grant() -> Grant {
 }
 
 async fn seed(env: &Env) {
-    env.put(items::api_to_item(&api())).await;
-    env.put(items::client_to_item(&client())).await;
-    env.put(items::grant_to_item(&grant())).await;
+    env.put(item::api_to_item(&api())).await;
+    env.put(item::client_to_item(&client())).await;
+    env.put(item::grant_to_item(&grant())).await;
 }
 
 /// A compact JWS over `claims` signed by `signer` with `key`.
-async fn jws(signer: &KmsSigner, key: &ActiveKey, claims: &serde_json::Value) -> String {
+async fn jws(
+    signer: &KmsSigner<DynamoKeyRegistry>,
+    key: &ActiveKey,
+    claims: &serde_json::Value,
+) -> String {
     let header =
         serde_json::json!({"alg": key.alg.as_str(), "kid": key.kid.as_str(), "typ": "at+jwt"});
     let input = format!(
@@ -228,16 +232,16 @@ async fn signing_key_round_trip_equal() {
         activated_at: None,
         retired_at: None,
     };
-    env.put(items::signing_key_to_item(&key).unwrap()).await;
-    let item = env.get(items::signing_key_key(&key.kid)).await;
-    assert_eq!(items::signing_key_from_item(&item).unwrap(), key);
+    env.put(item::signing_key_to_item(&key).unwrap()).await;
+    let item = env.get(item::signing_key_key(&key.kid)).await;
+    assert_eq!(item::signing_key_from_item(&item).unwrap(), key);
 }
 
 #[tokio::test]
 async fn malformed_client_item_server_error() {
     let env = env("malformed").await;
     seed(&env).await;
-    let mut item = items::client_to_item(&client());
+    let mut item = item::client_to_item(&client());
     item.insert("secrets".into(), AttributeValue::S("not a list".into()));
     env.put(item).await;
     let err = env
@@ -245,15 +249,15 @@ async fn malformed_client_item_server_error() {
         .lookup(&client().id, &api().identifier)
         .await
         .unwrap_err();
-    assert!(!err.throttled);
-    assert_eq!(err.message, "malformed item in the directory");
+    assert!(!err.is_transient());
+    assert_eq!(err.message(), "malformed item in the directory");
 }
 
 #[tokio::test]
 async fn malformed_api_item_server_error() {
     let env = env("malformedapi").await;
     seed(&env).await;
-    let mut item = items::api_to_item(&api());
+    let mut item = item::api_to_item(&api());
     item.insert("token_lifetime".into(), AttributeValue::S("soon".into()));
     env.put(item).await;
     let err = env
@@ -261,7 +265,7 @@ async fn malformed_api_item_server_error() {
         .lookup(&client().id, &api().identifier)
         .await
         .unwrap_err();
-    assert!(!err.throttled);
+    assert!(!err.is_transient());
 }
 
 #[tokio::test]
@@ -273,17 +277,16 @@ async fn missing_table_server_error() {
         .lookup(&client().id, &api().identifier)
         .await
         .unwrap_err();
-    assert!(!err.throttled, "{err}");
-    assert!(err.message.contains("ResourceNotFoundException"), "{err}");
+    assert!(!err.is_transient(), "{err}");
+    assert!(err.message().contains("ResourceNotFoundException"), "{err}");
 
     let signer = KmsSigner::new(
         aws_sdk_kms::Client::new(&sdk),
-        aws_sdk_dynamodb::Client::new(&sdk),
-        "no-such-table",
+        DynamoKeyRegistry::new(aws_sdk_dynamodb::Client::new(&sdk), "no-such-table"),
         "alias/none",
     );
     let err = signer.active_key().await.unwrap_err();
-    assert!(!err.throttled, "{err}");
+    assert!(!err.is_transient(), "{err}");
 }
 
 #[tokio::test]
@@ -294,8 +297,8 @@ async fn record_secret_use_keeps_version() {
     dir.record_secret_use(&client().id, &SecretId::new("s2"), NOW + 5)
         .await
         .unwrap();
-    let item = env.get(items::client_key(&client().id)).await;
-    let stored = items::client_from_item(&item).unwrap();
+    let item = env.get(item::client_key(&client().id)).await;
+    let stored = item::client_from_item(&item).unwrap();
     assert_eq!(stored.version, client().version);
     assert_eq!(stored.secrets[1].last_used_at, Some(NOW + 5));
     assert_eq!(stored.secrets[0].last_used_at, Some(NOW - 10));
@@ -304,14 +307,14 @@ async fn record_secret_use_keeps_version() {
 #[tokio::test]
 async fn record_secret_use_without_map_created() {
     let env = env("lastusedold").await;
-    let mut item = items::client_to_item(&client());
-    item.remove(items::LAST_USED);
+    let mut item = item::client_to_item(&client());
+    item.remove(item::LAST_USED);
     env.put(item).await;
     env.directory()
         .record_secret_use(&client().id, &SecretId::new("s2"), NOW + 7)
         .await
         .unwrap();
-    let stored = items::client_from_item(&env.get(items::client_key(&client().id)).await).unwrap();
+    let stored = item::client_from_item(&env.get(item::client_key(&client().id)).await).unwrap();
     assert_eq!(stored.secrets[1].last_used_at, Some(NOW + 7));
     assert_eq!(stored.version, client().version);
 }
@@ -324,13 +327,13 @@ async fn record_secret_use_unknown_client_error() {
         .record_secret_use(&ClientId::new("ghost"), &SecretId::new("s1"), NOW)
         .await
         .unwrap_err();
-    assert!(!err.throttled);
+    assert!(!err.is_transient());
     // Nothing was created.
     let out = env
         .dynamo
         .get_item()
         .table_name(&env.table)
-        .set_key(Some(items::client_key(&ClientId::new("ghost"))))
+        .set_key(Some(item::client_key(&ClientId::new("ghost"))))
         .send()
         .await
         .unwrap();
@@ -413,11 +416,11 @@ async fn registered_key(env: &Env, spec: KeySpec, status: KeyStatus) -> SigningK
         activated_at: (status == KeyStatus::Active).then_some(NOW),
         retired_at: None,
     };
-    env.put(items::signing_key_to_item(&key).unwrap()).await;
+    env.put(item::signing_key_to_item(&key).unwrap()).await;
     key
 }
 
-fn clocked(env: &Env, fallback: &str) -> (KmsSigner, Arc<AtomicU64>) {
+fn clocked(env: &Env, fallback: &str) -> (KmsSigner<DynamoKeyRegistry>, Arc<AtomicU64>) {
     let clock = Arc::new(AtomicU64::new(NOW));
     let c = clock.clone();
     let signer = env
@@ -434,11 +437,11 @@ async fn registry_active_key_preferred() {
     let (signer, clock) = clocked(&env, &fallback);
     // The registry holds a key, none active: the fallback does not sign (fail closed).
     let e = signer.active_key().await.unwrap_err();
-    assert!(e.message.contains("none is active"), "{e}");
+    assert!(e.message().contains("none is active"), "{e}");
 
     key.status = KeyStatus::Active;
     key.activated_at = Some(NOW + 1);
-    env.put(items::signing_key_to_item(&key).unwrap()).await;
+    env.put(item::signing_key_to_item(&key).unwrap()).await;
     clock.store(NOW + 1, Ordering::SeqCst);
     let active = signer.active_key().await.unwrap();
     assert_eq!(active.alg, Alg::ES256);
@@ -476,11 +479,11 @@ async fn active_key_retired_kept_within_grace_then_fail_closed() {
     // keeps signing for the grace, never the fallback; then nothing signs.
     key.status = KeyStatus::Retired;
     key.retired_at = Some(NOW + 1);
-    env.put(items::signing_key_to_item(&key).unwrap()).await;
+    env.put(item::signing_key_to_item(&key).unwrap()).await;
     clock.store(NOW + 60, Ordering::SeqCst);
     assert_eq!(signer.active_key().await.unwrap().kid, key.kid);
     clock.store(
-        NOW + m2m_aws::signer::KEY_STALE_GRACE_SECS,
+        NOW + m2m_aws::kms::signer::KEY_STALE_GRACE_SECS,
         Ordering::SeqCst,
     );
     assert!(signer.active_key().await.is_err());
@@ -494,16 +497,13 @@ async fn revoked_active_key_never_signs_even_in_grace() {
     let (signer, clock) = clocked(&env, &fallback);
     assert_eq!(signer.active_key().await.unwrap().kid, key.kid);
     key.status = KeyStatus::Revoked;
-    env.put(items::signing_key_to_item(&key).unwrap()).await;
+    env.put(item::signing_key_to_item(&key).unwrap()).await;
     clock.store(NOW + 60, Ordering::SeqCst);
     assert!(signer.active_key().await.is_err());
     // Even if the registry then becomes unreadable, the revoked key is not used as the
     // stale-on-error fallback: it was dropped from the cache.
-    let mut broken = items::signing_key_key(&Kid::new("broken"));
-    broken.insert(
-        items::KIND.into(),
-        AttributeValue::S(items::KIND_KEY.into()),
-    );
+    let mut broken = item::signing_key_key(&Kid::new("broken"));
+    broken.insert(item::KIND.into(), AttributeValue::S(item::KIND_KEY.into()));
     env.put(broken).await;
     clock.store(NOW + 120, Ordering::SeqCst);
     assert!(signer.active_key().await.is_err());
@@ -520,8 +520,7 @@ async fn active_key_status_read_consistently() {
     let sdk = aws().sdk_config().await;
     let signer = KmsSigner::new(
         counter.kms(&sdk),
-        counter.dynamo(&sdk),
-        &env.table,
+        DynamoKeyRegistry::new(counter.dynamo(&sdk), &env.table),
         &fallback,
     );
     signer.refresh().await.unwrap();
@@ -536,17 +535,14 @@ async fn active_key_status_read_consistently() {
 #[tokio::test]
 async fn malformed_active_key_item_server_error() {
     let env = env("badkey").await;
-    let mut item: Item = items::signing_key_key(&Kid::new("broken"));
-    item.insert(
-        items::KIND.into(),
-        AttributeValue::S(items::KIND_KEY.into()),
-    );
+    let mut item: Item = item::signing_key_key(&Kid::new("broken"));
+    item.insert(item::KIND.into(), AttributeValue::S(item::KIND_KEY.into()));
     item.insert("status".into(), AttributeValue::S("active".into()));
     item.insert("alg".into(), AttributeValue::S("HS256".into()));
     env.put(item).await;
     let err = env.signer("alias/unused").active_key().await.unwrap_err();
-    assert!(!err.throttled);
-    assert_eq!(err.message, "malformed signing key in the registry");
+    assert!(!err.is_transient());
+    assert_eq!(err.message(), "malformed signing key in the registry");
 }
 
 #[tokio::test]
@@ -554,14 +550,14 @@ async fn unknown_kms_key_server_error() {
     let env = env("nokey").await;
     let signer = env.signer("alias/does-not-exist");
     let err = signer.active_key().await.unwrap_err();
-    assert!(!err.throttled, "{err}");
+    assert!(!err.is_transient(), "{err}");
     let key = ActiveKey {
         alg: Alg::RS256,
         kid: Kid::new("k"),
         handle: "11111111-2222-3333-4444-555555555555".into(),
     };
     let err = signer.sign(&key, b"a.b").await.unwrap_err();
-    assert!(!err.throttled, "{err}");
+    assert!(!err.is_transient(), "{err}");
 }
 
 #[tokio::test]
@@ -570,8 +566,7 @@ async fn oversized_signing_input_server_error() {
     let counter = RequestCounter::new();
     let signer = KmsSigner::new(
         counter.kms(&env.sdk),
-        counter.dynamo(&env.sdk),
-        &env.table,
+        DynamoKeyRegistry::new(counter.dynamo(&env.sdk), &env.table),
         "x",
     );
     let key = ActiveKey {
@@ -580,7 +575,7 @@ async fn oversized_signing_input_server_error() {
         handle: "x".into(),
     };
     let err = signer.sign(&key, &[b'a'; 4097]).await.unwrap_err();
-    assert!(!err.throttled);
+    assert!(!err.is_transient());
     assert_eq!(counter.total(), 0, "refused before calling KMS");
 }
 
@@ -593,8 +588,7 @@ async fn warm_lookup_and_sign_one_request_each() {
     let dir = DynamoDirectory::new(counter.dynamo(&env.sdk), &env.table);
     let signer = KmsSigner::new(
         counter.kms(&env.sdk),
-        counter.dynamo(&env.sdk),
-        &env.table,
+        DynamoKeyRegistry::new(counter.dynamo(&env.sdk), &env.table),
         &key_id,
     );
 

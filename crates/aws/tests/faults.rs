@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use m2m_aws::testing::{local_sdk_config, Canned, CannedServer, RequestCounter};
+use m2m_aws::DynamoKeyRegistry;
 use m2m_aws::{DynamoDirectory, KmsSigner, LambdaHook};
 use m2m_core::hook::{HookClient, HookRequest, HOOK_VERSION};
 use m2m_core::model::Alg;
@@ -22,13 +23,12 @@ fn key(alg: Alg) -> ActiveKey {
     }
 }
 
-async fn signer_against(canned: Canned) -> (CannedServer, KmsSigner) {
+async fn signer_against(canned: Canned) -> (CannedServer, KmsSigner<DynamoKeyRegistry>) {
     let server = CannedServer::start(canned).unwrap();
     let sdk = local_sdk_config(&server.endpoint()).await;
     let signer = KmsSigner::new(
         aws_sdk_kms::Client::new(&sdk),
-        aws_sdk_dynamodb::Client::new(&sdk),
-        "t",
+        DynamoKeyRegistry::new(aws_sdk_dynamodb::Client::new(&sdk), "t"),
         "alias/k",
     );
     (server, signer)
@@ -38,8 +38,8 @@ async fn signer_against(canned: Canned) -> (CannedServer, KmsSigner) {
 async fn disabled_kms_key_server_error() {
     let (_server, signer) = signer_against(Canned::aws_json_error(400, "DisabledException")).await;
     let err = signer.sign(&key(Alg::RS256), b"a.b").await.unwrap_err();
-    assert!(!err.throttled);
-    assert!(err.message.contains("DisabledException"), "{err}");
+    assert!(!err.is_transient());
+    assert!(err.message().contains("DisabledException"), "{err}");
 }
 
 #[tokio::test]
@@ -47,15 +47,15 @@ async fn invalid_state_kms_key_server_error() {
     let (_server, signer) =
         signer_against(Canned::aws_json_error(400, "KMSInvalidStateException")).await;
     let err = signer.sign(&key(Alg::ES256), b"a.b").await.unwrap_err();
-    assert!(!err.throttled);
-    assert!(err.message.contains("KMSInvalidStateException"), "{err}");
+    assert!(!err.is_transient());
+    assert!(err.message().contains("KMSInvalidStateException"), "{err}");
 }
 
 #[tokio::test]
 async fn kms_throttling_throttled() {
     let (server, signer) = signer_against(Canned::aws_json_error(400, "ThrottlingException")).await;
     let err = signer.sign(&key(Alg::RS256), b"a.b").await.unwrap_err();
-    assert!(err.throttled, "{err}");
+    assert!(err.is_transient(), "{err}");
     // The chosen retry policy: exactly one retry.
     assert_eq!(server.hits(), 2);
 }
@@ -70,7 +70,7 @@ async fn kms_malformed_ecdsa_signature_server_error() {
     })
     .await;
     let err = signer.sign(&key(Alg::ES256), b"a.b").await.unwrap_err();
-    assert!(!err.throttled);
+    assert!(!err.is_transient());
 }
 
 async fn directory_against(canned: Canned) -> (CannedServer, DynamoDirectory, RequestCounter) {
@@ -96,7 +96,7 @@ async fn dynamodb_throttling_throttled() {
             .lookup(&ClientId::new("c"), &Audience::new("a"))
             .await
             .unwrap_err();
-        assert!(err.throttled, "{code}: {err}");
+        assert!(err.is_transient(), "{code}: {err}");
         assert_eq!(counter.count("DynamoDB"), 2, "{code}: one retry");
     }
 }
@@ -115,7 +115,7 @@ async fn dynamodb_unprocessed_keys_throttled() {
         .lookup(&ClientId::new("c"), &Audience::new("a"))
         .await
         .unwrap_err();
-    assert!(err.throttled, "{err}");
+    assert!(err.is_transient(), "{err}");
     assert_eq!(
         counter.snapshot(),
         BTreeMap::from([(("DynamoDB".to_owned(), "BatchGetItem".to_owned()), 3)])
@@ -130,7 +130,7 @@ async fn dynamodb_internal_error_server_error() {
         .lookup(&ClientId::new("c"), &Audience::new("a"))
         .await
         .unwrap_err();
-    assert!(!err.throttled, "{err}");
+    assert!(!err.is_transient(), "{err}");
 }
 
 #[tokio::test]
@@ -142,7 +142,7 @@ async fn dynamodb_hang_times_out_within_budget() {
         .await
         .unwrap_err();
     let took = started.elapsed();
-    assert!(err.throttled, "a timeout is transient: {err}");
+    assert!(err.is_transient(), "a timeout is transient: {err}");
     assert!(took < Duration::from_secs(3), "took {took:?}");
 }
 
@@ -191,7 +191,7 @@ async fn hook_oversized_answer_refused() {
     )
     .await;
     let err = hook.call(&hook_request()).await.unwrap_err();
-    assert!(err.message.contains("exceeds"), "{err}");
+    assert!(err.message().contains("exceeds"), "{err}");
 }
 
 #[tokio::test]
@@ -219,8 +219,8 @@ async fn hook_function_error_server_error() {
     )
     .await;
     let err = hook.call(&hook_request()).await.unwrap_err();
-    assert!(!err.throttled);
-    assert!(err.message.contains("Unhandled"), "{err}");
+    assert!(!err.is_transient());
+    assert!(err.message().contains("Unhandled"), "{err}");
 }
 
 #[tokio::test]
@@ -232,7 +232,7 @@ async fn hook_malformed_answer_server_error() {
         )
         .await;
         let err = hook.call(&hook_request()).await.unwrap_err();
-        assert!(!err.throttled, "{payload}");
+        assert!(!err.is_transient(), "{payload}");
     }
 }
 
@@ -243,7 +243,7 @@ async fn hook_hang_times_out() {
     let err = hook.call(&hook_request()).await.unwrap_err();
     let took = started.elapsed();
     assert!(took < Duration::from_millis(1000), "took {took:?}");
-    assert!(!err.message.is_empty());
+    assert!(!err.message().is_empty());
     assert_eq!(server.hits(), 1, "a hook is never retried");
 }
 

@@ -4,8 +4,8 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
-use m2m_aws::items::{self, Item};
-use m2m_aws::registry::DynamoKeyRegistry;
+use m2m_aws::dynamo::item::{self, Item};
+use m2m_aws::dynamo::registry::DynamoKeyRegistry;
 use m2m_aws::testing::LocalAws;
 use m2m_core::keys::KeySource;
 use m2m_core::model::{KeyStatus, SigningKey};
@@ -66,24 +66,24 @@ async fn stored_keys_round_trip_and_other_kinds_are_not_listed() {
     assert_eq!(registry.signing_keys().await.unwrap(), vec![]);
     let keys = three_keys();
     for k in &keys {
-        put(&client, &table, items::signing_key_to_item(k).unwrap()).await;
+        put(&client, &table, item::signing_key_to_item(k).unwrap()).await;
     }
     put(
         &client,
         &table,
-        items::api_to_item(&fixtures::api(API, API_SCOPES)),
+        item::api_to_item(&fixtures::api(API, API_SCOPES)),
     )
     .await;
     put(
         &client,
         &table,
-        items::client_to_item(&fixtures::client(CLIENT_ID, CLIENT_SECRET)),
+        item::client_to_item(&fixtures::client(CLIENT_ID, CLIENT_SECRET)),
     )
     .await;
     put(
         &client,
         &table,
-        items::grant_to_item(&fixtures::grant(CLIENT_ID, API, &["admin"])),
+        item::grant_to_item(&fixtures::grant(CLIENT_ID, API, &["admin"])),
     )
     .await;
     let listed = registry.signing_keys().await.unwrap();
@@ -95,7 +95,7 @@ async fn every_page_is_read() {
     let (client, table) = setup().await;
     let keys = three_keys();
     for k in &keys {
-        put(&client, &table, items::signing_key_to_item(k).unwrap()).await;
+        put(&client, &table, item::signing_key_to_item(k).unwrap()).await;
     }
     let registry = DynamoKeyRegistry::new(client, &table).with_page_size(1);
     assert_eq!(sorted(registry.list().await.unwrap()), sorted(keys));
@@ -105,9 +105,9 @@ async fn every_page_is_read() {
 async fn malformed_key_item_is_an_error_not_skipped() {
     let (client, table) = setup().await;
     for k in three_keys() {
-        put(&client, &table, items::signing_key_to_item(&k).unwrap()).await;
+        put(&client, &table, item::signing_key_to_item(&k).unwrap()).await;
     }
-    let mut bad = items::signing_key_to_item(&signing_key(
+    let mut bad = item::signing_key_to_item(&signing_key(
         &SoftwareSigner::es256_fresh(),
         KeyStatus::Active,
         NOW,
@@ -119,8 +119,8 @@ async fn malformed_key_item_is_an_error_not_skipped() {
         .list()
         .await
         .unwrap_err();
-    assert!(!err.throttled);
-    assert_eq!(err.message, "malformed signing key in the registry");
+    assert!(!err.is_transient());
+    assert_eq!(err.message(), "malformed signing key in the registry");
 }
 
 #[tokio::test]
@@ -132,8 +132,8 @@ async fn missing_table_is_a_port_error() {
         .await
         .unwrap_err();
     assert!(
-        err.message.starts_with("DynamoDB Query (key registry)"),
+        err.message().starts_with("DynamoDB Query (key registry)"),
         "{}",
-        err.message
+        err.message()
     );
 }

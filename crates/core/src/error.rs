@@ -4,42 +4,105 @@
 use std::error::Error as StdError;
 use std::fmt;
 
-/// Why a dependency (store, KMS, hook) failed. Logged, never sent to a caller.
+/// What kind of failure a dependency (store, KMS, hook) reported. The kind decides the
+/// HTTP status of a `server_error` and whether retrying later may help.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortErrorKind {
+    /// The dependency failed or could not be reached.
+    Unavailable,
+    /// The dependency throttled us: retrying later helps.
+    Throttled,
+    /// An attempt or the whole operation ran out of time: retrying later helps.
+    Timeout,
+    /// The dependency answered with something unusable: a malformed item, answer or
+    /// signature.
+    Malformed,
+    /// The dependency refused the operation: access denied, a disabled key, no active
+    /// signing key, a claims hook that failed.
+    Refused,
+}
+
+impl PortErrorKind {
+    /// True when retrying later may succeed (the caller gets 503 rather than 500).
+    pub fn is_transient(self) -> bool {
+        matches!(self, Self::Throttled | Self::Timeout)
+    }
+}
+
+/// Why a dependency (store, KMS, hook) failed: a kind, what failed, and the
+/// underlying cause. Logged, never sent to a caller.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct PortError {
+    kind: PortErrorKind,
     /// What failed, for the log. Must never contain a secret or a token.
-    pub message: String,
-    /// True when the dependency throttled us: retrying later helps (503).
-    pub throttled: bool,
+    message: String,
     /// The underlying cause, for the log.
     #[source]
-    pub source: Option<Box<dyn StdError + Send + Sync>>,
+    source: Option<Box<dyn StdError + Send + Sync>>,
 }
 
 impl PortError {
-    /// A failure that retrying will not fix soon.
-    pub fn new(message: impl Into<String>) -> Self {
+    /// A failure of kind `kind`; `message` says what failed (never a secret).
+    pub fn new(kind: PortErrorKind, message: impl Into<String>) -> Self {
         Self {
+            kind,
             message: message.into(),
-            throttled: false,
             source: None,
         }
     }
 
-    /// A throttling failure: the caller may retry later.
+    /// [`PortErrorKind::Unavailable`].
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(PortErrorKind::Unavailable, message)
+    }
+
+    /// [`PortErrorKind::Throttled`].
     pub fn throttled(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            throttled: true,
-            source: None,
-        }
+        Self::new(PortErrorKind::Throttled, message)
+    }
+
+    /// [`PortErrorKind::Timeout`].
+    pub fn timeout(message: impl Into<String>) -> Self {
+        Self::new(PortErrorKind::Timeout, message)
+    }
+
+    /// [`PortErrorKind::Malformed`].
+    pub fn malformed(message: impl Into<String>) -> Self {
+        Self::new(PortErrorKind::Malformed, message)
+    }
+
+    /// [`PortErrorKind::Refused`].
+    pub fn refused(message: impl Into<String>) -> Self {
+        Self::new(PortErrorKind::Refused, message)
     }
 
     /// Attaches the underlying cause.
     pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
         self.source = Some(Box::new(source));
         self
+    }
+
+    /// The same failure reported as another kind (a timed-out hook is a refusal to the
+    /// token endpoint: retrying would only wait again).
+    pub fn with_kind(mut self, kind: PortErrorKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> PortErrorKind {
+        self.kind
+    }
+
+    /// True when retrying later may succeed.
+    pub fn is_transient(&self) -> bool {
+        self.kind.is_transient()
+    }
+
+    /// What failed (no secret, no token).
+    pub fn message(&self) -> &str {
+        &self.message
     }
 }
 
@@ -108,7 +171,7 @@ impl OAuthError {
             Self::AccessDenied(_) => 403,
             Self::MethodNotAllowed => 405,
             Self::PayloadTooLarge => 413,
-            Self::ServerError(e) if e.throttled => 503,
+            Self::ServerError(e) if e.is_transient() => 503,
             Self::ServerError(_) => 500,
             _ => 400,
         }
@@ -123,7 +186,9 @@ impl OAuthError {
                 "only the client_credentials grant is supported".to_owned()
             }
             Self::InvalidTarget => "the requested audience is not a known API".to_owned(),
-            Self::ServerError(e) if e.throttled => "the server is busy; retry later".to_owned(),
+            Self::ServerError(e) if e.is_transient() => {
+                "the server is busy; retry later".to_owned()
+            }
             Self::ServerError(_) => "the server could not issue a token".to_owned(),
             Self::MethodNotAllowed => "the token endpoint accepts POST only".to_owned(),
             Self::PayloadTooLarge => "the request body is too large".to_owned(),
@@ -132,7 +197,7 @@ impl OAuthError {
 
     /// Shorthand for a `server_error` with a message for the log.
     pub fn server(message: impl Into<String>) -> Self {
-        Self::ServerError(PortError::new(message))
+        Self::ServerError(PortError::unavailable(message))
     }
 }
 

@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 pub mod basic;
+pub mod cache;
 pub mod claims;
 pub mod error;
 pub mod hook;

@@ -28,7 +28,7 @@ pub use signer::{NoopSigner, SoftwareSigner, NOOP_KID};
 use std::cell::Cell;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::error::PortError;
+use crate::error::{PortError, PortErrorKind};
 
 /// Locks a fake's state, ignoring poisoning: a test that panicked while holding the
 /// lock has already failed, and the fakes' state stays consistent per operation.
@@ -41,8 +41,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct Failure {
     /// The `PortError` message.
     pub message: String,
-    /// Whether the failure is throttling (→ 503 rather than 500).
-    pub throttled: bool,
+    /// The kind of failure (throttling → 503, unavailable → 500).
+    pub kind: PortErrorKind,
 }
 
 impl Failure {
@@ -50,7 +50,7 @@ impl Failure {
     pub fn error(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
-            throttled: false,
+            kind: PortErrorKind::Unavailable,
         }
     }
 
@@ -58,17 +58,13 @@ impl Failure {
     pub fn throttled(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
-            throttled: true,
+            kind: PortErrorKind::Throttled,
         }
     }
 
     /// The `PortError` this failure stands for.
     pub fn to_port_error(&self) -> PortError {
-        if self.throttled {
-            PortError::throttled(self.message.clone())
-        } else {
-            PortError::new(self.message.clone())
-        }
+        PortError::new(self.kind, self.message.clone())
     }
 }
 

@@ -11,11 +11,10 @@ async fn main() -> Result<(), Error> {
         .with_ansi(false)
         .without_time()
         .init();
-    let namespace: &'static str = Box::leak(
-        std::env::var("M2M_HOOK_CLAIM_NAMESPACE")
-            .unwrap_or_else(|_| DEFAULT_NAMESPACE.to_owned())
-            .into_boxed_str(),
-    );
+    let namespace =
+        std::env::var("M2M_HOOK_CLAIM_NAMESPACE").unwrap_or_else(|_| DEFAULT_NAMESPACE.to_owned());
+    // Every invocation borrows the namespace read at cold start.
+    let namespace = namespace.as_str();
     run(service_fn(move |event: LambdaEvent<HookRequest>| async move {
         let answer = decide(&event.payload, namespace);
         tracing::info!(client_id = %event.payload.client.id, denied = answer.deny.is_some(), claims = answer.claims.len(), "hook decided");

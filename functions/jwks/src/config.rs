@@ -2,8 +2,8 @@
 //! "Configuration"). It never signs, so it does not need `M2M_SIGNING_KEY`, and a
 //! deployment can give it a role without any KMS permission.
 
-use m2m_aws::config::validate_issuer;
-pub use m2m_aws::ConfigError;
+pub use m2m_aws::env::ConfigError;
+use m2m_aws::env::Env;
 
 /// What the JWKS function reads at cold start.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,23 +30,11 @@ impl JwksConfig {
     /// A [`ConfigError`] naming the first missing or malformed variable; never its
     /// value.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |variable: &'static str| {
-            lookup(variable)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| error(variable, "is not set"))
-        };
-        let table = required("M2M_TABLE")?;
-        let issuer = required("M2M_ISSUER")?;
-        validate_issuer(&issuer).map_err(|p| error("M2M_ISSUER", p))?;
-        Ok(Self { table, issuer })
-    }
-}
-
-fn error(variable: &'static str, problem: &str) -> ConfigError {
-    ConfigError {
-        variable,
-        problem: problem.to_owned(),
+        let env = Env::new(lookup);
+        Ok(Self {
+            table: env.required("M2M_TABLE")?,
+            issuer: env.issuer("M2M_ISSUER")?,
+        })
     }
 }
 

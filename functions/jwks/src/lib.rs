@@ -98,7 +98,7 @@ pub async fn handle<K: KeySource>(app: &App<K>, request: &Request, now: u64) -> 
             },
             Err(e) => {
                 tracing::error!(error = %Chain(&e), "reading the key registry failed");
-                server_error(e.throttled)
+                server_error(e.is_transient())
             }
         },
     }

@@ -5,9 +5,8 @@
 use jwks::config::JwksConfig;
 use jwks::{handle, App};
 use lambda_http::{run, service_fn, Error, Request};
-use m2m_aws::registry::DynamoKeyRegistry;
-use m2m_aws::sdk_config;
-use m2m_aws::signer::system_clock;
+use m2m_aws::clock::system_clock;
+use m2m_aws::{sdk_config, DynamoKeyRegistry};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -16,7 +15,9 @@ async fn main() -> Result<(), Error> {
     let config = JwksConfig::from_env()?;
     let sdk = sdk_config().await;
     let registry = DynamoKeyRegistry::new(aws_sdk_dynamodb::Client::new(&sdk), config.table);
-    let app: &'static App<_> = Box::leak(Box::new(App::new(&config.issuer, registry)));
+    let app = App::new(&config.issuer, registry);
+    // Every invocation borrows the one `App` built at cold start.
+    let app = &app;
     // Reading the registry during init opens the DynamoDB connection and fills the
     // cache, so the first request pays neither.
     match app.refresh(system_clock()).await {

@@ -15,10 +15,10 @@ use common::{event, get};
 use jsonwebtoken::{decode, decode_header, DecodingKey, Validation};
 use jwks::App as JwksApp;
 use lambda_http::{Body, Request};
-use m2m_aws::registry::DynamoKeyRegistry;
-use m2m_aws::signer::system_clock;
+use m2m_aws::clock::system_clock;
+use m2m_aws::dynamo::registry::DynamoKeyRegistry;
 use m2m_aws::testing::{LocalAws, RequestCounter};
-use m2m_aws::{items, public_jwk, DynamoDirectory, KmsSigner};
+use m2m_aws::{dynamo::item, public_jwk, DynamoDirectory, KmsSigner};
 use m2m_core::model::{Alg, KeyStatus, SigningKey, MAX_TOKEN_LIFETIME};
 use m2m_core::ports::NoHook;
 use m2m_core::testing::fixtures::{self, API, API_SCOPES, CLIENT_ID, CLIENT_SECRET, ISSUER, NOW};
@@ -29,7 +29,7 @@ use token::App as TokenApp;
 const JWKS: &str = "/.well-known/jwks.json";
 
 async fn put_key(dynamo: &DynamoClient, table: &str, key: &SigningKey) {
-    let item = items::signing_key_to_item(key).unwrap();
+    let item = item::signing_key_to_item(key).unwrap();
     dynamo
         .put_item()
         .table_name(table)
@@ -63,9 +63,9 @@ async fn kms_key(
 
 async fn seed_directory(dynamo: &DynamoClient, table: &str) {
     for item in [
-        items::api_to_item(&fixtures::api(API, API_SCOPES)),
-        items::client_to_item(&fixtures::client(CLIENT_ID, CLIENT_SECRET)),
-        items::grant_to_item(&fixtures::grant(CLIENT_ID, API, &["read:orders"])),
+        item::api_to_item(&fixtures::api(API, API_SCOPES)),
+        item::client_to_item(&fixtures::client(CLIENT_ID, CLIENT_SECRET)),
+        item::grant_to_item(&fixtures::grant(CLIENT_ID, API, &["read:orders"])),
     ] {
         dynamo
             .put_item()
@@ -148,8 +148,12 @@ async fn rotation_never_leaves_a_valid_token_unverifiable() {
             default_audience: None,
         },
         directory: DynamoDirectory::new(dynamo.clone(), &table),
-        signer: KmsSigner::new(kms, dynamo.clone(), &table, "alias/unused-fallback")
-            .with_clock(Arc::new(move || c.load(Ordering::SeqCst))),
+        signer: KmsSigner::new(
+            kms,
+            DynamoKeyRegistry::new(dynamo.clone(), &table),
+            "alias/unused-fallback",
+        )
+        .with_clock(Arc::new(move || c.load(Ordering::SeqCst))),
         hook: None::<NoHook>,
     };
     let jwks_app = JwksApp::new(ISSUER, DynamoKeyRegistry::new(dynamo, &table));
@@ -327,8 +331,7 @@ async fn compromise_drill_revoked_key_gone_within_cache_ttl() {
         directory: DynamoDirectory::new(dynamo.clone(), &table),
         signer: KmsSigner::new(
             aws_sdk_kms::Client::new(&sdk),
-            dynamo.clone(),
-            &table,
+            DynamoKeyRegistry::new(dynamo.clone(), &table),
             "alias/unused-fallback",
         )
         .with_clock(Arc::new(move || c.load(Ordering::SeqCst))),
@@ -386,7 +389,7 @@ async fn compromise_drill_revoked_key_gone_within_cache_ttl() {
         .unwrap();
 
     // Within the caches' TTL: every token carries B's kid; the JWKS lists only B.
-    let ttl = m2m_aws::signer::KEY_REFRESH_SECS.max(jwks::cache::KEY_SET_TTL_SECS);
+    let ttl = m2m_aws::kms::signer::KEY_REFRESH_SECS.max(jwks::cache::KEY_SET_TTL_SECS);
     let t1 = t0 + 1 + ttl;
     for t in [t1, t1 + 1, t1 + 30] {
         let (status, token, kid) = issue(t).await;

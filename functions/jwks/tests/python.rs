@@ -15,7 +15,7 @@ use std::sync::Arc;
 use common::{key, FakeKeys};
 use jwks::{handle, App};
 use lambda_http::{Body, Request, Response};
-use m2m_aws::signer::system_clock;
+use m2m_aws::clock::system_clock;
 use m2m_aws::testing::workspace_root;
 use m2m_core::model::KeyStatus;
 use m2m_core::ports::NoHook;

@@ -4,6 +4,8 @@
 use lambda_http::{Body, Request, Response};
 use std::time::Duration;
 
+pub mod config;
+
 use m2m_core::error::{Chain, OAuthError, PortError};
 use m2m_core::http_response::token_http_response;
 use m2m_core::ports::{ClaimsHook, Directory, Signer};

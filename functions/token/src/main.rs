@@ -2,9 +2,10 @@
 //! open their connections during init, then serve `POST /oauth/token`.
 
 use lambda_http::{run, service_fn, Error, Request};
-use m2m_aws::signer::system_clock;
-use m2m_aws::{sdk_config, Config, DynamoDirectory, KmsSigner, LambdaHook};
+use m2m_aws::clock::system_clock;
+use m2m_aws::{sdk_config, DynamoDirectory, DynamoKeyRegistry, KmsSigner, LambdaHook};
 use m2m_core::IssuerConfig;
+use token::config::Config;
 use token::{handle, App};
 
 /// mimalloc: the request path allocates and frees many small buffers (the invocation
@@ -31,12 +32,8 @@ async fn main() -> Result<(), Error> {
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let kms = aws_sdk_kms::Client::new(&sdk);
     let directory = DynamoDirectory::new(dynamo.clone(), config.table.clone());
-    let signer = KmsSigner::new(
-        kms,
-        dynamo,
-        config.table.clone(),
-        config.signing_key.clone(),
-    );
+    let registry = DynamoKeyRegistry::new(dynamo, config.table.clone());
+    let signer = KmsSigner::new(kms, registry, config.signing_key.clone());
     // Resolving the active key during init opens the DynamoDB (and, on the fallback
     // path, KMS) connections, so the first request does not pay for TLS handshakes.
     if let Err(e) = signer.refresh().await {
@@ -47,7 +44,7 @@ async fn main() -> Result<(), Error> {
             .with_policy(&config.hook_epoch, config.hook_allowed_claims.clone())
     });
 
-    let app: &'static App<_, _, _> = Box::leak(Box::new(App {
+    let app = App {
         config: IssuerConfig {
             issuer: config.issuer.clone(),
             default_audience: config.default_audience.clone(),
@@ -55,7 +52,9 @@ async fn main() -> Result<(), Error> {
         directory,
         signer,
         hook,
-    }));
+    };
+    // Every invocation borrows the one `App` built at cold start.
+    let app = &app;
     run(service_fn(move |request: Request| async move {
         Ok::<_, Error>(handle(app, &request, system_clock()).await)
     }))

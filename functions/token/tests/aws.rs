@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 
 use aws_sdk_kms::types::KeySpec;
 use lambda_http::{Body, Request, Response};
-use m2m_aws::items;
-use m2m_aws::signer::public_jwk;
+use m2m_aws::dynamo::item;
+use m2m_aws::public_jwk;
 use m2m_aws::testing::{local_sdk_config, Canned, CannedServer, LocalAws, RequestCounter};
+use m2m_aws::DynamoKeyRegistry;
 use m2m_aws::{DynamoDirectory, KmsSigner};
 use m2m_core::model::{KeyStatus, SigningKey};
 use m2m_core::ports::NoHook;
@@ -43,9 +44,9 @@ async fn seeded_table() -> (String, aws_sdk_dynamodb::Client) {
     let table = aws().create_table("token").await.unwrap();
     let dynamo = aws_sdk_dynamodb::Client::new(&aws().setup_sdk_config().await);
     for item in [
-        items::api_to_item(&fixtures::api(API, API_SCOPES)),
-        items::client_to_item(&fixtures::client(CLIENT_ID, CLIENT_SECRET)),
-        items::grant_to_item(&fixtures::grant(CLIENT_ID, API, GRANTED_SCOPES)),
+        item::api_to_item(&fixtures::api(API, API_SCOPES)),
+        item::client_to_item(&fixtures::client(CLIENT_ID, CLIENT_SECRET)),
+        item::grant_to_item(&fixtures::grant(CLIENT_ID, API, GRANTED_SCOPES)),
     ] {
         dynamo
             .put_item()
@@ -99,7 +100,7 @@ async fn issue_with(spec: KeySpec, alg: jsonwebtoken::Algorithm) {
     let public = public_jwk(&kms, &key_id).await.unwrap();
     let app = app(
         DynamoDirectory::new(dynamo.clone(), &table),
-        KmsSigner::new(kms, dynamo, &table, &key_id),
+        KmsSigner::new(kms, DynamoKeyRegistry::new(dynamo, &table), &key_id),
     );
     let r = handle(&app, &token_request(), NOW).await;
     assert_eq!(r.status(), 200, "{:?}", body(&r));
@@ -144,7 +145,7 @@ fn counts(pairs: &[(&str, &str, usize)]) -> BTreeMap<(String, String), usize> {
 /// A warm app on a seeded table and a new RSA key, with every AWS request counted;
 /// the cold first request (key resolution, first-use record of the secret) is done.
 async fn warm_counted_app() -> (
-    App<DynamoDirectory, KmsSigner, NoHook>,
+    App<DynamoDirectory, KmsSigner<DynamoKeyRegistry>, NoHook>,
     RequestCounter,
     String,
     aws_sdk_dynamodb::Client,
@@ -155,7 +156,11 @@ async fn warm_counted_app() -> (
     let counter = RequestCounter::new();
     let app = app(
         DynamoDirectory::new(counter.dynamo(&sdk), &table),
-        KmsSigner::new(counter.kms(&sdk), counter.dynamo(&sdk), &table, &key_id),
+        KmsSigner::new(
+            counter.kms(&sdk),
+            DynamoKeyRegistry::new(counter.dynamo(&sdk), &table),
+            &key_id,
+        ),
     );
     // Cold: key resolution (registry Query, GetPublicKey), the lookup, Sign, the reuse
     // cache PutItem and the first-use record of the secret (UpdateItem).
@@ -203,7 +208,7 @@ async fn reuse_hit_one_dynamodb_zero_kms_requests() {
     let item = dynamo
         .get_item()
         .table_name(&table)
-        .set_key(Some(m2m_aws::reuse_item::reuse_key(
+        .set_key(Some(m2m_aws::dynamo::item::reuse::reuse_key(
             &m2m_core::types::ClientId::new(CLIENT_ID),
             &key,
         )))
@@ -212,7 +217,7 @@ async fn reuse_hit_one_dynamodb_zero_kms_requests() {
         .unwrap()
         .item
         .unwrap();
-    let sealed = m2m_aws::reuse_item::reuse_from_item(&item).unwrap();
+    let sealed = m2m_aws::dynamo::item::reuse::reuse_from_item(&item).unwrap();
     let cached = key
         .open(&m2m_core::types::ClientId::new(CLIENT_ID), &sealed)
         .unwrap();
@@ -225,7 +230,7 @@ async fn reuse_hit_one_dynamodb_zero_kms_requests() {
     );
     eprintln!(
         "reuse cache item: {} bytes billed (RS256)",
-        m2m_aws::reuse_item::billed_size(&item)
+        m2m_aws::dynamo::item::reuse::billed_size(&item)
     );
     let later = body(&handle(&app, &token_request(), NOW + 1000).await);
     assert_eq!(later["access_token"], first["access_token"]);
@@ -242,7 +247,7 @@ async fn reuse_off_warm_issuance_one_dynamodb_one_kms_request() {
     dynamo
         .put_item()
         .table_name(&table)
-        .set_item(Some(items::api_to_item(&api)))
+        .set_item(Some(item::api_to_item(&api)))
         .send()
         .await
         .unwrap();
@@ -267,7 +272,7 @@ async fn client_version_bump_signed_afresh_in_table() {
     dynamo
         .put_item()
         .table_name(&table)
-        .set_item(Some(items::client_to_item(&client)))
+        .set_item(Some(item::client_to_item(&client)))
         .send()
         .await
         .unwrap();
@@ -293,8 +298,7 @@ async fn missing_table_server_error() {
         DynamoDirectory::new(dynamo.clone(), "no-such-table"),
         KmsSigner::new(
             aws_sdk_kms::Client::new(&sdk),
-            dynamo,
-            "no-such-table",
+            DynamoKeyRegistry::new(dynamo, "no-such-table"),
             "alias/none",
         ),
     );
@@ -304,7 +308,7 @@ async fn missing_table_server_error() {
 #[tokio::test]
 async fn malformed_client_item_server_error() {
     let (table, dynamo) = seeded_table().await;
-    let mut item = items::client_to_item(&fixtures::client(CLIENT_ID, CLIENT_SECRET));
+    let mut item = item::client_to_item(&fixtures::client(CLIENT_ID, CLIENT_SECRET));
     item.insert(
         "version".into(),
         aws_sdk_dynamodb::types::AttributeValue::S("one".into()),
@@ -321,7 +325,11 @@ async fn malformed_client_item_server_error() {
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let app = app(
         DynamoDirectory::new(dynamo.clone(), &table),
-        KmsSigner::new(aws_sdk_kms::Client::new(&sdk), dynamo, &table, &key_id),
+        KmsSigner::new(
+            aws_sdk_kms::Client::new(&sdk),
+            DynamoKeyRegistry::new(dynamo, &table),
+            &key_id,
+        ),
     );
     assert_server_error(&handle(&app, &token_request(), NOW).await, 500);
 }
@@ -346,7 +354,7 @@ async fn disabled_kms_key_server_error() {
     dynamo
         .put_item()
         .table_name(&table)
-        .set_item(Some(items::signing_key_to_item(&registered).unwrap()))
+        .set_item(Some(item::signing_key_to_item(&registered).unwrap()))
         .send()
         .await
         .unwrap();
@@ -357,8 +365,7 @@ async fn disabled_kms_key_server_error() {
         DynamoDirectory::new(dynamo.clone(), &table),
         KmsSigner::new(
             aws_sdk_kms::Client::new(&local_sdk_config(&kms_down.endpoint()).await),
-            dynamo,
-            &table,
+            DynamoKeyRegistry::new(dynamo, &table),
             &key_id,
         ),
     );
@@ -377,7 +384,11 @@ async fn dynamodb_throttling_service_unavailable() {
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let app = app(
         DynamoDirectory::new(dynamo.clone(), "t"),
-        KmsSigner::new(aws_sdk_kms::Client::new(&sdk), dynamo, "t", "alias/k"),
+        KmsSigner::new(
+            aws_sdk_kms::Client::new(&sdk),
+            DynamoKeyRegistry::new(dynamo, "t"),
+            "alias/k",
+        ),
     );
     assert_server_error(&handle(&app, &token_request(), NOW).await, 503);
 }

@@ -8,8 +8,9 @@
 
 use aws_sdk_kms::types::KeySpec;
 use lambda_http::Request;
-use m2m_aws::items;
+use m2m_aws::dynamo::item;
 use m2m_aws::testing::{local_sdk_config, ConnectionCounter, LocalAws};
+use m2m_aws::DynamoKeyRegistry;
 use m2m_aws::{DynamoDirectory, KmsSigner};
 use m2m_core::ports::NoHook;
 use m2m_core::testing::fixtures::{
@@ -37,9 +38,9 @@ async fn warm_tokens_open_no_connection() {
     let table = aws.create_table("conns").await.unwrap();
     let setup = aws_sdk_dynamodb::Client::new(&aws.setup_sdk_config().await);
     for item in [
-        items::api_to_item(&fixtures::api(API, API_SCOPES)),
-        items::client_to_item(&fixtures::client(CLIENT_ID, CLIENT_SECRET)),
-        items::grant_to_item(&fixtures::grant(CLIENT_ID, API, GRANTED_SCOPES)),
+        item::api_to_item(&fixtures::api(API, API_SCOPES)),
+        item::client_to_item(&fixtures::client(CLIENT_ID, CLIENT_SECRET)),
+        item::grant_to_item(&fixtures::grant(CLIENT_ID, API, GRANTED_SCOPES)),
     ] {
         setup
             .put_item()
@@ -62,7 +63,7 @@ async fn warm_tokens_open_no_connection() {
             default_audience: None,
         },
         directory: DynamoDirectory::new(dynamo.clone(), &table),
-        signer: KmsSigner::new(kms, dynamo, &table, &key_id),
+        signer: KmsSigner::new(kms, DynamoKeyRegistry::new(dynamo, &table), &key_id),
         hook: None::<NoHook>,
     };
     // Cold: key resolution, lookup, Sign, the reuse write; connections open here.

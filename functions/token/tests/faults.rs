@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_kms::types::KeySpec;
 use lambda_http::{Body, Request, Response};
-use m2m_aws::config::OPERATION_TIMEOUT;
-use m2m_aws::items;
+use m2m_aws::dynamo::item;
+use m2m_aws::sdk::OPERATION_TIMEOUT;
 use m2m_aws::testing::{local_sdk_config, Canned, CannedServer, LocalAws};
+use m2m_aws::DynamoKeyRegistry;
 use m2m_aws::{DynamoDirectory, KmsSigner, LambdaHook};
 use m2m_core::ports::{ClaimsHook, NoHook};
 use m2m_core::testing::fixtures::{
@@ -60,9 +61,9 @@ impl World {
         let table = aws().create_table("faults").await.unwrap();
         let setup = aws_sdk_dynamodb::Client::new(&aws().setup_sdk_config().await);
         for item in [
-            items::api_to_item(&fixtures::api(API, API_SCOPES)),
-            items::client_to_item(&fixtures::client(CLIENT_ID, CLIENT_SECRET)),
-            items::grant_to_item(&fixtures::grant(CLIENT_ID, API, GRANTED_SCOPES)),
+            item::api_to_item(&fixtures::api(API, API_SCOPES)),
+            item::client_to_item(&fixtures::client(CLIENT_ID, CLIENT_SECRET)),
+            item::grant_to_item(&fixtures::grant(CLIENT_ID, API, GRANTED_SCOPES)),
         ] {
             setup
                 .put_item()
@@ -100,7 +101,7 @@ impl World {
         &self,
         endpoint: &str,
         hook: Option<H>,
-    ) -> App<DynamoDirectory, KmsSigner, H> {
+    ) -> App<DynamoDirectory, KmsSigner<DynamoKeyRegistry>, H> {
         let sdk = local_sdk_config(endpoint).await;
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
         App {
@@ -111,8 +112,7 @@ impl World {
             directory: DynamoDirectory::new(dynamo.clone(), &self.table),
             signer: KmsSigner::new(
                 aws_sdk_kms::Client::new(&sdk),
-                dynamo,
-                &self.table,
+                DynamoKeyRegistry::new(dynamo, &self.table),
                 &self.key_id,
             ),
             hook,
@@ -188,7 +188,7 @@ impl Outcome {
                 .iter()
                 .map(|i| {
                     let mut i = i.clone();
-                    i.remove(items::LAST_USED);
+                    i.remove(item::LAST_USED);
                     i
                 })
                 .collect()

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_kms::types::KeySpec;
 use lambda_http::Request;
-use m2m_aws::items;
-use m2m_aws::signer::public_jwk;
+use m2m_aws::dynamo::item;
+use m2m_aws::public_jwk;
 use m2m_aws::testing::LocalAws;
+use m2m_aws::DynamoKeyRegistry;
 use m2m_aws::{DynamoDirectory, KmsSigner};
 use m2m_core::ports::NoHook;
 use m2m_core::testing::fixtures::{
@@ -44,10 +45,10 @@ async fn concurrent_callers_no_server_errors() {
     // Several clients, so the reuse cache does not turn every call into
     // the same cached answer.
     let clients: Vec<String> = (0..8).map(|i| format!("{CLIENT_ID}-{i}")).collect();
-    let mut seed = vec![items::api_to_item(&fixtures::api(API, API_SCOPES))];
+    let mut seed = vec![item::api_to_item(&fixtures::api(API, API_SCOPES))];
     for c in &clients {
-        seed.push(items::client_to_item(&fixtures::client(c, CLIENT_SECRET)));
-        seed.push(items::grant_to_item(&fixtures::grant(
+        seed.push(item::client_to_item(&fixtures::client(c, CLIENT_SECRET)));
+        seed.push(item::grant_to_item(&fixtures::grant(
             c,
             API,
             GRANTED_SCOPES,
@@ -73,7 +74,7 @@ async fn concurrent_callers_no_server_errors() {
             default_audience: None,
         },
         directory: DynamoDirectory::new(dynamo.clone(), &table),
-        signer: KmsSigner::new(kms, dynamo, &table, &key_id),
+        signer: KmsSigner::new(kms, DynamoKeyRegistry::new(dynamo, &table), &key_id),
         hook: None::<NoHook>,
     });
     app.signer.refresh().await.unwrap();

@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use aws_sdk_kms::types::KeySpec;
 use lambda_http::Request;
+use m2m_aws::dynamo::item::{self, reuse as reuse_item};
 use m2m_aws::testing::{
     iam_actions, local_sdk_config, role_actions, role_statements, Canned, CannedServer, LocalAws,
     RequestCounter,
 };
-use m2m_aws::{items, public_jwk, reuse_item, DynamoDirectory, KmsSigner, LambdaHook};
+use m2m_aws::{public_jwk, DynamoDirectory, DynamoKeyRegistry, KmsSigner, LambdaHook};
 use m2m_core::model::{KeyStatus, SigningKey};
 use m2m_core::ports::{ClaimsHook, NoHook, Signer};
 use m2m_core::testing::fixtures::{
@@ -43,15 +44,15 @@ fn request(extra: &str) -> Request {
 
 async fn seeded_table(setup: &aws_sdk_dynamodb::Client, legacy_client: bool) -> String {
     let table = aws().create_table("policy").await.unwrap();
-    let mut client = items::client_to_item(&fixtures::client(CLIENT_ID, CLIENT_SECRET));
+    let mut client = item::client_to_item(&fixtures::client(CLIENT_ID, CLIENT_SECRET));
     if legacy_client {
         // Written before the last-used map existed: the second UpdateItem path.
-        client.remove(items::LAST_USED);
+        client.remove(item::LAST_USED);
     }
     for item in [
-        items::api_to_item(&fixtures::api(API, API_SCOPES)),
+        item::api_to_item(&fixtures::api(API, API_SCOPES)),
         client,
-        items::grant_to_item(&fixtures::grant(CLIENT_ID, API, GRANTED_SCOPES)),
+        item::grant_to_item(&fixtures::grant(CLIENT_ID, API, GRANTED_SCOPES)),
     ] {
         setup
             .put_item()
@@ -87,7 +88,11 @@ async fn recorded_operations() -> RequestCounter {
     let app = App {
         config: config.clone(),
         directory: DynamoDirectory::new(counter.dynamo(&sdk), &table),
-        signer: KmsSigner::new(counter.kms(&sdk), counter.dynamo(&sdk), &table, &fallback),
+        signer: KmsSigner::new(
+            counter.kms(&sdk),
+            DynamoKeyRegistry::new(counter.dynamo(&sdk), &table),
+            &fallback,
+        ),
         hook: None::<NoHook>,
     };
     run(&app, "", NOW).await;
@@ -110,11 +115,15 @@ async fn recorded_operations() -> RequestCounter {
     setup
         .put_item()
         .table_name(&table)
-        .set_item(Some(items::signing_key_to_item(&key).unwrap()))
+        .set_item(Some(item::signing_key_to_item(&key).unwrap()))
         .send()
         .await
         .unwrap();
-    let signer = KmsSigner::new(counter.kms(&sdk), counter.dynamo(&sdk), &table, &fallback);
+    let signer = KmsSigner::new(
+        counter.kms(&sdk),
+        DynamoKeyRegistry::new(counter.dynamo(&sdk), &table),
+        &fallback,
+    );
     signer.refresh().await.unwrap();
 
     // 3. A claims hook (Lambda Invoke), on a fresh table with the current item layout.
@@ -124,7 +133,11 @@ async fn recorded_operations() -> RequestCounter {
     let app = App {
         config,
         directory: DynamoDirectory::new(counter.dynamo(&sdk), &table),
-        signer: KmsSigner::new(counter.kms(&sdk), counter.dynamo(&sdk), &table, &fallback),
+        signer: KmsSigner::new(
+            counter.kms(&sdk),
+            DynamoKeyRegistry::new(counter.dynamo(&sdk), &table),
+            &fallback,
+        ),
         hook: Some(LambdaHook::from_client(
             lambda,
             "claims-hook",
@@ -180,9 +193,9 @@ fn token_role_writes_scoped_to_the_items_written() {
     assert!(
         update.contains(&format!(
             "dynamodb:Attributes: [{}, {}, {}]",
-            items::PK,
-            items::SK,
-            items::LAST_USED
+            item::PK,
+            item::SK,
+            item::LAST_USED
         )),
         "{update}"
     );

@@ -10,6 +10,7 @@ use std::process::Command;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Request, Response};
 use m2m_aws::testing::LocalAws;
+use m2m_aws::DynamoKeyRegistry;
 use m2m_aws::{DynamoDirectory, KmsSigner};
 use m2m_core::ports::NoHook;
 use m2m_core::IssuerConfig;
@@ -202,7 +203,7 @@ impl Stack {
 
     /// The token handler wired to the table and KMS of the emulator, as the token
     /// function's `main` wires it in AWS.
-    pub async fn token_app(&self) -> App<DynamoDirectory, KmsSigner, NoHook> {
+    pub async fn token_app(&self) -> App<DynamoDirectory, KmsSigner<DynamoKeyRegistry>, NoHook> {
         let sdk = self.aws.setup_sdk_config().await;
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
         let kms = aws_sdk_kms::Client::new(&sdk);
@@ -212,7 +213,11 @@ impl Stack {
                 default_audience: None,
             },
             directory: DynamoDirectory::new(dynamo.clone(), &self.table),
-            signer: KmsSigner::new(kms, dynamo, &self.table, "alias/m2m-test-no-fallback"),
+            signer: KmsSigner::new(
+                kms,
+                DynamoKeyRegistry::new(dynamo, &self.table),
+                "alias/m2m-test-no-fallback",
+            ),
             hook: None,
         }
     }
@@ -259,7 +264,7 @@ fn percent(v: &str) -> String {
 
 /// Asks the token handler for a token at `now`; returns (status, body).
 pub async fn get_token(
-    app: &App<DynamoDirectory, KmsSigner, NoHook>,
+    app: &App<DynamoDirectory, KmsSigner<DynamoKeyRegistry>, NoHook>,
     client_id: &str,
     secret: &str,
     now: u64,

@@ -254,7 +254,7 @@ impl Directory for InMemoryDirectory {
             .get_mut(client_id)
             .and_then(|c| c.secrets.iter_mut().find(|s| &s.id == secret_id))
             .ok_or_else(|| {
-                PortError::new(format!("no secret {secret_id} on client {client_id}"))
+                PortError::refused(format!("no secret {secret_id} on client {client_id}"))
             })?;
         secret.last_used_at = Some(now);
         Ok(())
@@ -306,7 +306,7 @@ mod tests {
             .lookup(&ClientId::new(CLIENT_ID), &Audience::new(API))
             .await
             .unwrap_err();
-        assert!(err.throttled);
+        assert!(err.is_transient());
         shared.heal();
         assert!(d
             .lookup(&ClientId::new(CLIENT_ID), &Audience::new(API))

@@ -151,9 +151,10 @@ impl ClaimsHook for FakeHook {
         match &self.outcome {
             Outcome::Answer(r) => Ok(r.clone()),
             Outcome::Fail(f) => Err(f.to_port_error()),
-            Outcome::Timeout => Err(PortError::new(Self::TIMEOUT_MESSAGE)),
-            Outcome::RawJson(json) => HookResponse::from_json(json.as_bytes())
-                .map_err(|e| PortError::new("claims hook answered malformed JSON").with_source(e)),
+            Outcome::Timeout => Err(PortError::refused(Self::TIMEOUT_MESSAGE)),
+            Outcome::RawJson(json) => HookResponse::from_json(json.as_bytes()).map_err(|e| {
+                PortError::malformed("claims hook answered malformed JSON").with_source(e)
+            }),
         }
     }
 
@@ -205,25 +206,21 @@ mod tests {
     #[tokio::test]
     async fn timeout_is_port_error() {
         let err = FakeHook::timeout().call(&request()).await.unwrap_err();
-        assert_eq!(err.message, FakeHook::TIMEOUT_MESSAGE);
+        assert_eq!(err.message(), FakeHook::TIMEOUT_MESSAGE);
     }
 
     #[tokio::test]
     async fn throttled_error_flagged() {
-        assert!(
-            FakeHook::throttled("busy")
-                .call(&request())
-                .await
-                .unwrap_err()
-                .throttled
-        );
-        assert!(
-            !FakeHook::error("boom")
-                .call(&request())
-                .await
-                .unwrap_err()
-                .throttled
-        );
+        assert!(FakeHook::throttled("busy")
+            .call(&request())
+            .await
+            .unwrap_err()
+            .is_transient());
+        assert!(!FakeHook::error("boom")
+            .call(&request())
+            .await
+            .unwrap_err()
+            .is_transient());
     }
 
     #[tokio::test]

@@ -79,19 +79,18 @@ impl Keys {
 
     fn sign(&self, input: &[u8]) -> Result<Vec<u8>, PortError> {
         match &self.private {
-            PrivateKey::Rs256(key) => key
-                .try_sign(input)
-                .map(|sig| sig.to_vec())
-                .map_err(|e| PortError::new("software RS256 signing failed").with_source(e)),
+            PrivateKey::Rs256(key) => key.try_sign(input).map(|sig| sig.to_vec()).map_err(|e| {
+                PortError::unavailable("software RS256 signing failed").with_source(e)
+            }),
             PrivateKey::Es256(key) => {
                 // KMS `ECDSA_SHA_256` answers DER; convert exactly as the adapter does.
-                let sig: p256::ecdsa::Signature = key
-                    .try_sign(input)
-                    .map_err(|e| PortError::new("software ES256 signing failed").with_source(e))?;
+                let sig: p256::ecdsa::Signature = key.try_sign(input).map_err(|e| {
+                    PortError::unavailable("software ES256 signing failed").with_source(e)
+                })?;
                 let der = sig.to_der();
                 ecdsa_der_to_jws(der.as_bytes())
                     .map(|rs| rs.to_vec())
-                    .map_err(|e| PortError::new("ES256 DER conversion failed").with_source(e))
+                    .map_err(|e| PortError::malformed("ES256 DER conversion failed").with_source(e))
             }
         }
     }
@@ -152,7 +151,7 @@ impl SoftwareSigner {
     fn keys(&self) -> Result<&Keys, PortError> {
         self.keys
             .as_deref()
-            .map_err(|e| PortError::new(format!("software signer has no key: {e}")))
+            .map_err(|e| PortError::refused(format!("software signer has no key: {e}")))
     }
 
     /// The public key as the JWKS publishes it (`kid`, `use`, `alg` set), built by
@@ -242,14 +241,14 @@ impl Signer for SoftwareSigner {
         self.check_failure()?;
         let keys = self.keys()?;
         if key.kid != keys.jwk.thumbprint() || key.alg != keys.alg() || key.handle != HANDLE {
-            return Err(PortError::new(format!(
+            return Err(PortError::refused(format!(
                 "software signer does not hold key {}",
                 key.kid
             )));
         }
         if signing_input.len() > MAX_SIGNING_INPUT {
             // KMS answers ValidationException for RAW messages over 4096 bytes.
-            return Err(PortError::new(format!(
+            return Err(PortError::refused(format!(
                 "signing input of {} bytes exceeds 4096",
                 signing_input.len()
             )));
@@ -421,7 +420,7 @@ mod tests {
         let handle = signer.clone();
         handle.fail(false);
         let err = signer.sign(&key, b"x").await.unwrap_err();
-        assert!(!err.throttled);
+        assert!(!err.is_transient());
         assert!(signer.active_key().await.is_err());
         handle.heal();
         assert!(signer.sign(&key, b"x").await.is_ok());

@@ -86,7 +86,7 @@ impl KeySource for FakeKeys {
         self.reads.fetch_add(1, Ordering::SeqCst);
         match *self.failure.lock().unwrap() {
             Some(true) => Err(PortError::throttled("fake registry throttled")),
-            Some(false) => Err(PortError::new("fake registry down")),
+            Some(false) => Err(PortError::unavailable("fake registry down")),
             None => Ok(self.keys.lock().unwrap().clone()),
         }
     }

@@ -13,8 +13,8 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client as DynamoClient;
 use m2m_core::error::PortError;
 
-use crate::items::{BY_KIND_INDEX, KIND, PK, SK};
-use crate::sdk_error::{code, port_error};
+use crate::dynamo::item::{BY_KIND_INDEX, KIND, PK, SK};
+use crate::sdk::error::{code, port_error};
 
 /// How long [`create_table`] waits for the table to become active.
 pub const ACTIVE_WAIT: Duration = Duration::from_secs(120);
@@ -31,7 +31,7 @@ pub enum TableCreation {
 }
 
 fn build_error(e: BuildError) -> PortError {
-    PortError::new("building CreateTable").with_source(e)
+    PortError::malformed("building CreateTable").with_source(e)
 }
 
 fn key(name: &str, key_type: KeyType) -> Result<KeySchemaElement, PortError> {
@@ -114,7 +114,7 @@ async fn wait_active(client: &DynamoClient, table: &str) -> Result<(), PortError
             }
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(PortError::new(format!(
+            return Err(PortError::timeout(format!(
                 "table {table} did not become active within {} s",
                 ACTIVE_WAIT.as_secs()
             )));

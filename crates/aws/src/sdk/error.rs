@@ -1,13 +1,12 @@
-//! The one place AWS SDK errors become [`PortError`]s: throttling and timeouts are
-//! marked `throttled` (503, retrying later helps), everything else is a plain failure
-//! (500). The SDK error is kept as the source for the log; requests we send never
+//! The one place AWS SDK errors become [`PortError`]s: throttling and timeouts get
+//! their own kinds (503, retrying later helps), everything else is unavailable (500). The SDK error is kept as the source for the log; requests we send never
 //! carry a secret, so neither can the SDK's error.
 
 use std::error::Error as StdError;
 use std::fmt::Debug;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use m2m_core::error::PortError;
+use m2m_core::error::{PortError, PortErrorKind};
 
 /// Error codes that mean "slow down" across DynamoDB, KMS and Lambda:
 /// DynamoDB `ProvisionedThroughputExceededException`, `RequestLimitExceeded` and
@@ -36,10 +35,11 @@ where
     R: Debug + Send + Sync + 'static,
 {
     // A timed-out attempt is transient too: answering 503 tells the caller to retry.
-    let throttled = match &err {
-        SdkError::TimeoutError(_) => true,
-        SdkError::DispatchFailure(d) if d.is_timeout() => true,
-        _ => err.code().is_some_and(is_throttling_code),
+    let kind = match &err {
+        SdkError::TimeoutError(_) => PortErrorKind::Timeout,
+        SdkError::DispatchFailure(d) if d.is_timeout() => PortErrorKind::Timeout,
+        _ if err.code().is_some_and(is_throttling_code) => PortErrorKind::Throttled,
+        _ => PortErrorKind::Unavailable,
     };
     let message = match err.code() {
         Some(code) => format!("{what}: {code}"),
@@ -49,12 +49,7 @@ where
             _ => what.to_owned(),
         },
     };
-    let base = if throttled {
-        PortError::throttled(message)
-    } else {
-        PortError::new(message)
-    };
-    base.with_source(err)
+    PortError::new(kind, message).with_source(err)
 }
 
 /// The error code of an SDK error, if the service sent one.

@@ -22,7 +22,8 @@ use base64::Engine as _;
 use m2m_core::reuse::{Fingerprint, ReuseKey, SealedToken, NONCE_LEN};
 use m2m_core::types::ClientId;
 
-use crate::items::{Item, ItemError, PK, SK};
+use crate::dynamo::item::attr::n;
+use crate::dynamo::item::{Item, ItemError, PK, SK};
 
 /// PK prefix of reuse cache items.
 pub const CACHE_PREFIX: &str = "CACHE#";
@@ -63,7 +64,6 @@ pub fn is_reuse_pk(pk: &str) -> bool {
 /// Encodes a sealed token with `ttl` = its expiry.
 pub fn reuse_to_item(client_id: &ClientId, key: &ReuseKey, token: &SealedToken) -> Item {
     let mut item = reuse_key(client_id, key);
-    let n = |v: u64| AttributeValue::N(v.to_string());
     let b = |v: &[u8]| AttributeValue::B(Blob::new(v.to_vec()));
     item.insert(IAT.to_owned(), n(token.issued_at));
     item.insert(EXP.to_owned(), n(token.expires_at));
@@ -181,7 +181,7 @@ mod tests {
         let sealed = reuse_from_item(&item).unwrap();
         assert_eq!(key().open(&ClientId::new("c-1"), &sealed).unwrap(), token());
         assert_eq!(item.get(TTL), Some(&AttributeValue::N("1700003600".into())));
-        assert!(!item.contains_key(crate::items::KIND));
+        assert!(!item.contains_key(crate::dynamo::item::KIND));
     }
 
     #[test]

@@ -5,24 +5,19 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client as DynamoClient;
 use m2m_core::error::PortError;
 use m2m_core::ports::{Directory, Lookup};
 use m2m_core::reuse::{ReuseKey, SealedToken, REUSE_WRITE_BUDGET_MS};
 use m2m_core::types::{Audience, ClientId, SecretId};
 
-use crate::items::{self, Item, ItemError};
-use crate::reuse_item;
-use crate::sdk_error::{code, port_error};
+use crate::dynamo::batch::batch_get_consistent;
+use crate::dynamo::item::reuse;
+use crate::dynamo::item::{self, Item, ItemError};
+use crate::sdk::error::{code, port_error};
 
-/// How many times `BatchGetItem` is sent when DynamoDB leaves keys unprocessed (it
-/// does so under throttling or when a response would pass 16 MB). The DynamoDB API
-/// reference for `BatchGetItem` asks callers to retry `UnprocessedKeys` with
-/// exponential backoff; we bound it to stay inside the function's budget.
-pub const BATCH_ATTEMPTS: u32 = 3;
-/// First backoff before re-requesting unprocessed keys; doubled on each retry.
-const BATCH_BACKOFF: Duration = Duration::from_millis(20);
+pub use crate::dynamo::batch::BATCH_ATTEMPTS;
 /// DynamoDB rejects a partition key over 2048 bytes or a sort key over 1024 bytes with
 /// a `ValidationException`. Identifiers longer than this cannot be in the directory,
 /// so they are reported as absent (an unknown client or audience) instead of failing
@@ -50,56 +45,16 @@ impl DynamoDirectory {
         &self.table
     }
 
-    /// Sends `BatchGetItem` for `keys`, re-requesting unprocessed keys with backoff,
-    /// and returns every item found.
+    /// Sends a strongly consistent `BatchGetItem` for `keys` (a disabled client or
+    /// revoked secret must stop working at once; for three small items this costs 3
+    /// read units instead of 1.5) and returns every item found.
     async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, PortError> {
-        let mut pending = keys;
-        let mut found = Vec::new();
-        for attempt in 0..BATCH_ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(BATCH_BACKOFF * 2u32.pow(attempt - 1)).await;
-            }
-            // Strongly consistent: a disabled client or revoked secret must stop working
-            // at once. For three small items this costs 3 read units instead of 1.5.
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(pending))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| PortError::new("building BatchGetItem").with_source(e))?;
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(|e| port_error("DynamoDB BatchGetItem", e))?;
-            if let Some(mut responses) = out.responses {
-                if let Some(items) = responses.remove(&self.table) {
-                    found.extend(items);
-                }
-            }
-            pending = out
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.table))
-                .map(|k| k.keys)
-                .unwrap_or_default();
-            if pending.is_empty() {
-                return Ok(found);
-            }
-            tracing::debug!(
-                attempt,
-                unprocessed = pending.len(),
-                "BatchGetItem left keys unprocessed"
-            );
-        }
-        Err(PortError::throttled(format!(
-            "DynamoDB BatchGetItem left keys unprocessed after {BATCH_ATTEMPTS} attempts"
-        )))
+        batch_get_consistent(&self.client, &self.table, keys, "DynamoDB BatchGetItem").await
     }
 }
 
 fn malformed(e: ItemError) -> PortError {
-    PortError::new("malformed item in the directory").with_source(e)
+    PortError::malformed("malformed item in the directory").with_source(e)
 }
 
 impl DynamoDirectory {
@@ -118,30 +73,30 @@ impl DynamoDirectory {
             return Ok(Lookup::default());
         }
         let mut keys = vec![
-            items::client_key(client_id),
-            items::grant_key(client_id, audience),
-            items::api_key(audience),
+            item::client_key(client_id),
+            item::grant_key(client_id, audience),
+            item::api_key(audience),
         ];
         if let Some(key) = reuse {
-            keys.push(reuse_item::reuse_key(client_id, key));
+            keys.push(reuse::reuse_key(client_id, key));
         }
         let found = self.batch_get(keys).await?;
         let mut lookup = Lookup::default();
         for item in &found {
-            match items::item_key(item) {
+            match item::item_key(item) {
                 Some((_, "CLIENT")) => {
-                    lookup.client = Some(items::client_from_item(item).map_err(malformed)?)
+                    lookup.client = Some(item::client_from_item(item).map_err(malformed)?)
                 }
                 Some((_, "API")) => {
-                    lookup.api = Some(items::api_from_item(item).map_err(malformed)?)
+                    lookup.api = Some(item::api_from_item(item).map_err(malformed)?)
                 }
                 Some((_, sk)) if sk.starts_with("GRANT#") => {
-                    lookup.grant = Some(items::grant_from_item(item).map_err(malformed)?)
+                    lookup.grant = Some(item::grant_from_item(item).map_err(malformed)?)
                 }
-                Some((pk, _)) if reuse.is_some() && reuse_item::is_reuse_pk(pk) => {
+                Some((pk, _)) if reuse.is_some() && reuse::is_reuse_pk(pk) => {
                     // A malformed cache entry is a miss, not a failure: the request signs
                     // afresh and its PutItem replaces the entry.
-                    match reuse_item::reuse_from_item(item) {
+                    match reuse::reuse_from_item(item) {
                         Ok(cached) => lookup.reuse = Some(cached),
                         Err(e) => {
                             tracing::warn!(error = %e, "ignoring a malformed reuse cache item")
@@ -149,7 +104,7 @@ impl DynamoDirectory {
                     }
                 }
                 _ => {
-                    return Err(PortError::new(
+                    return Err(PortError::malformed(
                         "BatchGetItem returned an item with an unexpected key",
                     ))
                 }
@@ -187,13 +142,13 @@ impl Directory for DynamoDirectory {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(reuse_item::reuse_to_item(client_id, key, token)))
+            .set_item(Some(reuse::reuse_to_item(client_id, key, token)))
             .send();
         match tokio::time::timeout(Duration::from_millis(REUSE_WRITE_BUDGET_MS), put).await {
             Ok(done) => done
                 .map(|_| ())
                 .map_err(|e| port_error("DynamoDB PutItem (reuse cache)", e)),
-            Err(_) => Err(PortError::new(format!(
+            Err(_) => Err(PortError::timeout(format!(
                 "DynamoDB PutItem (reuse cache) abandoned after {REUSE_WRITE_BUDGET_MS} ms"
             ))),
         }
@@ -207,16 +162,16 @@ impl Directory for DynamoDirectory {
     ) -> Result<(), PortError> {
         let now_av = AttributeValue::N(now.to_string());
         // Common case: the client item has its `last_used` map (every item written by
-        // `items::client_to_item` does). Only that map entry changes, never `version`,
+        // `item::client_to_item` does). Only that map entry changes, never `version`,
         // so an operator's concurrent conditional write is not disturbed.
         let first = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(items::client_key(client_id)))
+            .set_key(Some(item::client_key(client_id)))
             .update_expression("SET #lu.#sid = :now")
             .condition_expression("attribute_exists(PK) AND attribute_exists(#lu)")
-            .expression_attribute_names("#lu", items::LAST_USED)
+            .expression_attribute_names("#lu", item::LAST_USED)
             .expression_attribute_names("#sid", secret_id.as_str())
             .expression_attribute_values(":now", now_av.clone())
             .send()
@@ -233,18 +188,18 @@ impl Directory for DynamoDirectory {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(items::client_key(client_id)))
+            .set_key(Some(item::client_key(client_id)))
             .update_expression("SET #lu = :map")
             .condition_expression("attribute_exists(PK) AND attribute_not_exists(#lu)")
-            .expression_attribute_names("#lu", items::LAST_USED)
+            .expression_attribute_names("#lu", item::LAST_USED)
             .expression_attribute_values(":map", map)
             .send()
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) if code(&e) == Some("ConditionalCheckFailedException") => Err(PortError::new(
-                "recording secret use: the client no longer exists",
-            )),
+            Err(e) if code(&e) == Some("ConditionalCheckFailedException") => Err(
+                PortError::refused("recording secret use: the client no longer exists"),
+            ),
             Err(e) => Err(port_error("DynamoDB UpdateItem (last_used)", e)),
         }
     }

@@ -11,13 +11,15 @@ use aws_config::SdkConfig;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use aws_sdk_lambda::Client as LambdaClient;
-use m2m_core::error::PortError;
+use m2m_core::error::{PortError, PortErrorKind};
 use m2m_core::hook::{HookRequest, HookResponse, MAX_HOOK_ANSWER_BYTES};
 use m2m_core::ports::ClaimsHook;
 
-use crate::config::CONNECT_TIMEOUT;
-use crate::sdk_error::port_error;
+use crate::sdk::error::port_error;
+use crate::sdk::CONNECT_TIMEOUT;
 
+/// Default time the token function waits for the claims hook (DESIGN.md).
+pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_millis(1500);
 /// Operator variable: an epoch (any string) bumped to re-sign every reused token when
 /// the hook's behaviour changes without its function name or ARN changing.
 pub const HOOK_EPOCH_VARIABLE: &str = "M2M_HOOK_EPOCH";
@@ -108,7 +110,7 @@ impl ClaimsHook for LambdaHook {
 
     async fn call(&self, request: &HookRequest) -> Result<HookResponse, PortError> {
         let payload = serde_json::to_vec(request)
-            .map_err(|e| PortError::new("serializing the hook request").with_source(e))?;
+            .map_err(|e| PortError::malformed("serializing the hook request").with_source(e))?;
         let invoke = self
             .client
             .invoke()
@@ -119,7 +121,7 @@ impl ClaimsHook for LambdaHook {
         let out = tokio::time::timeout(self.timeout, invoke)
             .await
             .map_err(|_| {
-                PortError::new(format!(
+                PortError::refused(format!(
                     "claims hook timed out after {} ms",
                     self.timeout.as_millis()
                 ))
@@ -130,41 +132,42 @@ impl ClaimsHook for LambdaHook {
                 // same way whichever fires first (500, not the transient 503 that
                 // `port_error` gives an AWS timeout), so the status is deterministic.
                 let timed_out = matches!(e, aws_sdk_lambda::error::SdkError::TimeoutError(_));
-                let mut err = port_error("Lambda Invoke (claims hook)", e);
+                let err = port_error("Lambda Invoke (claims hook)", e);
                 if timed_out {
-                    err.throttled = false;
+                    err.with_kind(PortErrorKind::Refused)
+                } else {
+                    err
                 }
-                err
             })?;
         // Lambda API reference, Invoke: `X-Amz-Function-Error` is set when the function
         // itself failed (an unhandled error); the status is still 200.
         if let Some(kind) = out.function_error {
-            return Err(PortError::new(format!(
+            return Err(PortError::refused(format!(
                 "claims hook failed: function error `{kind}`"
             )));
         }
         if !(200..300).contains(&out.status_code) {
-            return Err(PortError::new(format!(
+            return Err(PortError::refused(format!(
                 "claims hook invocation returned HTTP {}",
                 out.status_code
             )));
         }
         let body = out.payload.map(Blob::into_inner).unwrap_or_default();
         if body.len() > MAX_HOOK_ANSWER_BYTES {
-            return Err(PortError::new(format!(
+            return Err(PortError::malformed(format!(
                 "claims hook answer of {} bytes exceeds {MAX_HOOK_ANSWER_BYTES}",
                 body.len()
             )));
         }
         HookResponse::from_json(&body)
-            .map_err(|e| PortError::new("claims hook answered malformed JSON").with_source(e))
+            .map_err(|e| PortError::malformed("claims hook answered malformed JSON").with_source(e))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{retry_config, timeout_config, ATTEMPT_TIMEOUT};
+    use crate::sdk::{retry_config, timeout_config, ATTEMPT_TIMEOUT};
 
     #[test]
     fn allowed_claims_parsed_without_reserved() {
@@ -202,7 +205,7 @@ mod tests {
         }
         // The budget the SDK would otherwise apply is shorter than the default hook
         // timeout: without the override, a hook answering in 1.3 s would fail.
-        assert!(ATTEMPT_TIMEOUT < crate::config::DEFAULT_HOOK_TIMEOUT);
+        assert!(ATTEMPT_TIMEOUT < DEFAULT_HOOK_TIMEOUT);
     }
 
     #[test]

@@ -1,92 +1,16 @@
-//! The operator's side of the signing-key registry (DESIGN.md "Keys and JWKS"): KMS key
-//! creation and scheduled deletion, and conditional status changes of key items, so that
-//! exactly one key is active and a key never skips a state behind an operator's back.
+//! The operator's side of the signing-key registry (DESIGN.md "Keys and JWKS"):
+//! conditional status changes of key items, so that exactly one key is active and a key
+//! never skips a state behind an operator's back. The KMS keys themselves are created
+//! and scheduled for deletion in [`crate::kms::keys`].
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
-use aws_sdk_kms::types::{KeySpec, KeyUsageType, Tag};
-use aws_sdk_kms::Client as KmsClient;
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use m2m_core::error::PortError;
-use m2m_core::model::{Alg, KeyStatus, SigningKey};
+use m2m_core::model::{KeyStatus, SigningKey};
 use m2m_core::types::Kid;
 
-use crate::admin_store::{Action, AdminStore, Condition, StoreError};
-use crate::items::{self, PK};
-use crate::sdk_error::port_error;
-
-/// The tag every signing key created by the operator CLI carries, valued with the stack
-/// name, so an account's m2m-auth keys can be found (and their cost attributed).
-pub const STACK_TAG: &str = "m2m-auth:stack";
-
-fn n(v: u64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-fn s(v: &str) -> AttributeValue {
-    AttributeValue::S(v.to_owned())
-}
-
-/// The KMS key spec of `alg` (DESIGN.md: RS256 from `RSA_2048`, ES256 from
-/// `ECC_NIST_P256`).
-pub fn key_spec(alg: Alg) -> KeySpec {
-    match alg {
-        Alg::RS256 => KeySpec::Rsa2048,
-        Alg::ES256 => KeySpec::EccNistP256,
-    }
-}
-
-/// Creates a KMS `SIGN_VERIFY` key for `alg`, tagged [`STACK_TAG`]=`stack`, with the key
-/// policy `policy` (a JSON document) from its first moment, and returns its key id.
-///
-/// # Errors
-/// A [`PortError`] when KMS refuses.
-pub async fn create_kms_signing_key(
-    kms: &KmsClient,
-    alg: Alg,
-    stack: &str,
-    policy: &str,
-) -> Result<String, PortError> {
-    let tag = Tag::builder()
-        .tag_key(STACK_TAG)
-        .tag_value(stack)
-        .build()
-        .map_err(|e| PortError::new("building the KMS tag").with_source(e))?;
-    let out = kms
-        .create_key()
-        .key_spec(key_spec(alg))
-        .key_usage(KeyUsageType::SignVerify)
-        .description(format!(
-            "m2m-auth token signing key ({}, stack {stack})",
-            alg.as_str()
-        ))
-        .tags(tag)
-        .policy(policy)
-        .send()
-        .await
-        .map_err(|e| port_error("KMS CreateKey", e))?;
-    out.key_metadata
-        .map(|m| m.key_id)
-        .ok_or_else(|| PortError::new("KMS CreateKey returned no key metadata"))
-}
-
-/// Schedules deletion of a KMS key after `days` (7 to 30, KMS's bounds); returns the
-/// deletion date KMS reports, in Unix seconds, when it reports one.
-///
-/// # Errors
-/// A [`PortError`] when KMS refuses.
-pub async fn schedule_kms_key_deletion(
-    kms: &KmsClient,
-    key_id: &str,
-    days: i32,
-) -> Result<Option<u64>, PortError> {
-    let out = kms
-        .schedule_key_deletion()
-        .key_id(key_id)
-        .pending_window_in_days(days)
-        .send()
-        .await
-        .map_err(|e| port_error("KMS ScheduleKeyDeletion", e))?;
-    Ok(out.deletion_date.and_then(|d| u64::try_from(d.secs()).ok()))
-}
+use crate::dynamo::admin::{Action, AdminStore, Condition, StoreError};
+use crate::dynamo::item::attr::{n, s};
+use crate::dynamo::item::{self, PK};
 
 impl AdminStore {
     /// Every key in the registry, oldest first (through the `ByKind` index).
@@ -95,10 +19,10 @@ impl AdminStore {
     /// As [`StoreError`].
     pub async fn list_keys(&self) -> Result<Vec<SigningKey>, StoreError> {
         let mut keys = self
-            .query_kind(items::KIND_KEY)
+            .query_kind(item::KIND_KEY)
             .await?
             .iter()
-            .map(items::signing_key_from_item)
+            .map(item::signing_key_from_item)
             .collect::<Result<Vec<_>, _>>()?;
         keys.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.kid.cmp(&b.kid)));
         Ok(keys)
@@ -109,9 +33,9 @@ impl AdminStore {
     /// # Errors
     /// As [`StoreError`].
     pub async fn get_key(&self, kid: &Kid) -> Result<Option<SigningKey>, StoreError> {
-        match self.get(items::signing_key_key(kid)).await? {
+        match self.get(item::signing_key_key(kid)).await? {
             None => Ok(None),
-            Some(item) => Ok(Some(items::signing_key_from_item(&item)?)),
+            Some(item) => Ok(Some(item::signing_key_from_item(&item)?)),
         }
     }
 
@@ -120,8 +44,8 @@ impl AdminStore {
     /// # Errors
     /// As [`StoreError`].
     pub async fn create_key(&self, key: &SigningKey) -> Result<(), StoreError> {
-        let item = items::signing_key_to_item(key).map_err(|e| {
-            StoreError::Aws(PortError::new("encoding the signing key").with_source(e))
+        let item = item::signing_key_to_item(key).map_err(|e| {
+            StoreError::Aws(PortError::malformed("encoding the signing key").with_source(e))
         })?;
         let put = self.put_action(item, "attribute_not_exists(#pk)", &[], vec![])?;
         self.transact(vec![(format!("key {}", key.kid), put)]).await
@@ -139,19 +63,19 @@ impl AdminStore {
     ) -> Result<Action, StoreError> {
         let update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(items::signing_key_key(kid)))
+            .set_key(Some(item::signing_key_key(kid)))
             .update_expression("SET #st = :to, #t = :now")
             .condition_expression("attribute_exists(#pk) AND #st = :from")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#st", "status")
             .expression_attribute_names("#t", time_attr)
-            .expression_attribute_values(":from", s(items::key_status_str(from)))
-            .expression_attribute_values(":to", s(items::key_status_str(to)))
+            .expression_attribute_values(":from", s(item::key_status_str(from)))
+            .expression_attribute_values(":to", s(item::key_status_str(to)))
             .expression_attribute_values(":now", n(now))
             .build()
-            .map_err(|e| StoreError::Aws(PortError::new("building Update").with_source(e)))?;
+            .map_err(|e| StoreError::Aws(PortError::malformed("building Update").with_source(e)))?;
         Ok((
-            format!("key {kid} ({})", items::key_status_str(from)),
+            format!("key {kid} ({})", item::key_status_str(from)),
             TransactWriteItem::builder().update(update).build(),
         ))
     }
@@ -226,12 +150,12 @@ impl AdminStore {
     /// [`StoreError::Conflict`] when it changed since it was read.
     pub async fn delete_key(&self, kid: &Kid, retired_at: u64) -> Result<(), StoreError> {
         let delete = self.delete_action(
-            items::signing_key_key(kid),
+            item::signing_key_key(kid),
             Some(Condition {
                 expression: "#st = :retired AND #t = :t",
                 names: &[("#st", "status"), ("#t", "retired_at")],
                 values: vec![
-                    (":retired", s(items::key_status_str(KeyStatus::Retired))),
+                    (":retired", s(item::key_status_str(KeyStatus::Retired))),
                     (":t", n(retired_at)),
                 ],
             }),

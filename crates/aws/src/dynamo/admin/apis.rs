@@ -2,15 +2,14 @@
 //! and delete APIs (resource servers), and find the grants that reference one.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use m2m_core::error::PortError;
 use m2m_core::model::{Api, Grant};
 use m2m_core::types::{Audience, ClientId};
 
-use crate::admin_store::{
-    item_version, n, version_condition, AdminStore, Condition, StoreError, Versioned, MAX_PAGES,
-    MAX_TRANSACTION_ITEMS, VERSION,
+use crate::dynamo::admin::{
+    bounded_pages, item_version, n, version_condition, AdminStore, Condition, StoreError,
+    Versioned, MAX_TRANSACTION_ITEMS, VERSION,
 };
-use crate::items::{self, ItemError, SK};
+use crate::dynamo::item::{self, ItemError, SK};
 
 impl AdminStore {
     /// The API `identifier`, with its version.
@@ -21,10 +20,10 @@ impl AdminStore {
         &self,
         identifier: &Audience,
     ) -> Result<Option<Versioned<Api>>, StoreError> {
-        match self.get(items::api_key(identifier)).await? {
+        match self.get(item::api_key(identifier)).await? {
             None => Ok(None),
             Some(item) => Ok(Some(Versioned {
-                value: items::api_from_item(&item)?,
+                value: item::api_from_item(&item)?,
                 version: item_version(&item)?,
             })),
         }
@@ -36,12 +35,12 @@ impl AdminStore {
     /// As [`StoreError`].
     pub async fn list_apis(&self) -> Result<Vec<Versioned<Api>>, StoreError> {
         let mut apis = self
-            .query_kind(items::KIND_API)
+            .query_kind(item::KIND_API)
             .await?
             .iter()
             .map(|item| {
                 Ok(Versioned {
-                    value: items::api_from_item(item)?,
+                    value: item::api_from_item(item)?,
                     version: item_version(item)?,
                 })
             })
@@ -55,7 +54,7 @@ impl AdminStore {
     /// # Errors
     /// As [`StoreError`].
     pub async fn create_api(&self, api: &Api) -> Result<(), StoreError> {
-        let mut item = items::api_to_item(api);
+        let mut item = item::api_to_item(api);
         item.insert(VERSION.to_owned(), n(1));
         let put = self.put_action(item, "attribute_not_exists(#pk)", &[], vec![])?;
         self.transact(vec![(format!("API {}", api.identifier), put)])
@@ -68,7 +67,7 @@ impl AdminStore {
     /// # Errors
     /// [`StoreError::Conflict`] when the API changed or is gone.
     pub async fn replace_api(&self, api: &Api, expected: u64) -> Result<(), StoreError> {
-        let mut item = items::api_to_item(api);
+        let mut item = item::api_to_item(api);
         item.insert(VERSION.to_owned(), n(expected.saturating_add(1)));
         let put = self.put_action(
             item,
@@ -88,36 +87,29 @@ impl AdminStore {
     /// # Errors
     /// As [`StoreError`].
     pub async fn grants_for_api(&self, identifier: &Audience) -> Result<Vec<Grant>, StoreError> {
-        let sk = items::grant_key(&ClientId::new("-"), identifier)
+        let sk = item::grant_key(&ClientId::new("-"), identifier)
             .remove(SK)
             .unwrap_or(AttributeValue::Null(true));
+        let pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .filter_expression("#sk = :sk")
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":sk", sk)
+            .into_paginator()
+            .send();
         let mut grants = Vec::new();
-        let mut start = None;
-        for _ in 0..MAX_PAGES {
-            let out = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .filter_expression("#sk = :sk")
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":sk", sk.clone())
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| self.sdk("DynamoDB Scan (grants of an API)", e))?;
-            for item in out.items.unwrap_or_default() {
-                grants.push(items::grant_from_item(&item)?);
+        bounded_pages(pages, "DynamoDB Scan (grants of an API)", |page| {
+            for found in page.items.unwrap_or_default() {
+                grants.push(item::grant_from_item(&found)?);
             }
-            start = out.last_evaluated_key.filter(|k| !k.is_empty());
-            if start.is_none() {
-                grants.sort_by(|a, b| a.client_id.cmp(&b.client_id));
-                return Ok(grants);
-            }
-        }
-        Err(StoreError::Aws(PortError::new(
-            "scanning grants did not finish",
-        )))
+            Ok(())
+        })
+        .await?;
+        grants.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        Ok(grants)
     }
 
     /// Deletes `grants` (each bumping its client's version), then the API (conditional
@@ -145,7 +137,7 @@ impl AdminStore {
             let label = format!("grant of client {}", grant.client_id);
             batch.push((
                 label.clone(),
-                self.delete_action(items::grant_key(&grant.client_id, identifier), None)?,
+                self.delete_action(item::grant_key(&grant.client_id, identifier), None)?,
             ));
             batch.push((
                 format!("client {}", grant.client_id),
@@ -153,7 +145,7 @@ impl AdminStore {
             ));
         }
         let api_delete = self.delete_action(
-            items::api_key(identifier),
+            item::api_key(identifier),
             Some(Condition {
                 expression: version_condition(expected),
                 names: &[("#v", VERSION)],
@@ -186,7 +178,7 @@ impl AdminStore {
             batch.push((
                 format!("grant of client {}", grant.client_id),
                 self.put_action(
-                    items::grant_to_item(grant),
+                    item::grant_to_item(grant),
                     "attribute_exists(#pk)",
                     &[],
                     vec![],
@@ -197,7 +189,7 @@ impl AdminStore {
                 self.bump_any_action(&grant.client_id)?,
             ));
         }
-        let mut item = items::api_to_item(api);
+        let mut item = item::api_to_item(api);
         item.insert(VERSION.to_owned(), n(expected.saturating_add(1)));
         batch.push((
             format!("API {}", api.identifier),

@@ -23,8 +23,13 @@ use aws_sdk_dynamodb::Client as DynamoClient;
 use m2m_core::error::PortError;
 use m2m_core::types::ClientId;
 
-use crate::items::{self, Item, ItemError, BY_KIND_INDEX, KIND, PK};
-use crate::sdk_error::port_error;
+use crate::dynamo::item::attr::{n, s};
+
+mod apis;
+mod clients;
+mod keys;
+use crate::dynamo::item::{self, Item, ItemError, BY_KIND_INDEX, KIND, PK};
+use crate::sdk::error::port_error;
 
 /// The attribute holding an item's optimistic-concurrency version.
 pub const VERSION: &str = "version";
@@ -82,19 +87,41 @@ pub struct AdminStore {
     pub(crate) table: String,
 }
 
-pub(crate) fn n(v: u64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
 pub(crate) fn build<T>(
     what: &str,
     r: Result<T, aws_sdk_dynamodb::error::BuildError>,
 ) -> Result<T, StoreError> {
-    r.map_err(|e| StoreError::Aws(PortError::new(format!("building {what}")).with_source(e)))
+    r.map_err(|e| StoreError::Aws(PortError::malformed(format!("building {what}")).with_source(e)))
+}
+
+/// Reads every page of a paginated DynamoDB call, handing each to `take`, and gives up
+/// after [`MAX_PAGES`] pages (a listing that long is a bug, not a directory).
+pub(crate) async fn bounded_pages<P, E, R>(
+    mut pages: aws_smithy_async::future::pagination_stream::PaginationStream<
+        Result<P, SdkError<E, R>>,
+    >,
+    what: &str,
+    mut take: impl FnMut(P) -> Result<(), StoreError>,
+) -> Result<(), StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let mut read = 0;
+    while let Some(page) = pages
+        .try_next()
+        .await
+        .map_err(|e| StoreError::Aws(port_error(what, e)))?
+    {
+        read += 1;
+        if read > MAX_PAGES {
+            return Err(StoreError::Aws(PortError::unavailable(format!(
+                "{what}: listing did not finish"
+            ))));
+        }
+        take(page)?;
+    }
+    Ok(())
 }
 
 /// The `version` attribute of a raw item (absent → 0).
@@ -187,28 +214,23 @@ impl AdminStore {
     /// Every item of `kind`, through the `ByKind` index (eventually consistent: an item
     /// written a moment ago may be missing; decisions re-check with conditions).
     pub(crate) async fn query_kind(&self, kind: &str) -> Result<Vec<Item>, StoreError> {
+        let pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(BY_KIND_INDEX)
+            .key_condition_expression("#kind = :kind")
+            .expression_attribute_names("#kind", KIND)
+            .expression_attribute_values(":kind", s(kind))
+            .into_paginator()
+            .send();
         let mut found = Vec::new();
-        let mut start = None;
-        for _ in 0..MAX_PAGES {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(BY_KIND_INDEX)
-                .key_condition_expression("#kind = :kind")
-                .expression_attribute_names("#kind", KIND)
-                .expression_attribute_values(":kind", s(kind))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| self.sdk("DynamoDB Query (ByKind)", e))?;
-            found.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key.filter(|k| !k.is_empty());
-            if start.is_none() {
-                return Ok(found);
-            }
-        }
-        Err(StoreError::Aws(PortError::new("listing did not finish")))
+        bounded_pages(pages, "DynamoDB Query (ByKind)", |page| {
+            found.extend(page.items.unwrap_or_default());
+            Ok(())
+        })
+        .await?;
+        Ok(found)
     }
 
     /// Sends one transaction; a cancelled one becomes [`StoreError::Conflict`] naming the
@@ -326,7 +348,7 @@ impl AdminStore {
     ) -> Result<TransactWriteItem, StoreError> {
         let update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(items::client_key(client_id)))
+            .set_key(Some(item::client_key(client_id)))
             .update_expression("SET #v = #v + :one")
             .condition_expression("attribute_exists(#v)")
             .expression_attribute_names("#v", VERSION)

@@ -6,10 +6,10 @@ use m2m_core::error::PortError;
 use m2m_core::model::{Client, Grant};
 use m2m_core::types::{Audience, ClientId};
 
-use crate::admin_store::{
-    build, n, s, AdminStore, Condition, StoreError, MAX_PAGES, MAX_TRANSACTION_ITEMS, VERSION,
+use crate::dynamo::admin::{
+    bounded_pages, build, n, s, AdminStore, Condition, StoreError, MAX_TRANSACTION_ITEMS, VERSION,
 };
-use crate::items::{self, LAST_USED, PK, SK};
+use crate::dynamo::item::{self, LAST_USED, PK, SK};
 
 impl AdminStore {
     /// The client `id` (strongly consistent).
@@ -17,9 +17,9 @@ impl AdminStore {
     /// # Errors
     /// As [`StoreError`].
     pub async fn get_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
-        match self.get(items::client_key(id)).await? {
+        match self.get(item::client_key(id)).await? {
             None => Ok(None),
-            Some(item) => Ok(Some(items::client_from_item(&item)?)),
+            Some(item) => Ok(Some(item::client_from_item(&item)?)),
         }
     }
 
@@ -29,38 +29,31 @@ impl AdminStore {
     /// # Errors
     /// As [`StoreError`].
     pub async fn client_grants(&self, id: &ClientId) -> Result<Vec<Grant>, StoreError> {
-        let pk = items::client_key(id)
+        let pk = item::client_key(id)
             .remove(PK)
             .unwrap_or(AttributeValue::Null(true));
+        let pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :grant)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", pk)
+            .expression_attribute_values(":grant", s("GRANT#"))
+            .into_paginator()
+            .send();
         let mut grants = Vec::new();
-        let mut start = None;
-        for _ in 0..MAX_PAGES {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :grant)")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", pk.clone())
-                .expression_attribute_values(":grant", s("GRANT#"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| self.sdk("DynamoDB Query (grants of a client)", e))?;
-            for item in out.items.unwrap_or_default() {
-                grants.push(items::grant_from_item(&item)?);
+        bounded_pages(pages, "DynamoDB Query (grants of a client)", |page| {
+            for found in page.items.unwrap_or_default() {
+                grants.push(item::grant_from_item(&found)?);
             }
-            start = out.last_evaluated_key.filter(|k| !k.is_empty());
-            if start.is_none() {
-                grants.sort_by(|a, b| a.audience.cmp(&b.audience));
-                return Ok(grants);
-            }
-        }
-        Err(StoreError::Aws(PortError::new(
-            "listing grants did not finish",
-        )))
+            Ok(())
+        })
+        .await?;
+        grants.sort_by(|a, b| a.audience.cmp(&b.audience));
+        Ok(grants)
     }
 
     /// Every client, sorted by id.
@@ -69,10 +62,10 @@ impl AdminStore {
     /// As [`StoreError`].
     pub async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
         let mut clients = self
-            .query_kind(items::KIND_CLIENT)
+            .query_kind(item::KIND_CLIENT)
             .await?
             .iter()
-            .map(items::client_from_item)
+            .map(item::client_from_item)
             .collect::<Result<Vec<_>, _>>()?;
         clients.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(clients)
@@ -84,7 +77,7 @@ impl AdminStore {
     /// As [`StoreError`].
     pub async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
         let put = self.put_action(
-            items::client_to_item(client),
+            item::client_to_item(client),
             "attribute_not_exists(#pk)",
             &[],
             vec![],
@@ -100,13 +93,13 @@ impl AdminStore {
     /// # Errors
     /// [`StoreError::Conflict`] when the client changed or is gone.
     pub async fn replace_client(&self, client: &Client, expected: u64) -> Result<(), StoreError> {
-        let item = items::client_to_item(client);
+        let item = item::client_to_item(client);
         let mut sets = Vec::new();
         let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(items::client_key(&client.id)))
+            .set_key(Some(item::client_key(&client.id)))
             .condition_expression("#v = :expected")
             .expression_attribute_names("#v", VERSION)
             .expression_attribute_values(":expected", n(expected));
@@ -155,7 +148,7 @@ impl AdminStore {
         grants: &[Grant],
     ) -> Result<(), StoreError> {
         if grants.len() >= MAX_TRANSACTION_ITEMS {
-            return Err(StoreError::Aws(PortError::new(format!(
+            return Err(StoreError::Aws(PortError::refused(format!(
                 "client {id} has {} grants; one transaction deletes at most {}",
                 grants.len(),
                 MAX_TRANSACTION_ITEMS - 1
@@ -164,7 +157,7 @@ impl AdminStore {
         let mut actions = vec![(
             format!("client {id}"),
             self.delete_action(
-                items::client_key(id),
+                item::client_key(id),
                 Some(Condition {
                     expression: "#v = :expected",
                     names: &[("#v", VERSION)],
@@ -175,7 +168,7 @@ impl AdminStore {
         for grant in grants {
             actions.push((
                 format!("grant of client {id} on {}", grant.audience),
-                self.delete_action(items::grant_key(id, &grant.audience), None)?,
+                self.delete_action(item::grant_key(id, &grant.audience), None)?,
             ));
         }
         self.transact(actions).await
@@ -197,16 +190,16 @@ impl AdminStore {
     ) -> Result<(), StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(items::grant_to_item(grant)))
+            .set_item(Some(item::grant_to_item(grant)))
             .build();
         self.transact(vec![
             (
                 format!("client {}", grant.client_id),
-                self.bump_action(items::client_key(&grant.client_id), client_version)?,
+                self.bump_action(item::client_key(&grant.client_id), client_version)?,
             ),
             (
                 format!("API {}", grant.audience),
-                self.bump_action(items::api_key(&grant.audience), api_version)?,
+                self.bump_action(item::api_key(&grant.audience), api_version)?,
             ),
             (
                 "grant".to_owned(),
@@ -230,11 +223,11 @@ impl AdminStore {
         self.transact(vec![
             (
                 format!("client {client_id}"),
-                self.bump_action(items::client_key(client_id), client_version)?,
+                self.bump_action(item::client_key(client_id), client_version)?,
             ),
             (
                 format!("grant of client {client_id} on {audience}"),
-                self.delete_action(items::grant_key(client_id, audience), None)?,
+                self.delete_action(item::grant_key(client_id, audience), None)?,
             ),
         ])
         .await

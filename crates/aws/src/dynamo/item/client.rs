@@ -1,0 +1,141 @@
+//! The client item: `CLIENT#<client_id>` / `CLIENT`, with its secrets' hashes and the
+//! map of their last uses.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+use m2m_core::model::{Client, ClientStatus, StoredSecret};
+use m2m_core::types::{ClientId, OrgId, SecretId};
+
+use super::attr::{n, parse_u64, s, Reader};
+use super::{client_key, Item, ItemError, CLIENT_PREFIX, KIND, KIND_CLIENT, LAST_USED, PK, SK};
+
+/// Encodes a client, its secrets (hashes as binary) and an empty or filled
+/// [`LAST_USED`] map, which must exist for `SET last_used.#sid` to work.
+pub fn client_to_item(client: &Client) -> Item {
+    let mut item = client_key(&client.id);
+    item.insert(KIND.to_owned(), s(KIND_CLIENT));
+    item.insert("name".to_owned(), s(&client.name));
+    if let Some(org) = &client.org_id {
+        item.insert("org_id".to_owned(), s(org.as_str()));
+    }
+    let status = match client.status {
+        ClientStatus::Active => "active",
+        ClientStatus::Disabled => "disabled",
+    };
+    item.insert("status".to_owned(), s(status));
+    item.insert(
+        "metadata".to_owned(),
+        AttributeValue::M(
+            client
+                .metadata
+                .iter()
+                .map(|(k, v)| (k.clone(), s(v)))
+                .collect(),
+        ),
+    );
+    let mut last_used = HashMap::new();
+    let secrets = client
+        .secrets
+        .iter()
+        .map(|sec| {
+            let mut m = HashMap::from([
+                ("id".to_owned(), s(sec.id.as_str())),
+                (
+                    "hash".to_owned(),
+                    AttributeValue::B(Blob::new(sec.hash.to_vec())),
+                ),
+                ("created_at".to_owned(), n(sec.created_at)),
+            ]);
+            if let Some(e) = sec.expires_at {
+                m.insert("expires_at".to_owned(), n(e));
+            }
+            if let Some(u) = sec.last_used_at {
+                m.insert("last_used_at".to_owned(), n(u));
+                last_used.insert(sec.id.as_str().to_owned(), n(u));
+            }
+            AttributeValue::M(m)
+        })
+        .collect();
+    item.insert("secrets".to_owned(), AttributeValue::L(secrets));
+    item.insert(LAST_USED.to_owned(), AttributeValue::M(last_used));
+    item.insert("version".to_owned(), n(client.version));
+    item
+}
+
+/// Decodes a client item, merging [`LAST_USED`] into each secret's `last_used_at`
+/// (the later of the two wins).
+///
+/// # Errors
+/// An [`ItemError`] when an attribute is missing, of the wrong type or out of range.
+pub fn client_from_item(item: &Item) -> Result<Client, ItemError> {
+    let r = Reader::new("client", item);
+    r.exact(SK, "CLIENT")?;
+    r.kind(KIND_CLIENT)?;
+    let id = ClientId::new(r.suffix(PK, CLIENT_PREFIX)?);
+    let status = match r.string("status")? {
+        "active" => ClientStatus::Active,
+        "disabled" => ClientStatus::Disabled,
+        _ => return Err(r.err("status", "is not active or disabled")),
+    };
+    let mut metadata = BTreeMap::new();
+    if let Some(m) = r.opt_map("metadata")? {
+        for (k, v) in m {
+            let AttributeValue::S(v) = v else {
+                return Err(r.err("metadata", "holds a non-string value"));
+            };
+            metadata.insert(k.clone(), v.clone());
+        }
+    }
+    let mut last_used: HashMap<&str, u64> = HashMap::new();
+    if let Some(m) = r.opt_map(LAST_USED)? {
+        for (k, v) in m {
+            match v {
+                AttributeValue::N(t) => match parse_u64(t) {
+                    Some(t) => {
+                        last_used.insert(k.as_str(), t);
+                    }
+                    None => return Err(r.err(LAST_USED, "holds a malformed time")),
+                },
+                _ => return Err(r.err(LAST_USED, "holds a non-number")),
+            }
+        }
+    }
+    let mut secrets = Vec::new();
+    for (i, v) in r.list("secrets")?.iter().enumerate() {
+        let AttributeValue::M(m) = v else {
+            return Err(r.err("secrets", "holds a non-map entry"));
+        };
+        let sr = Reader {
+            item: "client",
+            path: format!("secrets[{i}]."),
+            map: m,
+        };
+        let id = SecretId::new(sr.string("id")?);
+        let hash = match sr.req("hash")? {
+            AttributeValue::B(b) => {
+                <[u8; 32]>::try_from(b.as_ref()).map_err(|_| sr.err("hash", "is not 32 bytes"))?
+            }
+            _ => return Err(sr.err("hash", "is not binary")),
+        };
+        let recorded = last_used.get(id.as_str()).copied();
+        let stored = sr.opt_number("last_used_at")?;
+        secrets.push(StoredSecret {
+            hash,
+            created_at: sr.number("created_at")?,
+            expires_at: sr.opt_number("expires_at")?,
+            last_used_at: stored.max(recorded),
+            id,
+        });
+    }
+    Ok(Client {
+        id,
+        name: r.string("name")?.to_owned(),
+        org_id: r.opt_string("org_id")?.map(OrgId::new),
+        status,
+        metadata,
+        secrets,
+        version: r.number("version")?,
+    })
+}

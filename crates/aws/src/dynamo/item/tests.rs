@@ -1,0 +1,413 @@
+//! Round trips and strict decoding of every item kind.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+use m2m_core::jwk::Jwk;
+use m2m_core::model::{
+    Alg, Api, Client, ClientStatus, Grant, KeyStatus, Profile, Reuse, SigningKey, StoredSecret,
+};
+use m2m_core::types::{Audience, ClientId, Kid, OrgId, ScopeSet, SecretId};
+
+use super::attr::{n, s};
+use super::*;
+
+fn api() -> Api {
+    Api {
+        identifier: Audience::new("https://api.example.com/v1"),
+        name: "Orders".into(),
+        scopes: ScopeSet::parse("orders:read orders:write").unwrap(),
+        token_lifetime: 900,
+        profile: Profile::Auth0,
+        reuse: Reuse::default(),
+    }
+}
+
+fn client() -> Client {
+    Client {
+        id: ClientId::new("c-123"),
+        name: "Acme backend".into(),
+        org_id: Some(OrgId::new("org_acme")),
+        status: ClientStatus::Active,
+        metadata: BTreeMap::from([("tier".to_owned(), "gold".to_owned())]),
+        secrets: vec![
+            StoredSecret {
+                id: SecretId::new("s1"),
+                hash: [7; 32],
+                created_at: 1_700_000_000,
+                expires_at: Some(1_800_000_000),
+                last_used_at: Some(1_700_000_500),
+            },
+            StoredSecret {
+                id: SecretId::new("s2"),
+                hash: [0; 32],
+                created_at: 1_700_000_100,
+                expires_at: None,
+                last_used_at: None,
+            },
+        ],
+        version: 4,
+    }
+}
+
+fn grant() -> Grant {
+    Grant {
+        client_id: ClientId::new("c-123"),
+        audience: Audience::new("https://api.example.com/v1"),
+        scopes: ScopeSet::parse("orders:read").unwrap(),
+    }
+}
+
+fn signing_key() -> SigningKey {
+    SigningKey {
+        kid: Kid::new("abc"),
+        kms_key_id: "arn:aws:kms:us-east-1:123456789012:key/1".into(),
+        alg: Alg::ES256,
+        status: KeyStatus::Active,
+        public_jwk: Jwk {
+            kty: "EC".into(),
+            kid: Some(Kid::new("abc")),
+            use_: Some("sig".into()),
+            alg: Some("ES256".into()),
+            n: None,
+            e: None,
+            crv: Some("P-256".into()),
+            x: Some("eA".into()),
+            y: Some("eQ".into()),
+        },
+        created_at: 1,
+        activated_at: Some(2),
+        retired_at: None,
+    }
+}
+
+#[test]
+fn api_round_trip_equal() {
+    assert_eq!(api_from_item(&api_to_item(&api())).unwrap(), api());
+}
+
+#[test]
+fn api_reuse_settings_round_trip_equal() {
+    for reuse in [
+        Reuse::Off,
+        Reuse::On {
+            min_remaining_pct: 90,
+            with_hook: true,
+        },
+    ] {
+        let a = Api { reuse, ..api() };
+        assert_eq!(api_from_item(&api_to_item(&a)).unwrap(), a);
+    }
+}
+
+#[test]
+fn api_without_reuse_attributes_default_on() {
+    let mut item = api_to_item(&api());
+    for k in [REUSE, REUSE_PCT, REUSE_WITH_HOOK] {
+        item.remove(k);
+    }
+    assert_eq!(api_from_item(&item).unwrap().reuse, Reuse::default());
+}
+
+#[test]
+fn api_bad_reuse_rejected() {
+    let mut item = api_to_item(&api());
+    item.insert(REUSE_PCT.into(), n(100));
+    assert_eq!(api_from_item(&item).unwrap_err().attribute, REUSE_PCT);
+    let mut item = api_to_item(&api());
+    item.insert(REUSE.into(), s("sometimes"));
+    assert_eq!(api_from_item(&item).unwrap_err().attribute, REUSE);
+    let mut item = api_to_item(&api());
+    item.insert(REUSE_WITH_HOOK.into(), s("yes"));
+    assert_eq!(api_from_item(&item).unwrap_err().attribute, REUSE_WITH_HOOK);
+}
+
+#[test]
+fn api_empty_scopes_round_trip_equal() {
+    let mut a = api();
+    a.scopes = ScopeSet::new();
+    assert_eq!(api_from_item(&api_to_item(&a)).unwrap(), a);
+}
+
+#[test]
+fn client_round_trip_equal() {
+    let item = client_to_item(&client());
+    assert!(matches!(item.get(LAST_USED), Some(AttributeValue::M(m)) if m.len() == 1));
+    assert_eq!(client_from_item(&item).unwrap(), client());
+}
+
+#[test]
+fn client_without_org_round_trip_equal() {
+    let mut c = client();
+    c.org_id = None;
+    c.metadata.clear();
+    c.secrets.clear();
+    c.status = ClientStatus::Disabled;
+    assert_eq!(client_from_item(&client_to_item(&c)).unwrap(), c);
+}
+
+#[test]
+fn client_last_used_map_merged() {
+    let mut item = client_to_item(&client());
+    item.insert(
+        LAST_USED.to_owned(),
+        AttributeValue::M(HashMap::from([
+            ("s1".to_owned(), n(1_700_009_999)),
+            ("s2".to_owned(), n(1_700_000_200)),
+            ("gone".to_owned(), n(5)),
+        ])),
+    );
+    let c = client_from_item(&item).unwrap();
+    assert_eq!(c.secrets[0].last_used_at, Some(1_700_009_999));
+    assert_eq!(c.secrets[1].last_used_at, Some(1_700_000_200));
+}
+
+#[test]
+fn client_without_last_used_map_decoded() {
+    let mut item = client_to_item(&client());
+    item.remove(LAST_USED);
+    assert_eq!(client_from_item(&item).unwrap(), client());
+}
+
+#[test]
+fn grant_round_trip_equal() {
+    assert_eq!(grant_from_item(&grant_to_item(&grant())).unwrap(), grant());
+}
+
+#[test]
+fn signing_key_round_trip_equal() {
+    let item = signing_key_to_item(&signing_key()).unwrap();
+    assert_eq!(signing_key_from_item(&item).unwrap(), signing_key());
+}
+
+#[test]
+fn signing_key_jwk_map_decoded() {
+    let mut item = signing_key_to_item(&signing_key()).unwrap();
+    item.insert(
+        "public_jwk".to_owned(),
+        AttributeValue::M(HashMap::from([
+            ("kty".to_owned(), s("EC")),
+            ("kid".to_owned(), s("abc")),
+            ("use".to_owned(), s("sig")),
+            ("alg".to_owned(), s("ES256")),
+            ("crv".to_owned(), s("P-256")),
+            ("x".to_owned(), s("eA")),
+            ("y".to_owned(), s("eQ")),
+        ])),
+    );
+    assert_eq!(signing_key_from_item(&item).unwrap(), signing_key());
+}
+
+fn client_err(mutate: impl FnOnce(&mut Item)) -> ItemError {
+    let mut item = client_to_item(&client());
+    mutate(&mut item);
+    client_from_item(&item).unwrap_err()
+}
+
+#[test]
+fn client_missing_name_rejected() {
+    let e = client_err(|i| {
+        i.remove("name");
+    });
+    assert_eq!(e.attribute, "name");
+    assert_eq!(e.problem, "is missing");
+}
+
+#[test]
+fn client_short_hash_rejected() {
+    let e = client_err(|i| {
+        let AttributeValue::L(l) = i.get_mut("secrets").unwrap() else {
+            unreachable!()
+        };
+        let AttributeValue::M(m) = &mut l[1] else {
+            unreachable!()
+        };
+        m.insert("hash".into(), AttributeValue::B(Blob::new(vec![1, 2, 3])));
+    });
+    assert_eq!(e.attribute, "secrets[1].hash");
+}
+
+#[test]
+fn client_string_hash_rejected() {
+    let e = client_err(|i| {
+        let AttributeValue::L(l) = i.get_mut("secrets").unwrap() else {
+            unreachable!()
+        };
+        let AttributeValue::M(m) = &mut l[0] else {
+            unreachable!()
+        };
+        m.insert("hash".into(), s("deadbeef"));
+    });
+    assert_eq!(e.attribute, "secrets[0].hash");
+    assert_eq!(e.problem, "is not binary");
+}
+
+#[test]
+fn client_bad_status_rejected() {
+    let e = client_err(|i| {
+        i.insert("status".into(), s("Active"));
+    });
+    assert_eq!(e.attribute, "status");
+}
+
+#[test]
+fn client_negative_version_rejected() {
+    for bad in ["-1", "1.5", "1e3", "", "99999999999999999999999"] {
+        let e = client_err(|i| {
+            i.insert("version".into(), AttributeValue::N(bad.into()));
+        });
+        assert_eq!(e.attribute, "version", "{bad}");
+    }
+}
+
+#[test]
+fn client_secrets_not_list_rejected() {
+    let e = client_err(|i| {
+        i.insert("secrets".into(), AttributeValue::Ss(vec!["x".into()]));
+    });
+    assert_eq!(e.attribute, "secrets");
+}
+
+#[test]
+fn client_metadata_number_rejected() {
+    let e = client_err(|i| {
+        i.insert(
+            "metadata".into(),
+            AttributeValue::M(HashMap::from([("k".to_owned(), n(1))])),
+        );
+    });
+    assert_eq!(e.attribute, "metadata");
+}
+
+#[test]
+fn client_wrong_kind_rejected() {
+    let e = client_err(|i| {
+        i.insert(KIND.into(), s(KIND_KEY));
+    });
+    assert_eq!(e.attribute, KIND);
+}
+
+#[test]
+fn client_bad_pk_rejected() {
+    let e = client_err(|i| {
+        i.insert(PK.into(), s("CLIENT#"));
+    });
+    assert_eq!(e.attribute, PK);
+}
+
+#[test]
+fn item_error_never_contains_hash() {
+    let e = client_err(|i| {
+        let AttributeValue::L(l) = i.get_mut("secrets").unwrap() else {
+            unreachable!()
+        };
+        let AttributeValue::M(m) = &mut l[0] else {
+            unreachable!()
+        };
+        m.insert("hash".into(), AttributeValue::B(Blob::new(vec![0xAB; 31])));
+    });
+    assert_eq!(
+        e.to_string(),
+        "malformed client item: attribute `secrets[0].hash` is not 32 bytes"
+    );
+}
+
+#[test]
+fn api_bad_profile_rejected() {
+    let mut item = api_to_item(&api());
+    item.insert("profile".into(), s("oidc"));
+    assert_eq!(api_from_item(&item).unwrap_err().attribute, "profile");
+}
+
+#[test]
+fn api_invalid_scope_rejected() {
+    let mut item = api_to_item(&api());
+    item.insert("scopes".into(), AttributeValue::L(vec![s("a b")]));
+    assert_eq!(api_from_item(&item).unwrap_err().attribute, "scopes");
+    item.insert("scopes".into(), AttributeValue::L(vec![n(1)]));
+    assert_eq!(api_from_item(&item).unwrap_err().attribute, "scopes");
+}
+
+#[test]
+fn api_string_lifetime_rejected() {
+    let mut item = api_to_item(&api());
+    item.insert("token_lifetime".into(), s("900"));
+    assert_eq!(
+        api_from_item(&item).unwrap_err().attribute,
+        "token_lifetime"
+    );
+}
+
+#[test]
+fn grant_missing_scopes_rejected() {
+    let mut item = grant_to_item(&grant());
+    item.remove("scopes");
+    assert_eq!(grant_from_item(&item).unwrap_err().attribute, "scopes");
+}
+
+#[test]
+fn grant_bad_sk_rejected() {
+    let mut item = grant_to_item(&grant());
+    item.insert(SK.into(), s("CLIENT"));
+    assert_eq!(grant_from_item(&item).unwrap_err().attribute, SK);
+}
+
+#[test]
+fn signing_key_bad_alg_rejected() {
+    let mut item = signing_key_to_item(&signing_key()).unwrap();
+    item.insert("alg".into(), s("PS256"));
+    assert_eq!(signing_key_from_item(&item).unwrap_err().attribute, "alg");
+}
+
+#[test]
+fn signing_key_bad_jwk_rejected() {
+    let mut item = signing_key_to_item(&signing_key()).unwrap();
+    item.insert("public_jwk".into(), s("{not json"));
+    assert_eq!(
+        signing_key_from_item(&item).unwrap_err().attribute,
+        "public_jwk"
+    );
+    item.insert("public_jwk".into(), n(3));
+    assert_eq!(
+        signing_key_from_item(&item).unwrap_err().attribute,
+        "public_jwk"
+    );
+}
+
+#[test]
+fn signing_key_mismatched_kid_rejected() {
+    let mut k = signing_key();
+    k.public_jwk.kid = Some(Kid::new("other"));
+    let item = signing_key_to_item(&k).unwrap();
+    assert_eq!(
+        signing_key_from_item(&item).unwrap_err().attribute,
+        "public_jwk"
+    );
+}
+
+#[test]
+fn signing_key_revoked_round_trip_equal() {
+    let mut k = signing_key();
+    k.status = KeyStatus::Revoked;
+    let item = signing_key_to_item(&k).unwrap();
+    assert_eq!(item.get("status"), Some(&s("revoked")));
+    assert_eq!(signing_key_from_item(&item).unwrap(), k);
+}
+
+#[test]
+fn signing_key_bad_status_rejected() {
+    let mut item = signing_key_to_item(&signing_key()).unwrap();
+    item.insert("status".into(), s("enabled"));
+    assert_eq!(
+        signing_key_from_item(&item).unwrap_err().attribute,
+        "status"
+    );
+}
+
+#[test]
+fn null_attribute_is_absent() {
+    let mut item = client_to_item(&client());
+    item.insert("org_id".into(), AttributeValue::Null(true));
+    assert_eq!(client_from_item(&item).unwrap().org_id, None);
+}
