@@ -86,7 +86,7 @@ where
             );
             let outcome = match tokio::time::timeout(budget, issued).await {
                 Ok(outcome) => outcome,
-                Err(_) => Err(OAuthError::ServerError(PortError::throttled(format!(
+                Err(_) => Err(OAuthError::ServerError(PortError::timeout(format!(
                     "the request did not finish within its {} ms budget",
                     budget.as_millis()
                 )))),
