@@ -8,11 +8,15 @@
 //!   [`KeyRegistry`](m2m_core::keys::KeyRegistry)) for the signer and the JWKS.
 //! - [`admin`]: the operator's conditional reads and writes (`m2m-admin`).
 //! - [`table`]: creating the table and turning on its deletion protection.
+//!
+//! Shared by those: one strongly consistent `BatchGetItem` with the retry of unprocessed
+//! keys, and bounded paging over the SDK's paginators.
 
 pub mod admin;
 mod batch;
 pub mod directory;
 pub mod item;
+mod paging;
 pub mod registry;
 pub mod table;
 

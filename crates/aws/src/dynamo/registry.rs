@@ -17,7 +17,7 @@ use m2m_core::types::Kid;
 
 use crate::dynamo::batch::batch_get_consistent;
 use crate::dynamo::item;
-use crate::sdk::error::port_error;
+use crate::dynamo::paging::each_page;
 
 /// Upper bound on `Query` pages (each up to 1 MB, roughly a thousand keys). A registry
 /// holds a handful of keys; more pages than this means something is wrong, and a
@@ -61,7 +61,7 @@ impl DynamoKeyRegistry {
     /// item does not decode strictly ([`item::signing_key_from_item`]), or the
     /// registry spans more than [`MAX_REGISTRY_PAGES`] pages.
     pub async fn list(&self) -> Result<Vec<SigningKey>, PortError> {
-        let mut pages = self
+        let pages = self
             .client
             .query()
             .table_name(&self.table)
@@ -73,24 +73,20 @@ impl DynamoKeyRegistry {
             .into_paginator()
             .send();
         let mut keys = Vec::new();
-        let mut read = 0;
-        while let Some(page) = pages
-            .try_next()
-            .await
-            .map_err(|e| port_error("DynamoDB Query (key registry)", e))?
-        {
-            read += 1;
-            if read > MAX_REGISTRY_PAGES {
-                return Err(PortError::refused(format!(
-                    "the key registry spans more than {MAX_REGISTRY_PAGES} query pages"
-                )));
-            }
-            for found in page.items.unwrap_or_default() {
-                keys.push(item::signing_key_from_item(&found).map_err(|e| {
-                    PortError::malformed("malformed signing key in the registry").with_source(e)
-                })?);
-            }
-        }
+        each_page(
+            pages,
+            MAX_REGISTRY_PAGES,
+            "DynamoDB Query (key registry)",
+            |page| {
+                for found in page.items.unwrap_or_default() {
+                    keys.push(item::signing_key_from_item(&found).map_err(|e| {
+                        PortError::malformed("malformed signing key in the registry").with_source(e)
+                    })?);
+                }
+                Ok::<_, PortError>(())
+            },
+        )
+        .await?;
         Ok(keys)
     }
 }

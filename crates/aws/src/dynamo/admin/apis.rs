@@ -6,8 +6,8 @@ use m2m_core::model::{Api, Grant};
 use m2m_core::types::{Audience, ClientId};
 
 use crate::dynamo::admin::{
-    bounded_pages, item_version, n, version_condition, AdminStore, Condition, StoreError,
-    Versioned, MAX_TRANSACTION_ITEMS, VERSION,
+    each_page, item_version, n, version_condition, AdminStore, Condition, StoreError, Versioned,
+    MAX_PAGES, MAX_TRANSACTION_ITEMS, VERSION,
 };
 use crate::dynamo::item::{self, ItemError, SK};
 
@@ -101,12 +101,17 @@ impl AdminStore {
             .into_paginator()
             .send();
         let mut grants = Vec::new();
-        bounded_pages(pages, "DynamoDB Scan (grants of an API)", |page| {
-            for found in page.items.unwrap_or_default() {
-                grants.push(item::grant_from_item(&found)?);
-            }
-            Ok(())
-        })
+        each_page(
+            pages,
+            MAX_PAGES,
+            "DynamoDB Scan (grants of an API)",
+            |page| {
+                for found in page.items.unwrap_or_default() {
+                    grants.push(item::grant_from_item(&found)?);
+                }
+                Ok::<_, StoreError>(())
+            },
+        )
         .await?;
         grants.sort_by(|a, b| a.client_id.cmp(&b.client_id));
         Ok(grants)

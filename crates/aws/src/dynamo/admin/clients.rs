@@ -7,7 +7,8 @@ use m2m_core::model::{Client, Grant};
 use m2m_core::types::{Audience, ClientId};
 
 use crate::dynamo::admin::{
-    bounded_pages, build, n, s, AdminStore, Condition, StoreError, MAX_TRANSACTION_ITEMS, VERSION,
+    build, each_page, n, s, AdminStore, Condition, StoreError, MAX_PAGES, MAX_TRANSACTION_ITEMS,
+    VERSION,
 };
 use crate::dynamo::item::{self, LAST_USED, PK, SK};
 
@@ -45,12 +46,17 @@ impl AdminStore {
             .into_paginator()
             .send();
         let mut grants = Vec::new();
-        bounded_pages(pages, "DynamoDB Query (grants of a client)", |page| {
-            for found in page.items.unwrap_or_default() {
-                grants.push(item::grant_from_item(&found)?);
-            }
-            Ok(())
-        })
+        each_page(
+            pages,
+            MAX_PAGES,
+            "DynamoDB Query (grants of a client)",
+            |page| {
+                for found in page.items.unwrap_or_default() {
+                    grants.push(item::grant_from_item(&found)?);
+                }
+                Ok::<_, StoreError>(())
+            },
+        )
         .await?;
         grants.sort_by(|a, b| a.audience.cmp(&b.audience));
         Ok(grants)

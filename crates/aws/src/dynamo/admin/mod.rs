@@ -25,6 +25,8 @@ use m2m_core::types::ClientId;
 
 use crate::dynamo::item::attr::{n, s};
 
+pub(crate) use crate::dynamo::paging::each_page;
+
 mod apis;
 mod clients;
 mod keys;
@@ -92,36 +94,6 @@ pub(crate) fn build<T>(
     r: Result<T, aws_sdk_dynamodb::error::BuildError>,
 ) -> Result<T, StoreError> {
     r.map_err(|e| StoreError::Aws(PortError::malformed(format!("building {what}")).with_source(e)))
-}
-
-/// Reads every page of a paginated DynamoDB call, handing each to `take`, and gives up
-/// after [`MAX_PAGES`] pages (a listing that long is a bug, not a directory).
-pub(crate) async fn bounded_pages<P, E, R>(
-    mut pages: aws_smithy_async::future::pagination_stream::PaginationStream<
-        Result<P, SdkError<E, R>>,
-    >,
-    what: &str,
-    mut take: impl FnMut(P) -> Result<(), StoreError>,
-) -> Result<(), StoreError>
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    let mut read = 0;
-    while let Some(page) = pages
-        .try_next()
-        .await
-        .map_err(|e| StoreError::Aws(port_error(what, e)))?
-    {
-        read += 1;
-        if read > MAX_PAGES {
-            return Err(StoreError::Aws(PortError::unavailable(format!(
-                "{what}: listing did not finish"
-            ))));
-        }
-        take(page)?;
-    }
-    Ok(())
 }
 
 /// The `version` attribute of a raw item (absent → 0).
@@ -225,9 +197,9 @@ impl AdminStore {
             .into_paginator()
             .send();
         let mut found = Vec::new();
-        bounded_pages(pages, "DynamoDB Query (ByKind)", |page| {
+        each_page(pages, MAX_PAGES, "DynamoDB Query (ByKind)", |page| {
             found.extend(page.items.unwrap_or_default());
-            Ok(())
+            Ok::<_, StoreError>(())
         })
         .await?;
         Ok(found)
