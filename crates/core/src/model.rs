@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::alg::Alg;
 use crate::jwk::Jwk;
 use crate::types::{Audience, ClientId, Kid, OrgId, ScopeSet, SecretId};
 
@@ -169,34 +170,6 @@ pub struct Grant {
     pub scopes: ScopeSet,
 }
 
-/// A JWS signing algorithm we issue with (RFC 7518 §3.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Alg {
-    /// RSASSA-PKCS1-v1_5 with SHA-256 (KMS `RSA_2048`, `RSASSA_PKCS1_V1_5_SHA_256`).
-    RS256,
-    /// ECDSA P-256 with SHA-256 (KMS `ECC_NIST_P256`, `ECDSA_SHA_256`).
-    ES256,
-}
-
-impl Alg {
-    /// The JOSE name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::RS256 => "RS256",
-            Self::ES256 => "ES256",
-        }
-    }
-
-    /// Parses the JOSE name.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "RS256" => Some(Self::RS256),
-            "ES256" => Some(Self::ES256),
-            _ => None,
-        }
-    }
-}
-
 /// Where a signing key is in its lifecycle (DESIGN.md "Keys and JWKS").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -231,4 +204,16 @@ pub struct SigningKey {
     pub activated_at: Option<u64>,
     /// Unix seconds.
     pub retired_at: Option<u64>,
+}
+
+/// The key that will sign, as the [`crate::ports::Signer`] hands it out: the active
+/// [`SigningKey`]'s JWS header values and the backend's handle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActiveKey {
+    /// The JWS `alg`.
+    pub alg: Alg,
+    /// The JWS `kid` (RFC 7638 thumbprint).
+    pub kid: Kid,
+    /// The backend's key reference (a KMS key id or ARN; a label for fakes).
+    pub handle: String,
 }

@@ -23,8 +23,7 @@ use sha2::{Digest as _, Sha256};
 
 pub use seal::{SealedToken, NONCE_LEN};
 
-use crate::model::{Api, Client, ClientStatus, Grant, Profile, Reuse};
-use crate::ports::ActiveKey;
+use crate::model::{ActiveKey, Api, Client, ClientStatus, Grant, Profile, Reuse};
 use crate::types::{Audience, ClientId, ClientSecret, ScopeSet};
 
 /// The scope part of a [`ReuseKey`] when the request named no scope (every granted
