@@ -4,8 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
-use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 use crate::basic::decode_basic;
 use crate::error::OAuthError;
@@ -178,43 +177,55 @@ fn repeated(name: &str) -> OAuthError {
 /// JSON parameters (the Auth0-style body): an object of strings; a repeated key is
 /// refused like a repeated form parameter.
 fn json_params(body: &[u8]) -> Result<BTreeMap<String, String>, OAuthError> {
-    serde_json::from_slice::<JsonParams>(body)
-        .map(|p| p.0)
-        .map_err(|e| {
-            let msg = e.to_string();
-            if let Some(name) = msg.strip_prefix("repeated:") {
-                repeated(name.split(" at line").next().unwrap_or(""))
-            } else {
-                OAuthError::InvalidRequest(
-                    "the body must be a JSON object whose values are strings".into(),
-                )
-            }
-        })
+    let mut repeated_key = None;
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let parsed = JsonParams {
+        repeated: &mut repeated_key,
+    }
+    .deserialize(&mut de)
+    .and_then(|params| de.end().map(|()| params));
+    match (parsed, repeated_key) {
+        (_, Some(name)) => Err(repeated(&name)),
+        (Ok(params), None) => Ok(params),
+        (Err(_), None) => Err(OAuthError::InvalidRequest(
+            "the body must be a JSON object whose values are strings".into(),
+        )),
+    }
 }
 
-struct JsonParams(BTreeMap<String, String>);
+/// Reads a JSON object of string values; on a repeated key it stops and leaves the
+/// key in `repeated`, so the caller can name it (RFC 6749 §3.2) without reading it
+/// back out of an error message.
+struct JsonParams<'a> {
+    repeated: &'a mut Option<String>,
+}
 
-impl<'de> Deserialize<'de> for JsonParams {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = JsonParams;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object of string values")
+impl<'de> DeserializeSeed<'de> for JsonParams<'_> {
+    type Value = BTreeMap<String, String>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for JsonParams<'_> {
+    type Value = BTreeMap<String, String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object of string values")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = BTreeMap::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value::<String>()?;
+            if out.contains_key(&key) {
+                *self.repeated = Some(key);
+                return Err(de::Error::custom("repeated parameter"));
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonParams, A::Error> {
-                let mut out = BTreeMap::new();
-                while let Some(key) = map.next_key::<String>()? {
-                    let value = map.next_value::<String>()?;
-                    if out.contains_key(&key) {
-                        return Err(de::Error::custom(format_args!("repeated:{key}")));
-                    }
-                    out.insert(key, value);
-                }
-                Ok(JsonParams(out))
-            }
+            out.insert(key, value);
         }
-        d.deserialize_map(V)
+        Ok(out)
     }
 }
 
