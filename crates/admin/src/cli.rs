@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use m2m_core::model::{
     Alg, Profile, DEFAULT_REUSE_MIN_REMAINING_PCT, DEFAULT_TOKEN_LIFETIME, MAX_TOKEN_LIFETIME,
 };
-use m2m_core::types::{Scope, ScopeSet};
+use m2m_core::types::Scope;
 
 const AFTER_HELP: &str = "\
 Environment:
@@ -404,12 +404,11 @@ impl From<AlgArg> for Alg {
 /// One scope token (RFC 6749 §3.3: printable ASCII except space, `"` and `\`).
 pub fn parse_scope(value: &str) -> Result<Scope, String> {
     let value = value.trim();
-    match ScopeSet::parse(value) {
-        Some(set) if set.len() == 1 => Ok(Scope::new(value)),
-        _ => Err(format!(
+    Scope::parse(value).map_err(|_| {
+        format!(
             "`{value}` is not a scope: use printable ASCII without spaces, quotes or backslashes"
-        )),
-    }
+        )
+    })
 }
 
 /// An API identifier: non-empty, no whitespace or control characters, at most 1000
