@@ -1,10 +1,10 @@
 //! The JWS signing algorithms we issue with (RFC 7518 §3.1): a leaf of the domain that
 //! the JWK, JWS and directory-record modules all name.
 
-use serde::{Deserialize, Serialize};
+use crate::wire::wire_names;
 
 /// A JWS signing algorithm we issue with (RFC 7518 §3.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Alg {
     /// RSASSA-PKCS1-v1_5 with SHA-256 (KMS `RSA_2048`, `RSASSA_PKCS1_V1_5_SHA_256`).
     RS256,
@@ -12,21 +12,14 @@ pub enum Alg {
     ES256,
 }
 
-impl Alg {
-    /// The JOSE name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::RS256 => "RS256",
-            Self::ES256 => "ES256",
-        }
-    }
+wire_names!(Alg, "JWS algorithm", {
+    RS256 => "RS256",
+    ES256 => "ES256",
+});
 
-    /// Parses the JOSE name.
+impl Alg {
+    /// Parses the JOSE name; `None` for any other ([`str::parse`] says why).
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "RS256" => Some(Self::RS256),
-            "ES256" => Some(Self::ES256),
-            _ => None,
-        }
+        s.parse().ok()
     }
 }

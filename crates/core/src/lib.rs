@@ -20,6 +20,7 @@ pub mod reuse;
 pub mod secret;
 pub mod signature;
 pub mod types;
+pub mod wire;
 
 #[cfg(feature = "testing")]
 pub mod testing;

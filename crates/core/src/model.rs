@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::alg::Alg;
 use crate::jwk::Jwk;
 use crate::types::{Audience, ClientId, Kid, OrgId, ScopeSet, SecretId};
+use crate::wire::wire_names;
 
 /// Default access-token lifetime in seconds (DESIGN.md).
 pub const DEFAULT_TOKEN_LIFETIME: u64 = 3600;
@@ -15,8 +16,7 @@ pub const DEFAULT_TOKEN_LIFETIME: u64 = 3600;
 pub const MAX_TOKEN_LIFETIME: u64 = 86_400;
 
 /// The claim layout of an API's tokens.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Profile {
     /// RFC 9068 JWT access tokens: `typ` `at+jwt`, `sub` = client_id.
     #[default]
@@ -24,6 +24,11 @@ pub enum Profile {
     /// Auth0-compatible: `sub` = `<client_id>@clients`, `gty`, `azp`, `typ` `JWT`.
     Auth0,
 }
+
+wire_names!(Profile, "token profile", {
+    Rfc9068 => "rfc9068",
+    Auth0 => "auth0",
+});
 
 /// Default of [`Reuse::On::min_remaining_pct`]: a token is handed out again while more
 /// than half of its lifetime is left.
@@ -103,8 +108,7 @@ impl Api {
 }
 
 /// Whether a client may authenticate.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ClientStatus {
     /// May obtain tokens.
     #[default]
@@ -112,6 +116,11 @@ pub enum ClientStatus {
     /// Fails authentication exactly like an unknown client.
     Disabled,
 }
+
+wire_names!(ClientStatus, "client status", {
+    Active => "active",
+    Disabled => "disabled",
+});
 
 /// One stored secret: only its SHA-256 hash is kept.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,8 +180,7 @@ pub struct Grant {
 }
 
 /// Where a signing key is in its lifecycle (DESIGN.md "Keys and JWKS").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyStatus {
     /// Published in the JWKS, not yet signing.
     Pending,
@@ -184,6 +192,13 @@ pub enum KeyStatus {
     /// §5: a verifier trusts exactly the keys in the set).
     Revoked,
 }
+
+wire_names!(KeyStatus, "key status", {
+    Pending => "pending",
+    Active => "active",
+    Retired => "retired",
+    Revoked => "revoked",
+});
 
 /// A signing key in the registry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
