@@ -1,7 +1,7 @@
 //! `m2m-admin api ...`: register, list, show, update and delete APIs (resource servers).
 
 use m2m_aws::{StoreError, Versioned};
-use m2m_core::model::{Api, Grant, Profile, Reuse};
+use m2m_core::model::{Api, Grant, Reuse};
 use m2m_core::types::{Audience, ScopeSet};
 use serde_json::{json, Value};
 
@@ -26,13 +26,6 @@ pub async fn run(ctx: &Ctx, cmd: ApiCommand) -> Result<Output, AdminError> {
         ApiCommand::Delete { identifier, force } => {
             delete(ctx, &Audience::new(identifier), force).await
         }
-    }
-}
-
-fn profile_str(p: Profile) -> &'static str {
-    match p {
-        Profile::Rfc9068 => "rfc9068",
-        Profile::Auth0 => "auth0",
     }
 }
 
@@ -105,7 +98,7 @@ pub fn api_json(api: &Api) -> Value {
         "name": api.name,
         "scopes": scope_list(&api.scopes),
         "token_lifetime": api.token_lifetime,
-        "profile": profile_str(api.profile),
+        "profile": api.profile.as_str(),
         "reuse": reuse_json(api.reuse),
     })
 }
@@ -116,7 +109,7 @@ fn api_fields(api: &Api) -> Vec<(&'static str, String)> {
         ("name", api.name.clone()),
         ("scopes", scope_list(&api.scopes).join(" ")),
         ("token lifetime", format!("{} s", api.token_lifetime)),
-        ("profile", profile_str(api.profile).to_owned()),
+        ("profile", api.profile.as_str().to_owned()),
         ("token reuse", reuse_text(api.reuse)),
     ]
 }
@@ -162,7 +155,7 @@ async fn list(ctx: &Ctx) -> Result<Output, AdminError> {
                 a.identifier.to_string(),
                 a.name.clone(),
                 a.token_lifetime.to_string(),
-                profile_str(a.profile).to_owned(),
+                a.profile.as_str().to_owned(),
                 scope_list(&a.scopes).join(" "),
             ]
         })

@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use m2m_core::model::{
     Alg, Profile, DEFAULT_REUSE_MIN_REMAINING_PCT, DEFAULT_TOKEN_LIFETIME, MAX_TOKEN_LIFETIME,
 };
-use m2m_core::types::{Scope, ScopeSet};
+use m2m_core::types::Scope;
 
 const AFTER_HELP: &str = "\
 Environment:
@@ -404,12 +404,11 @@ impl From<AlgArg> for Alg {
 /// One scope token (RFC 6749 §3.3: printable ASCII except space, `"` and `\`).
 pub fn parse_scope(value: &str) -> Result<Scope, String> {
     let value = value.trim();
-    match ScopeSet::parse(value) {
-        Some(set) if set.len() == 1 => Ok(Scope::new(value)),
-        _ => Err(format!(
+    Scope::parse(value).map_err(|_| {
+        format!(
             "`{value}` is not a scope: use printable ASCII without spaces, quotes or backslashes"
-        )),
-    }
+        )
+    })
 }
 
 /// An API identifier: non-empty, no whitespace or control characters, at most 1000
@@ -433,29 +432,29 @@ pub fn parse_metadata(value: &str) -> Result<(String, String), String> {
 }
 
 /// A duration: whole seconds, or a number followed by s, m, h or d; at most 365 days.
+/// The arithmetic and overflow checks are humantime's; only those four units are
+/// offered, so `1w` or `1M` (week or month?) cannot be misread.
 pub fn parse_duration(value: &str) -> Result<u64, String> {
     let value = value.trim();
-    let (digits, unit) = match value.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        Some((i, _)) => value.split_at(i),
-        None => (value, "s"),
+    let malformed = || format!("`{value}` is not a duration like 0, 90s, 30m, 24h or 7d");
+    let digits = value.trim_end_matches(['s', 'm', 'h', 'd']);
+    if digits.is_empty()
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+        || value.len() - digits.len() > 1
+    {
+        return Err(malformed());
+    }
+    let secs = if digits.len() == value.len() {
+        digits.parse::<u64>().map_err(|_| malformed())?
+    } else {
+        humantime::parse_duration(value)
+            .map_err(|_| malformed())?
+            .as_secs()
     };
-    let factor = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => {
-            return Err(format!(
-                "`{value}` is not a duration like 0, 90s, 30m, 24h or 7d"
-            ))
-        }
-    };
-    let amount: u64 = digits
-        .parse()
-        .map_err(|_| format!("`{value}` is not a duration like 0, 90s, 30m, 24h or 7d"))?;
-    match amount.checked_mul(factor) {
-        Some(secs) if secs <= 365 * 86_400 => Ok(secs),
-        _ => Err(format!("`{value}` is longer than 365 days")),
+    if secs <= 365 * 86_400 {
+        Ok(secs)
+    } else {
+        Err(format!("`{value}` is longer than 365 days"))
     }
 }
 
@@ -487,6 +486,18 @@ mod tests {
             "99999999999999999999d",
         ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn value_names_are_the_domain_names() {
+        for p in ProfileArg::value_variants() {
+            let name = p.to_possible_value().map(|v| v.get_name().to_owned());
+            assert_eq!(name.as_deref(), Some(Profile::from(*p).as_str()));
+        }
+        for a in AlgArg::value_variants() {
+            let name = a.to_possible_value().map(|v| v.get_name().to_owned());
+            assert_eq!(name.as_deref(), Some(Alg::from(*a).as_str()));
         }
     }
 

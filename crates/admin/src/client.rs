@@ -57,20 +57,13 @@ fn new_client_id() -> ClientId {
     )
 }
 
-fn status_str(s: ClientStatus) -> &'static str {
-    match s {
-        ClientStatus::Active => "active",
-        ClientStatus::Disabled => "disabled",
-    }
-}
-
 /// The JSON form of a client: its secrets by id and dates only.
 pub fn client_json(c: &Client, now: u64) -> Value {
     json!({
         "client_id": c.id.as_str(),
         "name": c.name,
         "org_id": c.org_id.as_ref().map(OrgId::as_str),
-        "status": status_str(c.status),
+        "status": c.status.as_str(),
         "metadata": c.metadata,
         "version": c.version,
         "secrets": c.secrets.iter().map(|s| json!({
@@ -123,7 +116,7 @@ fn client_fields(c: &Client) -> Vec<(&'static str, String)> {
             "org",
             c.org_id.as_ref().map_or("-", OrgId::as_str).to_owned(),
         ),
-        ("status", status_str(c.status).to_owned()),
+        ("status", c.status.as_str().to_owned()),
         (
             "metadata",
             if metadata.is_empty() {
@@ -221,7 +214,7 @@ async fn list(ctx: &Ctx, org: Option<String>) -> Result<Output, AdminError> {
                 c.id.to_string(),
                 c.name.clone(),
                 c.org_id.as_ref().map_or("-", OrgId::as_str).to_owned(),
-                status_str(c.status).to_owned(),
+                c.status.as_str().to_owned(),
                 c.secrets.len().to_string(),
             ]
         })

@@ -67,20 +67,11 @@ pub async fn run(ctx: &Ctx, cmd: KeysCommand) -> Result<Output, AdminError> {
     }
 }
 
-fn status_str(s: KeyStatus) -> &'static str {
-    match s {
-        KeyStatus::Pending => "pending",
-        KeyStatus::Active => "active",
-        KeyStatus::Retired => "retired",
-        KeyStatus::Revoked => "revoked",
-    }
-}
-
 fn key_json(k: &SigningKey, published: bool) -> Value {
     json!({
         "kid": k.kid.as_str(),
         "alg": k.alg.as_str(),
-        "status": status_str(k.status),
+        "status": k.status.as_str(),
         "kms_key_id": k.kms_key_id,
         "created_at": k.created_at,
         "activated_at": k.activated_at,
@@ -93,7 +84,7 @@ fn key_fields(k: &SigningKey) -> Vec<(&'static str, String)> {
     vec![
         ("kid", k.kid.to_string()),
         ("alg", k.alg.as_str().to_owned()),
-        ("status", status_str(k.status).to_owned()),
+        ("status", k.status.as_str().to_owned()),
         ("kms key", k.kms_key_id.clone()),
         ("created", time(k.created_at)),
     ]
@@ -208,7 +199,7 @@ async fn activate(ctx: &Ctx, kid: &Kid, force: bool) -> Result<Output, AdminErro
             return Err(AdminError::Refused(format!(
                 "key {kid} is {} and is not reactivated; create a new key with \
                  `m2m-admin keys create` and activate that",
-                status_str(key.status)
+                key.status.as_str()
             )))
         }
         KeyStatus::Pending => {}
@@ -394,7 +385,7 @@ async fn list(ctx: &Ctx) -> Result<Output, AdminError> {
             vec![
                 k.kid.to_string(),
                 k.alg.as_str().to_owned(),
-                status_str(k.status).to_owned(),
+                k.status.as_str().to_owned(),
                 time(k.created_at),
                 opt_time(k.activated_at),
                 opt_time(k.retired_at),
@@ -436,7 +427,7 @@ async fn delete(ctx: &Ctx, kid: &Kid, pending_days: i32) -> Result<Output, Admin
         _ => {
             return Err(AdminError::Refused(format!(
                 "key {kid} is {}; only a retired key can be deleted (`m2m-admin keys retire`)",
-                status_str(key.status)
+                key.status.as_str()
             )))
         }
     };

@@ -1,6 +1,9 @@
 //! What a command prints: one JSON document (`--json`) or readable text, built together
 //! so the two never drift. Times are Unix seconds in JSON and RFC 3339 UTC in text.
 
+use std::fmt::Write as _;
+use std::time::{Duration, UNIX_EPOCH};
+
 use serde_json::Value;
 
 /// A command's result, in both forms.
@@ -67,37 +70,22 @@ pub fn fields(rows: &[(&str, String)]) -> String {
         .join("\n")
 }
 
-/// Unix seconds as RFC 3339 UTC (`2026-01-02T03:04:05Z`).
+/// Unix seconds as RFC 3339 UTC (`2026-01-02T03:04:05Z`). A time past the year 9999,
+/// which RFC 3339 cannot write, is shown as its unix seconds.
 pub fn time(t: u64) -> String {
-    let days = t / 86_400;
-    let secs = t % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    let mut out = String::new();
+    let written = UNIX_EPOCH
+        .checked_add(Duration::from_secs(t))
+        .map(|at| write!(out, "{}", humantime::format_rfc3339_seconds(at)));
+    match written {
+        Some(Ok(())) => out,
+        _ => t.to_string(),
+    }
 }
 
 /// An optional time, `-` when absent.
 pub fn opt_time(t: Option<u64>) -> String {
     t.map_or_else(|| "-".to_owned(), time)
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
-/// (Howard Hinnant's `civil_from_days`, for non-negative day counts).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]
@@ -110,6 +98,9 @@ mod tests {
         assert_eq!(time(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(time(1_800_000_000), "2027-01-15T08:00:00Z");
         assert_eq!(opt_time(None), "-");
+        assert_eq!(time(253_402_300_799), "9999-12-31T23:59:59Z");
+        assert_eq!(time(253_402_300_800), "253402300800");
+        assert_eq!(time(u64::MAX), u64::MAX.to_string());
     }
 
     #[test]

@@ -80,7 +80,6 @@ fn bench(c: &mut Criterion, name: &str, directory: m2m_core::testing::InMemoryDi
     c.bench_function(name, |b| {
         b.iter(|| {
             let outcome = parse_token_request(
-                "POST",
                 Some("application/x-www-form-urlencoded"),
                 Some(black_box(&basic)),
                 black_box(body),

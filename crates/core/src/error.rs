@@ -4,6 +4,8 @@
 use std::error::Error as StdError;
 use std::fmt;
 
+use http::StatusCode;
+
 /// What kind of failure a dependency (store, KMS, hook) reported. The kind decides the
 /// HTTP status of a `server_error` and whether retrying later may help.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,8 +108,9 @@ impl PortError {
     }
 }
 
-/// An OAuth error response (RFC 6749 §5.2, RFC 8707 §2, RFC 6750 §3.1), plus the two
-/// HTTP-level refusals of the token endpoint (wrong method, oversized body).
+/// An OAuth error response (RFC 6749 §5.2, RFC 8707 §2, RFC 6750 §3.1). The HTTP-level
+/// refusals of the token endpoint (wrong method, oversized body) are not OAuth errors:
+/// see [`crate::http_response::Refusal`].
 #[derive(Debug, thiserror::Error)]
 pub enum OAuthError {
     /// RFC 6749 §5.2 `invalid_request`: "The request is missing a required parameter,
@@ -138,21 +141,13 @@ pub enum OAuthError {
     /// The cause goes to the log only.
     #[error("server_error: {0}")]
     ServerError(#[source] PortError),
-    /// The token endpoint only accepts POST (RFC 6749 §3.2). HTTP 405.
-    #[error("method not allowed")]
-    MethodNotAllowed,
-    /// The body is larger than the endpoint accepts. HTTP 413.
-    #[error("request body too large")]
-    PayloadTooLarge,
 }
 
 impl OAuthError {
     /// The `error` code of the response body.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::InvalidRequest(_) | Self::MethodNotAllowed | Self::PayloadTooLarge => {
-                "invalid_request"
-            }
+            Self::InvalidRequest(_) => "invalid_request",
             Self::InvalidClient => "invalid_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidTarget => "invalid_target",
@@ -165,15 +160,13 @@ impl OAuthError {
     /// The HTTP status (RFC 6749 §5.2: 400 unless stated; 401 for `invalid_client`
     /// when the client authenticated, or tried to, via the Authorization header —
     /// we answer 401 for every `invalid_client`, with `WWW-Authenticate`).
-    pub fn status(&self) -> u16 {
+    pub fn status(&self) -> StatusCode {
         match self {
-            Self::InvalidClient => 401,
-            Self::AccessDenied(_) => 403,
-            Self::MethodNotAllowed => 405,
-            Self::PayloadTooLarge => 413,
-            Self::ServerError(e) if e.is_transient() => 503,
-            Self::ServerError(_) => 500,
-            _ => 400,
+            Self::InvalidClient => StatusCode::UNAUTHORIZED,
+            Self::AccessDenied(_) => StatusCode::FORBIDDEN,
+            Self::ServerError(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ServerError(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -190,8 +183,6 @@ impl OAuthError {
                 "the server is busy; retry later".to_owned()
             }
             Self::ServerError(_) => "the server could not issue a token".to_owned(),
-            Self::MethodNotAllowed => "the token endpoint accepts POST only".to_owned(),
-            Self::PayloadTooLarge => "the request body is too large".to_owned(),
         }
     }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use spki::{ObjectIdentifier, SubjectPublicKeyInfoRef};
 
-use crate::model::{Alg, KeyStatus, SigningKey, MAX_TOKEN_LIFETIME};
+use crate::alg::Alg;
 use crate::types::Kid;
 
 /// `rsaEncryption` (RFC 8017 appendix C, RFC 3279 §2.3.1).
@@ -217,59 +217,6 @@ impl JwkSet {
     /// The key whose `kid` is `kid` (RFC 7517 §4.5: how a verifier picks a key).
     pub fn find(&self, kid: &Kid) -> Option<&Jwk> {
         self.keys.iter().find(|k| k.kid.as_ref() == Some(kid))
-    }
-
-    /// The JWKS to publish at `now` (DESIGN.md "Keys and JWKS"): pending and active
-    /// keys, and retired keys until every token they may have signed has expired
-    /// ([`MAX_TOKEN_LIFETIME`] after retirement); never a revoked key, and never a key
-    /// whose `kid` is not the RFC 7638 thumbprint of its public JWK ([`Self::is_publishable`]):
-    /// whoever could write such an item to the registry could otherwise publish a key
-    /// of their own under any `kid`. Ordered active, pending, retired, then by kid, so
-    /// the document is stable between calls.
-    pub fn published(keys: &[SigningKey], now: u64) -> Self {
-        let mut selected: Vec<&SigningKey> = keys
-            .iter()
-            .filter(|k| match k.status {
-                KeyStatus::Pending | KeyStatus::Active => true,
-                // A retired key with no retirement time is kept: dropping a key
-                // too early breaks verifiers, keeping it too long costs nothing.
-                KeyStatus::Retired => k
-                    .retired_at
-                    .is_none_or(|t| now < t.saturating_add(MAX_TOKEN_LIFETIME)),
-                KeyStatus::Revoked => false,
-            })
-            .filter(|k| {
-                let ok = Self::is_publishable(k);
-                if !ok {
-                    tracing::error!(kid = %k.kid, "refusing to publish a signing key whose kid is not its RFC 7638 thumbprint");
-                }
-                ok
-            })
-            .collect();
-        let rank = |s: KeyStatus| match s {
-            KeyStatus::Active => 0,
-            KeyStatus::Pending => 1,
-            KeyStatus::Retired | KeyStatus::Revoked => 2,
-        };
-        selected.sort_by(|a, b| rank(a.status).cmp(&rank(b.status)).then(a.kid.cmp(&b.kid)));
-        Self {
-            keys: selected.into_iter().map(|k| k.public_jwk.clone()).collect(),
-        }
-    }
-}
-
-impl JwkSet {
-    /// Whether `key` may be published: its `kid` equals the RFC 7638 §3 thumbprint of
-    /// its public JWK, the JWK's own `kid` (if any) agrees, and the JWK is one we sign
-    /// with (RSA or EC P-256 with its members present).
-    pub fn is_publishable(key: &SigningKey) -> bool {
-        let jwk = &key.public_jwk;
-        let members = match jwk.kty.as_str() {
-            "RSA" => jwk.n.is_some() && jwk.e.is_some(),
-            "EC" => jwk.crv.as_deref() == Some("P-256") && jwk.x.is_some() && jwk.y.is_some(),
-            _ => false,
-        };
-        members && jwk.thumbprint() == key.kid && jwk.kid.as_ref().is_none_or(|k| *k == key.kid)
     }
 }
 

@@ -2,6 +2,7 @@
 //! authorization server. No AWS and no Lambda here: adapters implement the [`ports`].
 #![deny(missing_docs)]
 
+pub mod alg;
 pub mod basic;
 pub mod cache;
 pub mod claims;
@@ -14,11 +15,13 @@ pub mod jws;
 pub mod keys;
 pub mod model;
 pub mod ports;
+pub mod publication;
 pub mod request;
 pub mod reuse;
 pub mod secret;
 pub mod signature;
 pub mod types;
+pub mod wire;
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::alg::Alg;
 use crate::jwk::Jwk;
 use crate::types::{Audience, ClientId, Kid, OrgId, ScopeSet, SecretId};
+use crate::wire::wire_names;
 
 /// Default access-token lifetime in seconds (DESIGN.md).
 pub const DEFAULT_TOKEN_LIFETIME: u64 = 3600;
@@ -14,8 +16,7 @@ pub const DEFAULT_TOKEN_LIFETIME: u64 = 3600;
 pub const MAX_TOKEN_LIFETIME: u64 = 86_400;
 
 /// The claim layout of an API's tokens.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Profile {
     /// RFC 9068 JWT access tokens: `typ` `at+jwt`, `sub` = client_id.
     #[default]
@@ -23,6 +24,11 @@ pub enum Profile {
     /// Auth0-compatible: `sub` = `<client_id>@clients`, `gty`, `azp`, `typ` `JWT`.
     Auth0,
 }
+
+wire_names!(Profile, "token profile", {
+    Rfc9068 => "rfc9068",
+    Auth0 => "auth0",
+});
 
 /// Default of [`Reuse::On::min_remaining_pct`]: a token is handed out again while more
 /// than half of its lifetime is left.
@@ -102,8 +108,7 @@ impl Api {
 }
 
 /// Whether a client may authenticate.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ClientStatus {
     /// May obtain tokens.
     #[default]
@@ -111,6 +116,11 @@ pub enum ClientStatus {
     /// Fails authentication exactly like an unknown client.
     Disabled,
 }
+
+wire_names!(ClientStatus, "client status", {
+    Active => "active",
+    Disabled => "disabled",
+});
 
 /// One stored secret: only its SHA-256 hash is kept.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -169,37 +179,8 @@ pub struct Grant {
     pub scopes: ScopeSet,
 }
 
-/// A JWS signing algorithm we issue with (RFC 7518 §3.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Alg {
-    /// RSASSA-PKCS1-v1_5 with SHA-256 (KMS `RSA_2048`, `RSASSA_PKCS1_V1_5_SHA_256`).
-    RS256,
-    /// ECDSA P-256 with SHA-256 (KMS `ECC_NIST_P256`, `ECDSA_SHA_256`).
-    ES256,
-}
-
-impl Alg {
-    /// The JOSE name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::RS256 => "RS256",
-            Self::ES256 => "ES256",
-        }
-    }
-
-    /// Parses the JOSE name.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "RS256" => Some(Self::RS256),
-            "ES256" => Some(Self::ES256),
-            _ => None,
-        }
-    }
-}
-
 /// Where a signing key is in its lifecycle (DESIGN.md "Keys and JWKS").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyStatus {
     /// Published in the JWKS, not yet signing.
     Pending,
@@ -211,6 +192,13 @@ pub enum KeyStatus {
     /// §5: a verifier trusts exactly the keys in the set).
     Revoked,
 }
+
+wire_names!(KeyStatus, "key status", {
+    Pending => "pending",
+    Active => "active",
+    Retired => "retired",
+    Revoked => "revoked",
+});
 
 /// A signing key in the registry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -231,4 +219,16 @@ pub struct SigningKey {
     pub activated_at: Option<u64>,
     /// Unix seconds.
     pub retired_at: Option<u64>,
+}
+
+/// The key that will sign, as the [`crate::ports::Signer`] hands it out: the active
+/// [`SigningKey`]'s JWS header values and the backend's handle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActiveKey {
+    /// The JWS `alg`.
+    pub alg: Alg,
+    /// The JWS `kid` (RFC 7638 thumbprint).
+    pub kid: Kid,
+    /// The backend's key reference (a KMS key id or ARN; a label for fakes).
+    pub handle: String,
 }

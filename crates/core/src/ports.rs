@@ -6,9 +6,10 @@ use std::future::Future;
 
 use crate::error::PortError;
 use crate::hook::{HookRequest, HookResponse};
-use crate::model::{Alg, Api, Client, Grant};
+pub use crate::model::ActiveKey;
+use crate::model::{Api, Client, Grant};
 use crate::reuse::{ReuseKey, SealedToken};
-use crate::types::{Audience, ClientId, Kid, SecretId};
+use crate::types::{Audience, ClientId, SecretId};
 
 /// What one token request needs from the directory, read in one round trip.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -71,17 +72,6 @@ pub trait Directory: Send + Sync {
         secret_id: &SecretId,
         now: u64,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
-}
-
-/// The key that will sign: its JWS header values and the backend's handle.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ActiveKey {
-    /// The JWS `alg`.
-    pub alg: Alg,
-    /// The JWS `kid` (RFC 7638 thumbprint).
-    pub kid: Kid,
-    /// The backend's key reference (a KMS key id or ARN; a label for fakes).
-    pub handle: String,
 }
 
 /// Signs JWS signing inputs with the active key.

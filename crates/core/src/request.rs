@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
-use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 use crate::basic::decode_basic;
 use crate::error::OAuthError;
 use crate::types::{Audience, ClientId, ClientSecret, ScopeSet};
 
-/// Bodies larger than this are refused before parsing (DESIGN.md).
+/// Bodies larger than this are refused before parsing (DESIGN.md), by
+/// [`crate::http_response::admit`].
 pub const MAX_BODY_BYTES: usize = 8 * 1024;
 
 /// The only grant served (RFC 6749 §4.4.2).
@@ -44,24 +44,18 @@ pub struct TokenRequest {
 
 /// Parses a token request.
 ///
-/// Checks, in order: POST only (405); at most [`MAX_BODY_BYTES`] (413); a form or JSON
+/// The HTTP-level checks (POST only, at most [`MAX_BODY_BYTES`]) come first, in
+/// [`crate::http_response::admit`]. Then, in order: a form or JSON
 /// body (`invalid_request`); no repeated parameter (RFC 6749 §3.2); `grant_type`
 /// present (`invalid_request`) and `client_credentials` (`unsupported_grant_type`);
 /// exactly one client authentication method (both: `invalid_request`, neither:
 /// `invalid_client`); a well-formed `scope` (`invalid_scope`). Empty parameters are
 /// treated as omitted (RFC 6749 §3.2) and unknown ones are ignored.
 pub fn parse_token_request(
-    method: &str,
     content_type: Option<&str>,
     authorization: Option<&str>,
     body: &[u8],
 ) -> Result<TokenRequest, OAuthError> {
-    if !method.eq_ignore_ascii_case("POST") {
-        return Err(OAuthError::MethodNotAllowed);
-    }
-    if body.len() > MAX_BODY_BYTES {
-        return Err(OAuthError::PayloadTooLarge);
-    }
     let params = match media_type(content_type).as_deref() {
         Some("application/x-www-form-urlencoded") => form_params(body)?,
         Some("application/json") => json_params(body)?,
@@ -178,43 +172,55 @@ fn repeated(name: &str) -> OAuthError {
 /// JSON parameters (the Auth0-style body): an object of strings; a repeated key is
 /// refused like a repeated form parameter.
 fn json_params(body: &[u8]) -> Result<BTreeMap<String, String>, OAuthError> {
-    serde_json::from_slice::<JsonParams>(body)
-        .map(|p| p.0)
-        .map_err(|e| {
-            let msg = e.to_string();
-            if let Some(name) = msg.strip_prefix("repeated:") {
-                repeated(name.split(" at line").next().unwrap_or(""))
-            } else {
-                OAuthError::InvalidRequest(
-                    "the body must be a JSON object whose values are strings".into(),
-                )
-            }
-        })
+    let mut repeated_key = None;
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let parsed = JsonParams {
+        repeated: &mut repeated_key,
+    }
+    .deserialize(&mut de)
+    .and_then(|params| de.end().map(|()| params));
+    match (parsed, repeated_key) {
+        (_, Some(name)) => Err(repeated(&name)),
+        (Ok(params), None) => Ok(params),
+        (Err(_), None) => Err(OAuthError::InvalidRequest(
+            "the body must be a JSON object whose values are strings".into(),
+        )),
+    }
 }
 
-struct JsonParams(BTreeMap<String, String>);
+/// Reads a JSON object of string values; on a repeated key it stops and leaves the
+/// key in `repeated`, so the caller can name it (RFC 6749 §3.2) without reading it
+/// back out of an error message.
+struct JsonParams<'a> {
+    repeated: &'a mut Option<String>,
+}
 
-impl<'de> Deserialize<'de> for JsonParams {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = JsonParams;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object of string values")
+impl<'de> DeserializeSeed<'de> for JsonParams<'_> {
+    type Value = BTreeMap<String, String>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for JsonParams<'_> {
+    type Value = BTreeMap<String, String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object of string values")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = BTreeMap::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value::<String>()?;
+            if out.contains_key(&key) {
+                *self.repeated = Some(key);
+                return Err(de::Error::custom("repeated parameter"));
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonParams, A::Error> {
-                let mut out = BTreeMap::new();
-                while let Some(key) = map.next_key::<String>()? {
-                    let value = map.next_value::<String>()?;
-                    if out.contains_key(&key) {
-                        return Err(de::Error::custom(format_args!("repeated:{key}")));
-                    }
-                    out.insert(key, value);
-                }
-                Ok(JsonParams(out))
-            }
+            out.insert(key, value);
         }
-        d.deserialize_map(V)
+        Ok(out)
     }
 }
 
@@ -227,7 +233,7 @@ mod tests {
     const JSON: Option<&str> = Some("application/json");
 
     fn parse_form(body: &str) -> Result<TokenRequest, OAuthError> {
-        parse_token_request("POST", FORM, None, body.as_bytes())
+        parse_token_request(FORM, None, body.as_bytes())
     }
 
     #[test]
@@ -247,7 +253,6 @@ mod tests {
         )
         .unwrap();
         let json = parse_token_request(
-            "POST",
             JSON,
             None,
             br#"{"grant_type":"client_credentials","client_id":"c1","client_secret":"s1","audience":"a","scope":"x"}"#,
@@ -259,7 +264,6 @@ mod tests {
     #[test]
     fn content_type_with_charset_accepted() {
         let r = parse_token_request(
-            "POST",
             Some("Application/X-WWW-Form-Urlencoded; charset=UTF-8"),
             None,
             b"grant_type=client_credentials&client_id=c&client_secret=s",
@@ -280,7 +284,7 @@ mod tests {
 
     #[test]
     fn repeated_json_key_invalid_request() {
-        let e = parse_token_request("POST", JSON, None, br#"{"grant_type":"client_credentials","client_id":"c","client_id":"d","client_secret":"s"}"#).unwrap_err();
+        let e = parse_token_request(JSON, None, br#"{"grant_type":"client_credentials","client_id":"c","client_id":"d","client_secret":"s"}"#).unwrap_err();
         assert!(
             matches!(e, OAuthError::InvalidRequest(ref d) if d.contains("client_id")),
             "{e:?}"
@@ -289,29 +293,16 @@ mod tests {
 
     #[test]
     fn json_number_value_invalid_request() {
-        let e = parse_token_request("POST", JSON, None, br#"{"grant_type":1}"#).unwrap_err();
+        let e = parse_token_request(JSON, None, br#"{"grant_type":1}"#).unwrap_err();
         assert!(matches!(e, OAuthError::InvalidRequest(_)));
     }
 
     #[test]
     fn unsupported_content_type_invalid_request() {
-        let e = parse_token_request("POST", Some("text/plain"), None, b"x").unwrap_err();
+        let e = parse_token_request(Some("text/plain"), None, b"x").unwrap_err();
         assert!(matches!(e, OAuthError::InvalidRequest(_)));
-        let e = parse_token_request("POST", None, None, b"x").unwrap_err();
+        let e = parse_token_request(None, None, b"x").unwrap_err();
         assert!(matches!(e, OAuthError::InvalidRequest(_)));
-    }
-
-    #[test]
-    fn get_method_not_allowed() {
-        let e = parse_token_request("GET", FORM, None, b"").unwrap_err();
-        assert!(matches!(e, OAuthError::MethodNotAllowed));
-    }
-
-    #[test]
-    fn oversized_body_payload_too_large() {
-        let body = vec![b'a'; MAX_BODY_BYTES + 1];
-        let e = parse_token_request("POST", FORM, None, &body).unwrap_err();
-        assert!(matches!(e, OAuthError::PayloadTooLarge));
     }
 
     #[test]
@@ -330,7 +321,6 @@ mod tests {
     fn both_auth_methods_invalid_request() {
         let h = encode_basic("c", "s");
         let e = parse_token_request(
-            "POST",
             FORM,
             Some(&h),
             b"grant_type=client_credentials&client_id=c&client_secret=s",
@@ -342,13 +332,8 @@ mod tests {
     #[test]
     fn basic_with_matching_body_client_id_accepted() {
         let h = encode_basic("c", "s");
-        let r = parse_token_request(
-            "POST",
-            FORM,
-            Some(&h),
-            b"grant_type=client_credentials&client_id=c",
-        )
-        .unwrap();
+        let r = parse_token_request(FORM, Some(&h), b"grant_type=client_credentials&client_id=c")
+            .unwrap();
         assert_eq!(r.auth_method, AuthMethod::Basic);
     }
 
@@ -403,7 +388,7 @@ mod tests {
 
     #[test]
     fn non_utf8_form_invalid_request() {
-        let e = parse_token_request("POST", FORM, None, b"grant_type=\xff").unwrap_err();
+        let e = parse_token_request(FORM, None, b"grant_type=\xff").unwrap_err();
         assert!(matches!(e, OAuthError::InvalidRequest(_)));
     }
 }

@@ -23,8 +23,7 @@ use sha2::{Digest as _, Sha256};
 
 pub use seal::{SealedToken, NONCE_LEN};
 
-use crate::model::{Api, Client, ClientStatus, Grant, Profile, Reuse};
-use crate::ports::ActiveKey;
+use crate::model::{ActiveKey, Api, Client, Grant, Reuse};
 use crate::types::{Audience, ClientId, ClientSecret, ScopeSet};
 
 /// The scope part of a [`ReuseKey`] when the request named no scope (every granted
@@ -191,13 +190,7 @@ pub fn fingerprint(input: &FingerprintInput<'_>) -> Fingerprint {
     let c = input.client;
     field(&mut h, c.id.as_str().as_bytes());
     number(&mut h, c.version);
-    field(
-        &mut h,
-        match c.status {
-            ClientStatus::Active => b"active",
-            ClientStatus::Disabled => b"disabled",
-        },
-    );
+    field(&mut h, c.status.as_str().as_bytes());
     field(&mut h, c.name.as_bytes());
     match &c.org_id {
         Some(org) => field(&mut h, org.as_str().as_bytes()),
@@ -222,13 +215,7 @@ pub fn fingerprint(input: &FingerprintInput<'_>) -> Fingerprint {
     field(&mut h, a.identifier.as_str().as_bytes());
     field(&mut h, a.scopes.to_wire().as_bytes());
     number(&mut h, a.effective_lifetime());
-    field(
-        &mut h,
-        match a.profile {
-            Profile::Rfc9068 => b"rfc9068",
-            Profile::Auth0 => b"auth0",
-        },
-    );
+    field(&mut h, a.profile.as_str().as_bytes());
     match a.reuse {
         Reuse::Off => number(&mut h, 0),
         Reuse::On {
@@ -289,7 +276,7 @@ fn hex(bytes: &[u8]) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::model::Alg;
+    use crate::model::{Alg, ClientStatus, Profile};
     use crate::testing::fixtures::{self, API, CLIENT_ID, CLIENT_SECRET, GRANTED_SCOPES, NOW};
     use crate::types::{ClientId, ClientSecret, Kid};
 

@@ -25,7 +25,6 @@ pub use directory::InMemoryDirectory;
 pub use hook::FakeHook;
 pub use signer::{NoopSigner, SoftwareSigner, NOOP_KID};
 
-use std::cell::Cell;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::error::{PortError, PortErrorKind};
@@ -68,19 +67,10 @@ impl Failure {
     }
 }
 
-thread_local! {
-    static SECRET_HASHES: Cell<u64> = const { Cell::new(0) };
-}
-
-/// Called by [`crate::secret::hash_secret`] (with this feature only).
-pub(crate) fn count_secret_hash() {
-    SECRET_HASHES.with(|n| n.set(n.get().wrapping_add(1)));
-}
-
 /// How many secrets this thread has hashed so far: lets a timing test prove that an
 /// unknown client and a wrong secret do the same hashing work (the dummy comparison),
 /// which wall-clock medians alone show only roughly. Per thread, so parallel tests
 /// do not disturb each other; a `#[tokio::test]` runs its futures on its own thread.
 pub fn secret_hash_count() -> u64 {
-    SECRET_HASHES.with(Cell::get)
+    crate::secret::hash_count()
 }

@@ -63,6 +63,36 @@ string_newtype!(
     SecretId
 );
 
+/// A string that is not one scope token (RFC 6749 §3.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "not a scope token: use printable ASCII without spaces, quotes or backslashes (RFC 6749 §3.3)"
+)]
+pub struct InvalidScope;
+
+impl Scope {
+    /// Parses one scope token, `1*( %x21 / %x23-5B / %x5D-7E )` (RFC 6749 §3.3):
+    /// printable ASCII except space, `"` and `\`. The one place that rule is written;
+    /// every reader of scopes (requests, stored records, the operator CLI) goes
+    /// through it.
+    pub fn parse(token: &str) -> Result<Self, InvalidScope> {
+        let nqchar = |b: u8| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b);
+        if !token.is_empty() && token.bytes().all(nqchar) {
+            Ok(Self::new(token))
+        } else {
+            Err(InvalidScope)
+        }
+    }
+}
+
+impl std::str::FromStr for Scope {
+    type Err = InvalidScope;
+
+    fn from_str(token: &str) -> Result<Self, Self::Err> {
+        Self::parse(token)
+    }
+}
+
 /// A set of scopes, kept sorted so that its wire form is canonical.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -75,18 +105,12 @@ impl ScopeSet {
     }
 
     /// Parses a space-delimited `scope` value (RFC 6749 §3.3). Empty tokens (from
-    /// repeated spaces) are skipped; characters outside `%x21 / %x23-5B / %x5D-7E`
-    /// make it invalid and return `None`.
+    /// repeated spaces) are skipped; a token that is not a scope ([`Scope::parse`])
+    /// makes it invalid and returns `None`.
     pub fn parse(value: &str) -> Option<Self> {
         let mut set = BTreeSet::new();
         for token in value.split(' ').filter(|s| !s.is_empty()) {
-            if !token
-                .bytes()
-                .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
-            {
-                return None;
-            }
-            set.insert(Scope::new(token));
+            set.insert(Scope::parse(token).ok()?);
         }
         Some(Self(set))
     }
@@ -204,6 +228,18 @@ mod tests {
         assert!(ScopeSet::parse("a\"b").is_none());
         assert!(ScopeSet::parse("a\\b").is_none());
         assert!(ScopeSet::parse("caf\u{e9}").is_none());
+    }
+
+    #[test]
+    fn scope_token_bounds_of_nqchar() {
+        // RFC 6749 §3.3: %x21 / %x23-5B / %x5D-7E, at least one.
+        for ok in ["!", "#", "[", "]", "~", "read:orders"] {
+            assert_eq!(Scope::parse(ok), Ok(Scope::new(ok)), "{ok}");
+        }
+        for bad in ["", " ", "a b", "\"", "\\", "\u{7f}", "a\tb", "\u{e9}"] {
+            assert_eq!(Scope::parse(bad), Err(InvalidScope), "{bad:?}");
+        }
+        assert_eq!("x:y".parse::<Scope>(), Ok(Scope::new("x:y")));
     }
 
     #[test]

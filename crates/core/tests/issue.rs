@@ -35,7 +35,7 @@ async fn issue_with(
     body: &str,
     auth: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
-    let req = parse_token_request("POST", FORM, auth, body.as_bytes())?;
+    let req = parse_token_request(FORM, auth, body.as_bytes())?;
     issue_token(
         &req,
         NOW,
@@ -81,7 +81,7 @@ async fn valid_request_issues_token() {
     assert_eq!(c["exp"], NOW + DEFAULT_TOKEN_LIFETIME);
     assert_eq!(c["scope"], "read:orders write:orders");
     assert!(c["jti"].as_str().unwrap().len() >= 22);
-    let response = token_http_response(&Ok(t));
+    let response = token_http_response(&Ok::<_, OAuthError>(t));
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/json");
     assert_eq!(response.headers()["cache-control"], "no-store");
@@ -94,15 +94,15 @@ async fn valid_request_issues_token() {
 
 #[tokio::test]
 async fn malformed_body_invalid_request_400() {
-    let r = parse_token_request("POST", Some("application/json"), None, b"{not json")
-        .map(|_| unreachable!());
+    let r =
+        parse_token_request(Some("application/json"), None, b"{not json").map(|_| unreachable!());
     assert_error(r, "invalid_request", 400);
 }
 
 #[tokio::test]
 async fn unsupported_content_type_invalid_request_400() {
-    let r = parse_token_request("POST", Some("text/plain"), None, form("").as_bytes())
-        .map(|_| unreachable!());
+    let r =
+        parse_token_request(Some("text/plain"), None, form("").as_bytes()).map(|_| unreachable!());
     assert_error(r, "invalid_request", 400);
 }
 
@@ -138,7 +138,7 @@ async fn missing_audience_with_default_uses_default() {
     let body = format!(
         "grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}"
     );
-    let req = parse_token_request("POST", FORM, None, body.as_bytes()).unwrap();
+    let req = parse_token_request(FORM, None, body.as_bytes()).unwrap();
     let cfg = IssuerConfig {
         default_audience: Some(Audience::new(API)),
         ..config()
@@ -273,7 +273,7 @@ async fn no_grant_for_audience_access_denied_403() {
 #[tokio::test]
 async fn hook_denied_access_denied_403() {
     let dir = fixtures::directory();
-    let req = parse_token_request("POST", FORM, None, form("").as_bytes()).unwrap();
+    let req = parse_token_request(FORM, None, form("").as_bytes()).unwrap();
     let hook = FakeHook::deny("customer suspended");
     let signer = SoftwareSigner::rs256();
     let r = issue_token(&req, NOW, &config(), &dir, &signer, Some(&hook)).await;
@@ -326,7 +326,7 @@ async fn store_throttled_server_error_503_with_retry_after() {
 #[tokio::test]
 async fn signer_failure_server_error_500() {
     let dir = fixtures::directory();
-    let req = parse_token_request("POST", FORM, None, form("").as_bytes()).unwrap();
+    let req = parse_token_request(FORM, None, form("").as_bytes()).unwrap();
     let signer = SoftwareSigner::rs256();
     signer.fail(false);
     let r = issue_token(&req, NOW, &config(), &dir, &signer, None::<&NoHook>).await;
@@ -336,7 +336,7 @@ async fn signer_failure_server_error_500() {
 #[tokio::test]
 async fn hook_failure_server_error_500_no_token() {
     let dir = fixtures::directory();
-    let req = parse_token_request("POST", FORM, None, form("").as_bytes()).unwrap();
+    let req = parse_token_request(FORM, None, form("").as_bytes()).unwrap();
     let signer = SoftwareSigner::rs256();
     for hook in [
         FakeHook::error("boom"),
@@ -388,8 +388,7 @@ async fn json_and_form_bodies_same_token() {
         "scope": "read:orders",
     })
     .to_string();
-    let req =
-        parse_token_request("POST", Some("application/json"), None, json_body.as_bytes()).unwrap();
+    let req = parse_token_request(Some("application/json"), None, json_body.as_bytes()).unwrap();
     let a = issue_token(
         &req,
         NOW,
@@ -448,7 +447,7 @@ async fn org_client_carries_org_id() {
 #[tokio::test]
 async fn oversized_signing_input_server_error_500() {
     let dir = fixtures::directory();
-    let req = parse_token_request("POST", FORM, None, form("").as_bytes()).unwrap();
+    let req = parse_token_request(FORM, None, form("").as_bytes()).unwrap();
     let big = "x".repeat(4096);
     let hook = FakeHook::claims(json!({ "https://a.example/blob": big }));
     let signer = SoftwareSigner::rs256();
@@ -475,7 +474,7 @@ async fn jti_unique_across_tokens() {
 #[tokio::test]
 async fn secret_use_recorded_at_most_hourly() {
     let dir = fixtures::directory();
-    let req = parse_token_request("POST", FORM, None, form("").as_bytes()).unwrap();
+    let req = parse_token_request(FORM, None, form("").as_bytes()).unwrap();
     let signer = NoopSigner::default();
     issue_token(&req, NOW, &config(), &dir, &signer, None::<&NoHook>)
         .await
@@ -498,7 +497,7 @@ async fn secret_use_recorded_at_most_hourly() {
 
 async fn with_hook(hook: &FakeHook, extra: &str) -> (Result<TokenResponse, OAuthError>, usize) {
     let dir = fixtures::directory();
-    let req = parse_token_request("POST", FORM, None, form(extra).as_bytes()).unwrap();
+    let req = parse_token_request(FORM, None, form(extra).as_bytes()).unwrap();
     let signer = SoftwareSigner::es256();
     let before = signer.sign_count();
     let r = issue_token(&req, NOW, &config(), &dir, &signer, Some(hook)).await;
@@ -635,7 +634,7 @@ async fn hook_not_called_when_authentication_fails() {
     let hook = FakeHook::claims(json!({}));
     let dir = fixtures::directory();
     let body = form("").replace(CLIENT_SECRET, "wrong");
-    let req = parse_token_request("POST", FORM, None, body.as_bytes()).unwrap();
+    let req = parse_token_request(FORM, None, body.as_bytes()).unwrap();
     let r = issue_token(
         &req,
         NOW,

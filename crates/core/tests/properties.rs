@@ -12,9 +12,8 @@ use std::task::{Context, Poll, Waker};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use m2m_core::basic::encode_basic;
-use m2m_core::error::OAuthError;
 use m2m_core::hook::{HookResponse, RESERVED_CLAIMS};
-use m2m_core::http_response::token_http_response;
+use m2m_core::http_response::{admit, token_http_response, ErrorAnswer as _, Refusal};
 use m2m_core::model::MAX_TOKEN_LIFETIME;
 use m2m_core::testing::fixtures::{self, API, CLIENT_ID, CLIENT_SECRET, ISSUER, NOW};
 use m2m_core::testing::{FakeHook, InMemoryDirectory, NoopSigner};
@@ -54,7 +53,8 @@ fn form_encode(pairs: &[(String, String)]) -> String {
     s.finish()
 }
 
-/// Parses and issues against `directory`, with an optional hook.
+/// Admits, parses and issues against `directory`, with an optional hook: what the token
+/// endpoint does with one HTTP request.
 fn issue(
     directory: &InMemoryDirectory,
     method: &str,
@@ -62,20 +62,21 @@ fn issue(
     authorization: Option<&str>,
     body: &[u8],
     hook: Option<&FakeHook>,
-) -> Result<TokenResponse, OAuthError> {
-    let request = parse_token_request(method, content_type, authorization, body)?;
-    block_on(issue_token(
+) -> Result<TokenResponse, Refusal> {
+    admit(method, body)?;
+    let request = parse_token_request(content_type, authorization, body)?;
+    Ok(block_on(issue_token(
         &request,
         NOW,
         &config(),
         directory,
         &NoopSigner::new(),
         hook,
-    ))
+    ))?)
 }
 
 /// The RFC 6749 §5.1/§5.2 shape of the HTTP answer of any outcome.
-fn assert_wire_shape(outcome: &Result<TokenResponse, OAuthError>) {
+fn assert_wire_shape(outcome: &Result<TokenResponse, Refusal>) {
     let response = token_http_response(outcome);
     let body: Value = serde_json::from_str(response.body()).unwrap();
     assert_eq!(response.headers()["cache-control"], "no-store");

@@ -37,7 +37,6 @@ async fn issue_at<S: Signer, H: ClaimsHook>(
     body: &str,
 ) -> Result<TokenResponse, OAuthError> {
     let req = parse_token_request(
-        "POST",
         Some("application/x-www-form-urlencoded"),
         None,
         body.as_bytes(),

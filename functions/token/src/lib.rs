@@ -7,7 +7,7 @@ use std::time::Duration;
 pub mod config;
 
 use m2m_core::error::{Chain, OAuthError, PortError};
-use m2m_core::http_response::token_http_response;
+use m2m_core::http_response::{admit, token_http_response, ErrorAnswer as _, Refusal};
 use m2m_core::ports::{ClaimsHook, Directory, Signer};
 use m2m_core::{issue_token, parse_token_request, IssuerConfig};
 
@@ -62,17 +62,20 @@ where
         .headers()
         .get(http::header::AUTHORIZATION)
         .is_some_and(|v| v.to_str().is_err());
+    let body = request.body().as_ref();
     let parsed = if authorization_unreadable {
-        Err(OAuthError::InvalidRequest(
+        Err(Refusal::from(OAuthError::InvalidRequest(
             "the Authorization header must be ASCII".into(),
-        ))
+        )))
     } else {
-        parse_token_request(
-            request.method().as_str(),
-            header(http::header::CONTENT_TYPE),
-            header(http::header::AUTHORIZATION),
-            request.body().as_ref(),
-        )
+        admit(request.method().as_str(), body).and_then(|()| {
+            parse_token_request(
+                header(http::header::CONTENT_TYPE),
+                header(http::header::AUTHORIZATION),
+                body,
+            )
+            .map_err(Refusal::from)
+        })
     };
     let (client_id, outcome) = match parsed {
         Ok(req) => {
@@ -91,7 +94,7 @@ where
                     budget.as_millis()
                 )))),
             };
-            (Some(req.client_id), outcome)
+            (Some(req.client_id), outcome.map_err(Refusal::from))
         }
         Err(e) => (None, Err(e)),
     };
@@ -135,21 +138,21 @@ pub fn loggable_client_id(client_id: Option<&str>) -> std::borrow::Cow<'_, str> 
 }
 
 /// One log line per request: the client id and the outcome, never a secret or token.
-fn log_outcome<T>(client_id: Option<&str>, outcome: &Result<T, OAuthError>) {
+fn log_outcome<T>(client_id: Option<&str>, outcome: &Result<T, Refusal>) {
     let client_id = loggable_client_id(client_id);
     let client_id = client_id.as_ref();
     match outcome {
         Ok(_) => tracing::info!(client_id, status = 200, "token issued"),
-        Err(e @ OAuthError::ServerError(cause)) => tracing::error!(
+        Err(Refusal::OAuth(e @ OAuthError::ServerError(cause))) => tracing::error!(
             client_id,
-            status = e.status(),
+            status = e.status().as_u16(),
             error = e.code(),
             cause = %Chain(cause),
             "token request failed"
         ),
         Err(e) => tracing::info!(
             client_id,
-            status = e.status(),
+            status = e.status().as_u16(),
             error = e.code(),
             "token request refused"
         ),

@@ -117,7 +117,6 @@ async fn secret_absent_from_logs_errors_and_debug() {
     // Debug and Display of every request and error type.
     for body in [post(SECRET, ""), post(WRONG, "&scope=a&scope=b")] {
         match parse_token_request(
-            "POST",
             Some("application/x-www-form-urlencoded"),
             None,
             body.as_bytes(),
@@ -127,7 +126,6 @@ async fn secret_absent_from_logs_errors_and_debug() {
         }
     }
     let r = parse_token_request(
-        "POST",
         Some("application/x-www-form-urlencoded"),
         Some(&basic),
         post(SECRET, "").as_bytes(),

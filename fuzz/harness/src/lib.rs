@@ -23,7 +23,7 @@ use m2m_core::basic::{decode_basic, encode_basic};
 use m2m_core::claims::{build_claims, merge_custom_claims, ClaimInput};
 use m2m_core::error::OAuthError;
 use m2m_core::hook::{HookResponse, RESERVED_CLAIMS};
-use m2m_core::http_response::token_http_response;
+use m2m_core::http_response::{admit, token_http_response, ErrorAnswer, Refusal};
 use m2m_core::request::AuthMethod;
 use m2m_core::signature::{ecdsa_der_to_jws, jws_to_ecdsa_der};
 use m2m_core::testing::{fixtures, FakeHook, InMemoryDirectory, NoopSigner};
@@ -77,7 +77,7 @@ fn token_claims(token: &str) -> serde_json::Map<String, Value> {
 }
 
 /// Checks the HTTP answer of an outcome: RFC 6749 §5.1 on success, §5.2 otherwise.
-fn check_response(outcome: &Result<m2m_core::TokenResponse, OAuthError>) {
+fn check_response<E: ErrorAnswer>(outcome: &Result<m2m_core::TokenResponse, E>) {
     let response = token_http_response(outcome);
     let body: Value = match serde_json::from_str(response.body()) {
         Ok(v) => v,
@@ -139,12 +139,10 @@ pub fn split_request(data: &[u8]) -> (String, Option<String>, Option<String>, &[
 /// the grant and its lifetime within the API's.
 pub fn token_request(data: &[u8]) {
     let (method, content_type, authorization, body) = split_request(data);
-    let parsed = parse_token_request(
-        &method,
-        content_type.as_deref(),
-        authorization.as_deref(),
-        body,
-    );
+    let parsed = admit(&method, body).and_then(|()| {
+        parse_token_request(content_type.as_deref(), authorization.as_deref(), body)
+            .map_err(Refusal::from)
+    });
     let request = match parsed {
         Err(e) => return check_response(&Err(e)),
         Ok(r) => r,
@@ -272,7 +270,6 @@ fn hook_issuance(data: &[u8]) {
         return;
     };
     let request = match parse_token_request(
-        "POST",
         Some("application/x-www-form-urlencoded"),
         None,
         b"grant_type=client_credentials&client_id=client-1&client_secret=m2m_sk_client-1-secret&audience=https%3A%2F%2Fapi.example.com",
