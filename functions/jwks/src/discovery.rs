@@ -16,7 +16,7 @@ pub const TOKEN_PATH: &str = "/oauth/token";
 
 /// The algorithms our keys sign with (RFC 7518 §3.1): KMS `RSA_2048` and
 /// `ECC_NIST_P256`. Static, so the documents need no registry read.
-pub const SIGNING_ALGS: [&str; 2] = ["RS256", "ES256"];
+pub const SIGNING_ALGS: &[&str] = m2m_core::model::Alg::NAMES;
 
 /// The issuer without a trailing slash: the base every endpoint URL is built on, so
 /// `https://a.example/` and `https://a.example` both give `https://a.example/oauth/token`.

@@ -69,13 +69,13 @@ impl AdminStore {
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#st", "status")
             .expression_attribute_names("#t", time_attr)
-            .expression_attribute_values(":from", s(item::key_status_str(from)))
-            .expression_attribute_values(":to", s(item::key_status_str(to)))
+            .expression_attribute_values(":from", s(from.as_str()))
+            .expression_attribute_values(":to", s(to.as_str()))
             .expression_attribute_values(":now", n(now))
             .build()
             .map_err(|e| StoreError::Aws(PortError::malformed("building Update").with_source(e)))?;
         Ok((
-            format!("key {kid} ({})", item::key_status_str(from)),
+            format!("key {kid} ({})", from.as_str()),
             TransactWriteItem::builder().update(update).build(),
         ))
     }
@@ -155,7 +155,7 @@ impl AdminStore {
                 expression: "#st = :retired AND #t = :t",
                 names: &[("#st", "status"), ("#t", "retired_at")],
                 values: vec![
-                    (":retired", s(item::key_status_str(KeyStatus::Retired))),
+                    (":retired", s(KeyStatus::Retired.as_str())),
                     (":t", n(retired_at)),
                 ],
             }),

@@ -16,11 +16,7 @@ pub fn api_to_item(api: &Api) -> Item {
     item.insert("name".to_owned(), s(&api.name));
     item.insert("scopes".to_owned(), scopes_av(&api.scopes));
     item.insert("token_lifetime".to_owned(), n(api.token_lifetime));
-    let profile = match api.profile {
-        Profile::Rfc9068 => "rfc9068",
-        Profile::Auth0 => "auth0",
-    };
-    item.insert("profile".to_owned(), s(profile));
+    item.insert("profile".to_owned(), s(api.profile.as_str()));
     match api.reuse {
         Reuse::Off => {
             item.insert(REUSE.to_owned(), s("off"));
@@ -47,9 +43,10 @@ pub fn api_from_item(item: &Item) -> Result<Api, ItemError> {
     r.kind(KIND_API)?;
     let identifier = Audience::new(r.suffix(PK, API_PREFIX)?);
     let profile = match r.opt_string("profile")? {
-        None | Some("rfc9068") => Profile::Rfc9068,
-        Some("auth0") => Profile::Auth0,
-        Some(_) => return Err(r.err("profile", "is not rfc9068 or auth0")),
+        None => Profile::default(),
+        Some(name) => name
+            .parse::<Profile>()
+            .map_err(|_| r.err("profile", "is not rfc9068 or auth0"))?,
     };
     let reuse = match r.opt_string(REUSE)? {
         Some("off") => Reuse::Off,

@@ -113,10 +113,9 @@ impl<'a> Reader<'a> {
                 return Err(self.err(name, "holds a non-string scope"));
             };
             // A stored scope must itself be a valid single scope token (RFC 6749 §3.3).
-            match ScopeSet::parse(token) {
-                Some(one) if one.len() == 1 => set.insert(Scope::new(token.as_str())),
-                _ => return Err(self.err(name, "holds an invalid scope token")),
-            }
+            let scope =
+                Scope::parse(token).map_err(|_| self.err(name, "holds an invalid scope token"))?;
+            set.insert(scope);
         }
         Ok(set)
     }

@@ -20,11 +20,7 @@ pub fn client_to_item(client: &Client) -> Item {
     if let Some(org) = &client.org_id {
         item.insert("org_id".to_owned(), s(org.as_str()));
     }
-    let status = match client.status {
-        ClientStatus::Active => "active",
-        ClientStatus::Disabled => "disabled",
-    };
-    item.insert("status".to_owned(), s(status));
+    item.insert("status".to_owned(), s(client.status.as_str()));
     item.insert(
         "metadata".to_owned(),
         AttributeValue::M(
@@ -74,11 +70,10 @@ pub fn client_from_item(item: &Item) -> Result<Client, ItemError> {
     r.exact(SK, "CLIENT")?;
     r.kind(KIND_CLIENT)?;
     let id = ClientId::new(r.suffix(PK, CLIENT_PREFIX)?);
-    let status = match r.string("status")? {
-        "active" => ClientStatus::Active,
-        "disabled" => ClientStatus::Disabled,
-        _ => return Err(r.err("status", "is not active or disabled")),
-    };
+    let status = r
+        .string("status")?
+        .parse::<ClientStatus>()
+        .map_err(|_| r.err("status", "is not active or disabled"))?;
     let mut metadata = BTreeMap::new();
     if let Some(m) = r.opt_map("metadata")? {
         for (k, v) in m {

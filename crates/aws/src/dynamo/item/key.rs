@@ -17,7 +17,7 @@ pub fn signing_key_to_item(key: &SigningKey) -> Result<Item, serde_json::Error> 
     item.insert(KIND.to_owned(), s(KIND_KEY));
     item.insert("kms_key_id".to_owned(), s(&key.kms_key_id));
     item.insert("alg".to_owned(), s(key.alg.as_str()));
-    item.insert("status".to_owned(), s(key_status_str(key.status)));
+    item.insert("status".to_owned(), s(key.status.as_str()));
     item.insert(
         "public_jwk".to_owned(),
         s(serde_json::to_string(&key.public_jwk)?),
@@ -32,16 +32,6 @@ pub fn signing_key_to_item(key: &SigningKey) -> Result<Item, serde_json::Error> 
     Ok(item)
 }
 
-/// The stored form of a key status (`pending`, `active`, `retired`, `revoked`).
-pub fn key_status_str(status: KeyStatus) -> &'static str {
-    match status {
-        KeyStatus::Pending => "pending",
-        KeyStatus::Active => "active",
-        KeyStatus::Retired => "retired",
-        KeyStatus::Revoked => "revoked",
-    }
-}
-
 /// Decodes a signing-key item. The public JWK may be a JSON string (as written by
 /// [`signing_key_to_item`]) or a map of strings.
 ///
@@ -52,14 +42,14 @@ pub fn signing_key_from_item(item: &Item) -> Result<SigningKey, ItemError> {
     r.exact(SK, "KEY")?;
     r.kind(KIND_KEY)?;
     let kid = Kid::new(r.suffix(PK, KEY_PREFIX)?);
-    let alg = Alg::parse(r.string("alg")?).ok_or_else(|| r.err("alg", "is not RS256 or ES256"))?;
-    let status = match r.string("status")? {
-        "pending" => KeyStatus::Pending,
-        "active" => KeyStatus::Active,
-        "retired" => KeyStatus::Retired,
-        "revoked" => KeyStatus::Revoked,
-        _ => return Err(r.err("status", "is not pending, active, retired or revoked")),
-    };
+    let alg = r
+        .string("alg")?
+        .parse::<Alg>()
+        .map_err(|_| r.err("alg", "is not RS256 or ES256"))?;
+    let status = r
+        .string("status")?
+        .parse::<KeyStatus>()
+        .map_err(|_| r.err("status", "is not pending, active, retired or revoked"))?;
     let public_jwk: Jwk = match r.req("public_jwk")? {
         AttributeValue::S(json) => {
             serde_json::from_str(json).map_err(|_| r.err("public_jwk", "is not a JWK in JSON"))?

@@ -32,7 +32,7 @@ mod tests;
 pub use api::{api_from_item, api_to_item};
 pub use client::{client_from_item, client_to_item};
 pub use grant::{grant_from_item, grant_to_item};
-pub use key::{key_status_str, signing_key_from_item, signing_key_to_item};
+pub use key::{signing_key_from_item, signing_key_to_item};
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
