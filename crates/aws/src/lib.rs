@@ -18,9 +18,6 @@ pub mod signer;
 pub mod table;
 pub mod telemetry;
 
-#[cfg(feature = "testing")]
-pub mod testing;
-
 pub use admin_store::{AdminStore, StoreError, Versioned};
 pub use config::{sdk_config, Config, ConfigError};
 pub use directory::DynamoDirectory;
