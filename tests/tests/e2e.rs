@@ -10,9 +10,10 @@
 use std::process::Command;
 use std::time::Instant;
 
-use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
-use m2m_aws::testing::workspace_root;
-use m2m_e2e::{Credentials, Stack, API};
+use jsonwebtoken::{decode_header, Algorithm};
+use m2m_testkit::jwt::{self, Expect};
+use m2m_testkit::stack::{Credentials, Stack, API};
+use m2m_testkit::workspace_root;
 use oauth2::basic::BasicClient;
 use oauth2::{AuthType, ClientId, ClientSecret, Scope, TokenResponse, TokenUrl};
 use serde_json::Value;
@@ -43,13 +44,11 @@ async fn verify(stack: &Stack, token: &str) -> Value {
     let jwk = jwks
         .find(header.kid.as_deref().unwrap())
         .expect("token kid in JWKS");
-    let mut v = Validation::new(header.alg);
-    v.set_audience(&[API]);
-    v.set_issuer(&[stack.base_url.as_str()]);
+    let expect = Expect::new(header.alg)
+        .audience(API)
+        .issuer(stack.base_url.as_str());
     assert!(matches!(header.alg, Algorithm::RS256 | Algorithm::ES256));
-    decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &v)
-        .unwrap()
-        .claims
+    jwt::verify(token, jwk, &expect).unwrap().claims
 }
 
 async fn oauth2_token(

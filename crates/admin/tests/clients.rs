@@ -7,10 +7,11 @@
 mod common;
 
 use common::{get_token, Stack, API, ISSUER, T0};
-use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{decode_header, Algorithm};
 use m2m_aws::dynamo::registry::DynamoKeyRegistry;
 use m2m_aws::{AdminStore, StoreError};
 use m2m_core::types::{Audience, ClientId};
+use m2m_testkit::jwt::{self, Expect};
 use serde_json::Value;
 
 /// Verifies `token` with `jsonwebtoken` against the public JWK the registry publishes.
@@ -24,15 +25,12 @@ async fn verify(stack: &Stack, token: &str) -> Value {
         .iter()
         .find(|k| Some(k.kid.as_str()) == header.kid.as_deref())
         .expect("the token's kid is in the registry");
-    let jwk: jsonwebtoken::jwk::Jwk =
-        serde_json::from_value(serde_json::to_value(&key.public_jwk).unwrap()).unwrap();
-    let mut v = Validation::new(Algorithm::RS256);
-    v.set_audience(&[API]);
-    v.set_issuer(&[ISSUER]);
-    v.validate_exp = false; // the clock is T0, years from now
-    decode::<Value>(token, &DecodingKey::from_jwk(&jwk).unwrap(), &v)
-        .unwrap()
-        .claims
+    // The clock is T0, years from now: expiry is not checked.
+    let expect = Expect::new(Algorithm::RS256)
+        .audience(API)
+        .issuer(ISSUER)
+        .any_expiry();
+    jwt::verify(token, &key.public_jwk, &expect).unwrap().claims
 }
 
 #[tokio::test]

@@ -13,9 +13,9 @@ use std::collections::BTreeSet;
 use std::process::Stdio;
 
 use common::{Stack, T0};
-use m2m_aws::testing::LocalAws;
 use m2m_core::secret::hash_secret;
 use m2m_core::types::ClientSecret;
+use m2m_testkit::LocalAws;
 use serde_json::Value;
 
 const PER_KIND: usize = 25;

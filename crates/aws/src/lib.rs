@@ -18,9 +18,6 @@ pub mod lambda;
 pub mod sdk;
 pub mod telemetry;
 
-#[cfg(feature = "testing")]
-pub mod testing;
-
 pub use dynamo::{
     create_table, protect_table, AdminStore, DynamoDirectory, DynamoKeyRegistry, StoreError,
     TableCreation, Versioned,

@@ -7,13 +7,13 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use m2m_aws::testing::{local_sdk_config, Canned, CannedServer, RequestCounter};
 use m2m_aws::DynamoKeyRegistry;
 use m2m_aws::{DynamoDirectory, KmsSigner, LambdaHook};
 use m2m_core::hook::{HookClient, HookRequest, HOOK_VERSION};
 use m2m_core::model::Alg;
 use m2m_core::ports::{ActiveKey, ClaimsHook, Directory, Signer};
 use m2m_core::types::{Audience, ClientId, Kid};
+use m2m_testkit::{local_sdk_config, Canned, CannedServer, RequestCounter};
 
 fn key(alg: Alg) -> ActiveKey {
     ActiveKey {
@@ -249,8 +249,7 @@ async fn hook_hang_times_out() {
 
 #[test]
 fn missing_venv_names_bootstrap() {
-    let err =
-        m2m_aws::testing::LocalAws::start_with_venv(std::path::Path::new("/nonexistent/.venv"))
-            .unwrap_err();
+    let err = m2m_testkit::LocalAws::start_with_venv(std::path::Path::new("/nonexistent/.venv"))
+        .unwrap_err();
     assert!(err.to_string().contains("infra/local/bootstrap"), "{err}");
 }

@@ -6,11 +6,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use m2m_aws::dynamo::item::{self, Item};
 use m2m_aws::dynamo::registry::DynamoKeyRegistry;
-use m2m_aws::testing::LocalAws;
 use m2m_core::keys::KeySource;
 use m2m_core::model::{KeyStatus, SigningKey};
 use m2m_core::testing::fixtures::{self, API, API_SCOPES, CLIENT_ID, CLIENT_SECRET, NOW};
 use m2m_core::testing::SoftwareSigner;
+use m2m_testkit::LocalAws;
 
 async fn setup() -> (Client, String) {
     let aws = LocalAws::shared().unwrap();

@@ -19,7 +19,7 @@ use m2m_core::http_response::token_http_response;
 use m2m_core::ports::NoHook;
 use m2m_core::testing::fixtures::{self, CLIENT_ID, CLIENT_SECRET, ISSUER, NOW};
 use m2m_core::testing::NoopSigner;
-use m2m_core::{issue_token, parse_token_request, IssuerConfig};
+use m2m_core::{issue_token, parse_token_request};
 
 fn issuance(c: &mut Criterion) {
     bench(
@@ -70,10 +70,7 @@ fn bench(c: &mut Criterion, name: &str, directory: m2m_core::testing::InMemoryDi
         }
     });
     let signer = NoopSigner::default();
-    let config = IssuerConfig {
-        issuer: ISSUER.into(),
-        default_audience: None,
-    };
+    let config = m2m_testkit::issuer_config(ISSUER);
     let basic = encode_basic(CLIENT_ID, CLIENT_SECRET);
     let body =
         b"grant_type=client_credentials&audience=https%3A%2F%2Fapi.example.com&scope=read%3Aorders";

@@ -19,10 +19,7 @@ use serde_json::{json, Value};
 const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
 
 fn config() -> IssuerConfig {
-    IssuerConfig {
-        issuer: ISSUER.into(),
-        default_audience: None,
-    }
+    m2m_testkit::issuer_config(ISSUER)
 }
 
 fn form(extra: &str) -> String {

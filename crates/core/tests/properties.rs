@@ -34,10 +34,7 @@ fn block_on<F: Future>(future: F) -> F::Output {
 }
 
 fn config() -> IssuerConfig {
-    IssuerConfig {
-        issuer: ISSUER.into(),
-        default_audience: None,
-    }
+    m2m_testkit::issuer_config(ISSUER)
 }
 
 fn claims_of(token: &str) -> Map<String, Value> {

@@ -19,10 +19,7 @@ use m2m_core::{issue_token, parse_token_request, IssuerConfig, TokenResponse};
 use serde_json::{json, Value};
 
 fn config() -> IssuerConfig {
-    IssuerConfig {
-        issuer: ISSUER.into(),
-        default_audience: None,
-    }
+    m2m_testkit::issuer_config(ISSUER)
 }
 
 fn body(secret: &str, extra: &str) -> String {

@@ -11,18 +11,17 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client as DynamoClient;
 use aws_sdk_kms::types::KeySpec;
-use common::{event, get};
-use jsonwebtoken::{decode, decode_header, DecodingKey, Validation};
+use jsonwebtoken::decode_header;
 use jwks::App as JwksApp;
-use lambda_http::{Body, Request};
 use m2m_aws::clock::system_clock;
 use m2m_aws::dynamo::registry::DynamoKeyRegistry;
-use m2m_aws::testing::{LocalAws, RequestCounter};
 use m2m_aws::{dynamo::item, public_jwk, DynamoDirectory, KmsSigner};
 use m2m_core::model::{Alg, KeyStatus, SigningKey, MAX_TOKEN_LIFETIME};
 use m2m_core::ports::NoHook;
 use m2m_core::testing::fixtures::{self, API, API_SCOPES, CLIENT_ID, CLIENT_SECRET, ISSUER, NOW};
-use m2m_core::IssuerConfig;
+use m2m_testkit::event::{fixture_token_request, get, well_known};
+use m2m_testkit::jwt::{verify_in_set, Expect};
+use m2m_testkit::{LocalAws, RequestCounter};
 use serde_json::Value;
 use token::App as TokenApp;
 
@@ -77,18 +76,6 @@ async fn seed_directory(dynamo: &DynamoClient, table: &str) {
     }
 }
 
-fn token_request() -> Request {
-    let body = format!(
-        "grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}&audience=https%3A%2F%2Fapi.example.com"
-    );
-    http::Request::builder()
-        .method("POST")
-        .uri("/oauth/token")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(Body::from(body))
-        .unwrap()
-}
-
 /// A token we issued: its kid and expiry, for the "still valid" check.
 struct Issued {
     token: String,
@@ -101,27 +88,14 @@ struct Issued {
 /// algorithm comes from the published key, never from the token alone.
 fn verify(token: &str, jwks: &[u8], now: u64) -> Result<Value, String> {
     let set: jsonwebtoken::jwk::JwkSet = serde_json::from_slice(jwks).map_err(|e| e.to_string())?;
-    let header = decode_header(token).map_err(|e| e.to_string())?;
-    let kid = header.kid.ok_or("token has no kid")?;
-    let jwk = set
-        .find(&kid)
-        .ok_or_else(|| format!("kid {kid} is not in the JWKS"))?;
-    let alg = jwk.common.key_algorithm.ok_or("published key has no alg")?;
-    let alg: jsonwebtoken::Algorithm = alg.to_string().parse().map_err(|_| "alg")?;
-    let key = DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
-    let mut v = Validation::new(alg);
-    v.set_audience(&[API]);
-    v.set_issuer(&[ISSUER]);
-    v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-    v.validate_exp = false; // the simulated clock is checked below instead
-    let claims = decode::<Value>(token, &key, &v)
-        .map_err(|e| e.to_string())?
-        .claims;
-    let exp = claims["exp"].as_u64().ok_or("no exp")?;
-    if exp <= now {
-        return Err(format!("expired at {exp}, now {now}"));
-    }
-    Ok(claims)
+    let expect = Expect::new(jsonwebtoken::Algorithm::RS256)
+        .audience(API)
+        .issuer(ISSUER)
+        .require(&["exp", "iat", "iss", "aud", "sub"])
+        .valid_at(now);
+    verify_in_set(token, &set, &expect)
+        .map(|verified| verified.claims)
+        .map_err(|e| e.to_string())
 }
 
 /// Create → publish → activate → retire → drop, on a simulated clock shared by the
@@ -143,10 +117,7 @@ async fn rotation_never_leaves_a_valid_token_unverifiable() {
     let dynamo = DynamoClient::new(&sdk);
     let kms = aws_sdk_kms::Client::new(&sdk);
     let token_app = TokenApp {
-        config: IssuerConfig {
-            issuer: ISSUER.into(),
-            default_audience: None,
-        },
+        config: m2m_testkit::issuer_config(ISSUER),
         directory: DynamoDirectory::new(dynamo.clone(), &table),
         signer: KmsSigner::new(
             kms,
@@ -161,7 +132,7 @@ async fn rotation_never_leaves_a_valid_token_unverifiable() {
     let mut issued: Vec<Issued> = Vec::new();
     let mut step = async |t: u64, expect_kid: &str, label: &str| -> Vec<String> {
         clock.store(t, Ordering::SeqCst);
-        let r = token::handle(&token_app, &token_request(), t).await;
+        let r = token::handle(&token_app, &fixture_token_request(""), t).await;
         let body: Value = serde_json::from_slice(r.body().as_ref()).unwrap();
         assert_eq!(r.status(), 200, "{label}: {body}");
         let token = body["access_token"].as_str().unwrap().to_owned();
@@ -282,8 +253,8 @@ async fn warm_jwks_response_makes_no_aws_call() {
     let mut statuses = vec![first.status().as_u16()];
     for (i, request) in [
         get(JWKS),
-        event("HEAD", JWKS, &[]),
-        event("GET", JWKS, &[("if-none-match", &etag)]),
+        well_known("HEAD", JWKS, &[]),
+        well_known("GET", JWKS, &[("if-none-match", &etag)]),
         get("/.well-known/openid-configuration"),
         get("/.well-known/oauth-authorization-server"),
     ]
@@ -324,10 +295,7 @@ async fn compromise_drill_revoked_key_gone_within_cache_ttl() {
     let c = Arc::clone(&clock);
     let dynamo = DynamoClient::new(&sdk);
     let token_app = TokenApp {
-        config: IssuerConfig {
-            issuer: ISSUER.into(),
-            default_audience: None,
-        },
+        config: m2m_testkit::issuer_config(ISSUER),
         directory: DynamoDirectory::new(dynamo.clone(), &table),
         signer: KmsSigner::new(
             aws_sdk_kms::Client::new(&sdk),
@@ -348,7 +316,7 @@ async fn compromise_drill_revoked_key_gone_within_cache_ttl() {
 
     let issue = async |t: u64| -> (u16, Option<String>, Option<String>) {
         clock.store(t, Ordering::SeqCst);
-        let r = token::handle(&token_app, &token_request(), t).await;
+        let r = token::handle(&token_app, &fixture_token_request(""), t).await;
         let body: Value = serde_json::from_slice(r.body().as_ref()).unwrap();
         let token = body["access_token"].as_str().map(str::to_owned);
         let kid = token
@@ -424,9 +392,8 @@ async fn jwks_role_allows_exactly_what_the_code_calls() {
     for t in [NOW, NOW + jwks::cache::KEY_SET_TTL_SECS] {
         assert_eq!(jwks::handle(&app, &get(JWKS), t).await.status(), 200);
     }
-    let called = m2m_aws::testing::iam_actions(&counter.snapshot());
+    let called = m2m_testkit::iam_actions(&counter.snapshot());
     let template = include_str!("../../../template.yaml");
-    let allowed =
-        m2m_aws::testing::role_actions(template, "JwksRole", &["dynamodb", "kms", "lambda"]);
+    let allowed = m2m_testkit::role_actions(template, "JwksRole", &["dynamodb", "kms", "lambda"]);
     assert_eq!(allowed, called);
 }

@@ -5,12 +5,13 @@
 
 mod common;
 
-use common::{body_json, event, get, key, FakeKeys};
+use common::{body_json, key, FakeKeys};
 use jwks::cache::{KEY_SET_TTL_SECS, STALE_GRACE_SECS};
 use jwks::{handle, App};
 use m2m_core::model::{KeyStatus, MAX_TOKEN_LIFETIME};
 use m2m_core::testing::fixtures::{ISSUER, NOW};
 use m2m_core::testing::SoftwareSigner;
+use m2m_testkit::event::{get, well_known};
 use serde_json::Value;
 
 const JWKS: &str = "/.well-known/jwks.json";
@@ -145,7 +146,12 @@ async fn matching_if_none_match_gives_304_without_body() {
         format!("\"stale\", {etag}"),
         "*".to_owned(),
     ] {
-        let r = handle(&app, &event("GET", JWKS, &[("if-none-match", &value)]), NOW).await;
+        let r = handle(
+            &app,
+            &well_known("GET", JWKS, &[("if-none-match", &value)]),
+            NOW,
+        )
+        .await;
         assert_eq!(r.status(), 304, "{value}");
         assert!(r.body().is_empty());
         assert_eq!(r.headers()["etag"], etag.as_str());
@@ -153,7 +159,7 @@ async fn matching_if_none_match_gives_304_without_body() {
     }
     let r = handle(
         &app,
-        &event("GET", JWKS, &[("if-none-match", "\"stale\"")]),
+        &well_known("GET", JWKS, &[("if-none-match", "\"stale\"")]),
         NOW,
     )
     .await;
@@ -193,7 +199,7 @@ async fn etag_changes_with_the_key_set_and_is_stable_across_instances() {
     let later = NOW + KEY_SET_TTL_SECS;
     let r = handle(
         &app,
-        &event("GET", JWKS, &[("if-none-match", etag.to_str().unwrap())]),
+        &well_known("GET", JWKS, &[("if-none-match", etag.to_str().unwrap())]),
         later,
     )
     .await;
@@ -207,7 +213,7 @@ async fn head_gives_headers_without_body() {
     let app = App::new(ISSUER, registry);
     for path in [JWKS, OPENID, OAUTH] {
         let got = handle(&app, &get(path), NOW).await;
-        let head = handle(&app, &event("HEAD", path, &[]), NOW).await;
+        let head = handle(&app, &well_known("HEAD", path, &[]), NOW).await;
         assert_eq!(head.status(), 200, "{path}");
         assert!(head.body().is_empty(), "{path}");
         for h in ["content-type", "cache-control", "etag"] {
@@ -222,7 +228,7 @@ async fn other_methods_get_405_with_allow() {
     let app = App::new(ISSUER, registry);
     for method in ["POST", "PUT", "PATCH", "DELETE", "OPTIONS"] {
         for path in [JWKS, OPENID, OAUTH] {
-            let r = handle(&app, &event(method, path, &[]), NOW).await;
+            let r = handle(&app, &well_known(method, path, &[]), NOW).await;
             assert_eq!(r.status(), 405, "{method} {path}");
             assert_eq!(r.headers()["allow"], "GET, HEAD");
             assert_eq!(r.headers()["content-type"], "application/json");
@@ -322,7 +328,12 @@ async fn discovery_documents_carry_rfc8414_metadata_without_registry_read() {
         "https://auth.example.com/.well-known/jwks.json"
     );
     let etag = openid.headers()["etag"].to_str().unwrap();
-    let r = handle(&app, &event("GET", OPENID, &[("if-none-match", etag)]), NOW).await;
+    let r = handle(
+        &app,
+        &well_known("GET", OPENID, &[("if-none-match", etag)]),
+        NOW,
+    )
+    .await;
     assert_eq!(r.status(), 304);
     assert_eq!(app.keys.reads(), 0, "discovery needs no registry read");
 }

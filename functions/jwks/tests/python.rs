@@ -16,12 +16,12 @@ use common::{key, FakeKeys};
 use jwks::{handle, App};
 use lambda_http::{Body, Request, Response};
 use m2m_aws::clock::system_clock;
-use m2m_aws::testing::workspace_root;
 use m2m_core::model::KeyStatus;
 use m2m_core::ports::NoHook;
-use m2m_core::testing::fixtures::{self, API, CLIENT_ID, CLIENT_SECRET};
+use m2m_core::testing::fixtures::{self, API};
 use m2m_core::testing::SoftwareSigner;
-use m2m_core::IssuerConfig;
+use m2m_testkit::event::fixture_token_request;
+use m2m_testkit::workspace_root;
 use serde_json::Value;
 
 /// Reads one HTTP/1.1 request head from `stream` into a `lambda_http` request.
@@ -85,21 +85,12 @@ fn serve(listener: TcpListener, app: Arc<App<FakeKeys>>, stop: Arc<AtomicBool>) 
 /// wall clock (PyJWT checks `exp` against it).
 async fn issue(issuer: &str, signer: SoftwareSigner) -> String {
     let app = token::App {
-        config: IssuerConfig {
-            issuer: issuer.to_owned(),
-            default_audience: None,
-        },
+        config: m2m_testkit::issuer_config(issuer),
         directory: fixtures::directory(),
         signer,
         hook: None::<NoHook>,
     };
-    let body = format!("grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}&audience=https%3A%2F%2Fapi.example.com");
-    let request = http::Request::builder()
-        .method("POST")
-        .uri("/oauth/token")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(Body::from(body))
-        .unwrap();
+    let request = fixture_token_request("");
     let r = token::handle(&app, &request, system_clock()).await;
     let b: Value = serde_json::from_slice(r.body().as_ref()).unwrap();
     assert_eq!(r.status(), 200, "{b}");

@@ -14,21 +14,13 @@ use std::time::{Duration, Instant};
 use lambda_http::Request;
 use m2m_core::testing::fixtures::{self, CLIENT_ID, ISSUER, NOW};
 use m2m_core::testing::{FakeHook, InMemoryDirectory, NoopSigner};
-use m2m_core::IssuerConfig;
-use serde_json::{json, Value};
+use m2m_testkit::event::{client_credentials_body, token_form};
 use token::{handle, App};
 
 const ROUNDS: usize = 2000;
 
 fn event(client_id: &str, secret: &str) -> Request {
-    let body = format!(
-        "grant_type=client_credentials&client_id={client_id}&client_secret={secret}&audience=https%3A%2F%2Fapi.example.com"
-    );
-    let mut e: Value =
-        serde_json::from_str(include_str!("../tests/fixtures/apigw_v2_token_form.json")).unwrap();
-    e["headers"]["content-length"] = json!(body.len().to_string());
-    e["body"] = json!(body);
-    lambda_http::request::from_str(&e.to_string()).unwrap()
+    token_form(&client_credentials_body(client_id, secret, ""))
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -41,10 +33,7 @@ fn main() -> ExitCode {
         .build()
         .unwrap();
     let app: App<InMemoryDirectory, NoopSigner, FakeHook> = App {
-        config: IssuerConfig {
-            issuer: ISSUER.into(),
-            default_audience: None,
-        },
+        config: m2m_testkit::issuer_config(ISSUER),
         directory: fixtures::directory(),
         signer: NoopSigner::new(),
         hook: None,

@@ -8,10 +8,9 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_kms::types::KeySpec;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use m2m_aws::dynamo::item;
 use m2m_aws::public_jwk;
-use m2m_aws::testing::{local_sdk_config, Canned, CannedServer, LocalAws, RequestCounter};
 use m2m_aws::DynamoKeyRegistry;
 use m2m_aws::{DynamoDirectory, KmsSigner};
 use m2m_core::model::{KeyStatus, SigningKey};
@@ -19,24 +18,14 @@ use m2m_core::ports::NoHook;
 use m2m_core::testing::fixtures::{
     self, API, API_SCOPES, CLIENT_ID, CLIENT_SECRET, GRANTED_SCOPES, ISSUER, NOW,
 };
-use m2m_core::IssuerConfig;
-use serde_json::{json, Value};
+use m2m_testkit::event::fixture_token_request;
+use m2m_testkit::jwt::{self, Expect};
+use m2m_testkit::{local_sdk_config, Canned, CannedServer, LocalAws, RequestCounter};
+use serde_json::Value;
 use token::{handle, App};
-
-const FIXTURE: &str = include_str!("fixtures/apigw_v2_token_form.json");
 
 fn aws() -> &'static LocalAws {
     LocalAws::shared().expect("local AWS emulator")
-}
-
-fn token_request() -> Request {
-    let body = format!(
-        "grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}&audience=https%3A%2F%2Fapi.example.com"
-    );
-    let mut e: Value = serde_json::from_str(FIXTURE).unwrap();
-    e["headers"]["content-length"] = json!(body.len().to_string());
-    e["body"] = json!(body);
-    lambda_http::request::from_str(&e.to_string()).unwrap()
 }
 
 /// A table holding the fixtures' API, client (secret hashed) and grant.
@@ -61,10 +50,7 @@ async fn seeded_table() -> (String, aws_sdk_dynamodb::Client) {
 
 fn app<S>(directory: DynamoDirectory, signer: S) -> App<DynamoDirectory, S, NoHook> {
     App {
-        config: IssuerConfig {
-            issuer: ISSUER.into(),
-            default_audience: None,
-        },
+        config: m2m_testkit::issuer_config(ISSUER),
         directory,
         signer,
         hook: None,
@@ -80,15 +66,10 @@ fn verify(
     jwk: &m2m_core::jwk::Jwk,
     alg: jsonwebtoken::Algorithm,
 ) -> (jsonwebtoken::Header, Value) {
-    let theirs: jsonwebtoken::jwk::Jwk =
-        serde_json::from_value(serde_json::to_value(jwk).unwrap()).unwrap();
-    let key = jsonwebtoken::DecodingKey::from_jwk(&theirs).unwrap();
-    let mut v = jsonwebtoken::Validation::new(alg);
-    v.set_audience(&[API]);
-    v.set_issuer(&[ISSUER]);
-    v.validate_exp = false; // the fixtures' clock is in the past
-    let data = jsonwebtoken::decode::<Value>(token, &key, &v).unwrap();
-    (data.header, data.claims)
+    // The fixtures' clock is in the past: expiry is not checked.
+    let expect = Expect::new(alg).audience(API).issuer(ISSUER).any_expiry();
+    let verified = jwt::verify(token, jwk, &expect).unwrap();
+    (verified.header, verified.claims)
 }
 
 async fn issue_with(spec: KeySpec, alg: jsonwebtoken::Algorithm) {
@@ -102,7 +83,7 @@ async fn issue_with(spec: KeySpec, alg: jsonwebtoken::Algorithm) {
         DynamoDirectory::new(dynamo.clone(), &table),
         KmsSigner::new(kms, DynamoKeyRegistry::new(dynamo, &table), &key_id),
     );
-    let r = handle(&app, &token_request(), NOW).await;
+    let r = handle(&app, &fixture_token_request(""), NOW).await;
     assert_eq!(r.status(), 200, "{:?}", body(&r));
     let b = body(&r);
     let (header, claims) = verify(b["access_token"].as_str().unwrap(), &public.jwk, alg);
@@ -123,16 +104,6 @@ async fn rs256_kms_token_verifies() {
 #[tokio::test]
 async fn es256_kms_token_verifies() {
     issue_with(KeySpec::EccNistP256, jsonwebtoken::Algorithm::ES256).await;
-}
-
-fn token_request_with(extra: &str) -> Request {
-    let body = format!(
-        "grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}&audience=https%3A%2F%2Fapi.example.com{extra}"
-    );
-    let mut e: Value = serde_json::from_str(FIXTURE).unwrap();
-    e["headers"]["content-length"] = json!(body.len().to_string());
-    e["body"] = json!(body);
-    lambda_http::request::from_str(&e.to_string()).unwrap()
 }
 
 fn counts(pairs: &[(&str, &str, usize)]) -> BTreeMap<(String, String), usize> {
@@ -164,7 +135,10 @@ async fn warm_counted_app() -> (
     );
     // Cold: key resolution (registry Query, GetPublicKey), the lookup, Sign, the reuse
     // cache PutItem and the first-use record of the secret (UpdateItem).
-    assert_eq!(handle(&app, &token_request(), NOW).await.status(), 200);
+    assert_eq!(
+        handle(&app, &fixture_token_request(""), NOW).await.status(),
+        200
+    );
     eprintln!("cold issuance AWS requests: {:?}", counter.snapshot());
     counter.clear();
     (app, counter, table, dynamo)
@@ -174,7 +148,12 @@ async fn warm_counted_app() -> (
 async fn warm_miss_one_read_one_sign_one_put() {
     let (app, counter, _, _) = warm_counted_app().await;
     // Another scope set: another cache entry, so a miss.
-    let r = handle(&app, &token_request_with("&scope=read%3Aorders"), NOW + 1).await;
+    let r = handle(
+        &app,
+        &fixture_token_request("&scope=read%3Aorders"),
+        NOW + 1,
+    )
+    .await;
     assert_eq!(r.status(), 200);
     let warm = counter.snapshot();
     eprintln!("warm issuance, reuse miss, AWS requests: {warm:?}");
@@ -191,7 +170,7 @@ async fn warm_miss_one_read_one_sign_one_put() {
 #[tokio::test]
 async fn reuse_hit_one_dynamodb_zero_kms_requests() {
     let (app, counter, table, dynamo) = warm_counted_app().await;
-    let first = body(&handle(&app, &token_request(), NOW + 1).await);
+    let first = body(&handle(&app, &fixture_token_request(""), NOW + 1).await);
     let hit = counter.snapshot();
     eprintln!("warm issuance, reuse hit, AWS requests: {hit:?}");
     assert_eq!(hit, counts(&[("DynamoDB", "BatchGetItem", 1)]));
@@ -232,7 +211,7 @@ async fn reuse_hit_one_dynamodb_zero_kms_requests() {
         "reuse cache item: {} bytes billed (RS256)",
         m2m_aws::dynamo::item::reuse::billed_size(&item)
     );
-    let later = body(&handle(&app, &token_request(), NOW + 1000).await);
+    let later = body(&handle(&app, &fixture_token_request(""), NOW + 1000).await);
     assert_eq!(later["access_token"], first["access_token"]);
     assert_eq!(later["expires_in"], 2600);
 }
@@ -251,7 +230,7 @@ async fn reuse_off_warm_issuance_one_dynamodb_one_kms_request() {
         .send()
         .await
         .unwrap();
-    let r = handle(&app, &token_request(), NOW + 1).await;
+    let r = handle(&app, &fixture_token_request(""), NOW + 1).await;
     assert_eq!(r.status(), 200);
     let warm = counter.snapshot();
     eprintln!("warm issuance, reuse off, AWS requests: {warm:?}");
@@ -264,7 +243,7 @@ async fn reuse_off_warm_issuance_one_dynamodb_one_kms_request() {
 #[tokio::test]
 async fn client_version_bump_signed_afresh_in_table() {
     let (app, counter, table, dynamo) = warm_counted_app().await;
-    let first = body(&handle(&app, &token_request(), NOW + 1).await);
+    let first = body(&handle(&app, &fixture_token_request(""), NOW + 1).await);
     // What `m2m-admin` does on any client, grant or secret change: bump `version`.
     let mut client = fixtures::client(CLIENT_ID, CLIENT_SECRET);
     client.version += 1;
@@ -277,7 +256,7 @@ async fn client_version_bump_signed_afresh_in_table() {
         .await
         .unwrap();
     counter.clear();
-    let again = body(&handle(&app, &token_request(), NOW + 2).await);
+    let again = body(&handle(&app, &fixture_token_request(""), NOW + 2).await);
     assert_ne!(again["access_token"], first["access_token"]);
     assert_eq!(again["expires_in"], 3600);
     assert_eq!(counter.count("KMS"), 1);
@@ -302,7 +281,7 @@ async fn missing_table_server_error() {
             "alias/none",
         ),
     );
-    assert_server_error(&handle(&app, &token_request(), NOW).await, 500);
+    assert_server_error(&handle(&app, &fixture_token_request(""), NOW).await, 500);
 }
 
 #[tokio::test]
@@ -331,7 +310,7 @@ async fn malformed_client_item_server_error() {
             &key_id,
         ),
     );
-    assert_server_error(&handle(&app, &token_request(), NOW).await, 500);
+    assert_server_error(&handle(&app, &fixture_token_request(""), NOW).await, 500);
 }
 
 #[tokio::test]
@@ -369,7 +348,7 @@ async fn disabled_kms_key_server_error() {
             &key_id,
         ),
     );
-    assert_server_error(&handle(&app, &token_request(), NOW).await, 500);
+    assert_server_error(&handle(&app, &fixture_token_request(""), NOW).await, 500);
     assert_eq!(kms_down.hits(), 1, "Sign was attempted once");
 }
 
@@ -390,7 +369,7 @@ async fn dynamodb_throttling_service_unavailable() {
             "alias/k",
         ),
     );
-    assert_server_error(&handle(&app, &token_request(), NOW).await, 503);
+    assert_server_error(&handle(&app, &fixture_token_request(""), NOW).await, 503);
 }
 
 /// Every string in every item of the table, recursively.
@@ -433,7 +412,7 @@ async fn table_scan_finds_no_token_or_secret() {
         (NOW + 2, "&scope=read%3Aorders"),
         (NOW + 3, ""),
     ] {
-        let r = handle(&app, &token_request_with(extra), now).await;
+        let r = handle(&app, &fixture_token_request(extra), now).await;
         assert_eq!(r.status(), 200);
         issued.push(body(&r)["access_token"].as_str().unwrap().to_owned());
     }

@@ -7,30 +7,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use aws_sdk_kms::types::KeySpec;
-use lambda_http::Request;
 use m2m_aws::dynamo::item;
-use m2m_aws::testing::{local_sdk_config, ConnectionCounter, LocalAws};
 use m2m_aws::DynamoKeyRegistry;
 use m2m_aws::{DynamoDirectory, KmsSigner};
 use m2m_core::ports::NoHook;
 use m2m_core::testing::fixtures::{
     self, API, API_SCOPES, CLIENT_ID, CLIENT_SECRET, GRANTED_SCOPES, ISSUER, NOW,
 };
-use m2m_core::IssuerConfig;
-use serde_json::{json, Value};
+use m2m_testkit::event::fixture_token_request;
+use m2m_testkit::{local_sdk_config, ConnectionCounter, LocalAws};
 use token::{handle, App};
-
-const FIXTURE: &str = include_str!("fixtures/apigw_v2_token_form.json");
-
-fn token_request(scope: &str) -> Request {
-    let body = format!(
-        "grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}&audience=https%3A%2F%2Fapi.example.com{scope}"
-    );
-    let mut e: Value = serde_json::from_str(FIXTURE).unwrap();
-    e["headers"]["content-length"] = json!(body.len().to_string());
-    e["body"] = json!(body);
-    lambda_http::request::from_str(&e.to_string()).unwrap()
-}
 
 #[tokio::test(flavor = "current_thread")]
 async fn warm_tokens_open_no_connection() {
@@ -58,16 +44,16 @@ async fn warm_tokens_open_no_connection() {
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let kms = aws_sdk_kms::Client::new(&sdk);
     let app = App {
-        config: IssuerConfig {
-            issuer: ISSUER.into(),
-            default_audience: None,
-        },
+        config: m2m_testkit::issuer_config(ISSUER),
         directory: DynamoDirectory::new(dynamo.clone(), &table),
         signer: KmsSigner::new(kms, DynamoKeyRegistry::new(dynamo, &table), &key_id),
         hook: None::<NoHook>,
     };
     // Cold: key resolution, lookup, Sign, the reuse write; connections open here.
-    assert_eq!(handle(&app, &token_request(""), NOW).await.status(), 200);
+    assert_eq!(
+        handle(&app, &fixture_token_request(""), NOW).await.status(),
+        200
+    );
     let cold = proxy.opened();
     assert!(cold >= 1, "the cold request reached AWS through the proxy");
 
@@ -82,7 +68,7 @@ async fn warm_tokens_open_no_connection() {
     let mut served = 0;
     for round in 0..5 {
         for scope in scopes {
-            let r = handle(&app, &token_request(scope), NOW + 1 + round).await;
+            let r = handle(&app, &fixture_token_request(scope), NOW + 1 + round).await;
             assert_eq!(r.status(), 200);
             served += 1;
         }

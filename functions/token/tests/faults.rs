@@ -13,18 +13,18 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_kms::types::KeySpec;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use m2m_aws::dynamo::item;
 use m2m_aws::sdk::OPERATION_TIMEOUT;
-use m2m_aws::testing::{local_sdk_config, Canned, CannedServer, LocalAws};
 use m2m_aws::DynamoKeyRegistry;
 use m2m_aws::{DynamoDirectory, KmsSigner, LambdaHook};
 use m2m_core::ports::{ClaimsHook, NoHook};
 use m2m_core::testing::fixtures::{
     self, API, API_SCOPES, CLIENT_ID, CLIENT_SECRET, GRANTED_SCOPES, ISSUER, NOW,
 };
-use m2m_core::IssuerConfig;
-use serde_json::{json, Value};
+use m2m_testkit::event::fixture_token_request;
+use m2m_testkit::{local_sdk_config, Canned, CannedServer, LocalAws};
+use serde_json::Value;
 use support::fault_proxy::{Fault, FaultProxy};
 use token::{handle, App};
 
@@ -36,17 +36,6 @@ type Item = HashMap<String, AttributeValue>;
 
 fn aws() -> &'static LocalAws {
     LocalAws::shared().expect("local AWS emulator")
-}
-
-fn token_request() -> Request {
-    let body = format!(
-        "grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}&audience=https%3A%2F%2Fapi.example.com"
-    );
-    let mut e: Value =
-        serde_json::from_str(include_str!("fixtures/apigw_v2_token_form.json")).unwrap();
-    e["headers"]["content-length"] = json!(body.len().to_string());
-    e["body"] = json!(body);
-    lambda_http::request::from_str(&e.to_string()).unwrap()
 }
 
 /// A seeded table and an RSA key on the shared emulator.
@@ -105,10 +94,7 @@ impl World {
         let sdk = local_sdk_config(endpoint).await;
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
         App {
-            config: IssuerConfig {
-                issuer: ISSUER.into(),
-                default_audience: None,
-            },
+            config: m2m_testkit::issuer_config(ISSUER),
             directory: DynamoDirectory::new(dynamo.clone(), &self.table),
             signer: KmsSigner::new(
                 aws_sdk_kms::Client::new(&sdk),
@@ -126,7 +112,7 @@ impl World {
         let app = self.app::<NoHook>(&proxy.endpoint(), None).await;
         let before = self.scan().await;
         let started = Instant::now();
-        let response = handle(&app, &token_request(), NOW).await;
+        let response = handle(&app, &fixture_token_request(""), NOW).await;
         let took = started.elapsed();
         let after = self.scan().await;
         Outcome {
@@ -309,7 +295,7 @@ async fn hook_hang_server_error_within_hook_timeout() {
     app.signer.refresh().await.unwrap();
     let before = world.scan().await;
     let started = Instant::now();
-    let response = handle(&app, &token_request(), NOW).await;
+    let response = handle(&app, &fixture_token_request(""), NOW).await;
     let out = Outcome {
         response,
         took: started.elapsed(),

@@ -6,50 +6,23 @@
 
 use std::collections::HashSet;
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
+use jsonwebtoken::Algorithm;
 use lambda_http::{Body, Request, Response};
 use m2m_core::basic::encode_basic;
 use m2m_core::jwk::Jwk;
 use m2m_core::ports::{ClaimsHook, Directory, NoHook, Signer};
 use m2m_core::testing::fixtures::{self, API, CLIENT_ID, CLIENT_SECRET, ISSUER, NOW};
 use m2m_core::testing::{FakeHook, InMemoryDirectory, SoftwareSigner};
-use m2m_core::IssuerConfig;
+use m2m_testkit::event::{client_credentials_body, token_event, token_form};
+use m2m_testkit::jwt::{self, Expect};
 use serde_json::{json, Value};
 use token::{handle, App};
 
-const FIXTURE: &str = include_str!("fixtures/apigw_v2_token_form.json");
-
-/// An API Gateway v2 event from the fixture, with method, headers and body replaced.
-fn event(method: &str, headers: &[(&str, &str)], body: &str, base64: bool) -> Request {
-    let mut e: Value = serde_json::from_str(FIXTURE).unwrap();
-    e["requestContext"]["http"]["method"] = json!(method);
-    e["routeKey"] = json!(format!("{method} /oauth/token"));
-    let h = e["headers"].as_object_mut().unwrap();
-    h.insert("content-length".into(), json!(body.len().to_string()));
-    for (k, v) in headers {
-        h.insert((*k).into(), json!(v));
-    }
-    if base64 {
-        e["body"] = json!(STANDARD.encode(body));
-        e["isBase64Encoded"] = json!(true);
-    } else {
-        e["body"] = json!(body);
-    }
-    lambda_http::request::from_str(&e.to_string()).unwrap()
-}
-
-fn form_event(body: &str) -> Request {
-    event("POST", &[], body, false)
-}
-
 fn app<S: Signer>(signer: S) -> App<InMemoryDirectory, S, NoHook> {
     App {
-        config: IssuerConfig {
-            issuer: ISSUER.into(),
-            default_audience: None,
-        },
+        config: m2m_testkit::issuer_config(ISSUER),
         directory: fixtures::directory(),
         signer,
         hook: None,
@@ -61,7 +34,7 @@ fn body_json(r: &Response<Body>) -> Value {
 }
 
 fn post_body(extra: &str) -> String {
-    format!("grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}&audience=https%3A%2F%2Fapi.example.com{extra}")
+    client_credentials_body(CLIENT_ID, CLIENT_SECRET, extra)
 }
 
 async fn call<D: Directory, S: Signer, H: ClaimsHook>(
@@ -74,19 +47,13 @@ async fn call<D: Directory, S: Signer, H: ClaimsHook>(
 /// Verifies `token` with `jsonwebtoken` against only the published JWK, at the
 /// fixed clock, and returns (header, claims).
 fn verify(token: &str, jwk: &Jwk, alg: Algorithm) -> (jsonwebtoken::Header, Value) {
-    let published: jsonwebtoken::jwk::Jwk =
-        serde_json::from_value(serde_json::to_value(jwk).unwrap()).unwrap();
-    let key = DecodingKey::from_jwk(&published).unwrap();
-    let mut v = Validation::new(alg);
-    v.set_audience(&[API]);
-    v.set_issuer(&[ISSUER]);
-    v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-    // The fixtures' clock is fixed in the past: check exp against it, not wall time.
-    v.validate_exp = false;
-    let data = decode::<Value>(token, &key, &v).unwrap();
-    let c = &data.claims;
-    assert!(c["exp"].as_u64().unwrap() > NOW);
-    (data.header, data.claims)
+    let expect = Expect::new(alg)
+        .audience(API)
+        .issuer(ISSUER)
+        .require(&["exp", "iat", "iss", "aud", "sub"])
+        .valid_at(NOW);
+    let verified = jwt::verify(token, jwk, &expect).unwrap();
+    (verified.header, verified.claims)
 }
 
 #[tokio::test]
@@ -95,7 +62,7 @@ async fn rs256_rfc9068_basic_token_verifies_with_published_jwk() {
     let jwk = signer.jwk();
     let app = app(signer);
     let basic = encode_basic(CLIENT_ID, CLIENT_SECRET);
-    let req = event(
+    let req = token_event(
         "POST",
         &[("authorization", &basic)],
         "grant_type=client_credentials&audience=https%3A%2F%2Fapi.example.com&scope=read%3Aorders",
@@ -130,7 +97,7 @@ async fn es256_rfc9068_post_token_verifies_with_published_jwk() {
     let signer = SoftwareSigner::es256();
     let jwk = signer.jwk();
     let app = app(signer);
-    let r = call(&app, form_event(&post_body(""))).await;
+    let r = call(&app, token_form(&post_body(""))).await;
     assert_eq!(r.status(), 200);
     let token = body_json(&r)["access_token"].as_str().unwrap().to_owned();
     let (header, c) = verify(&token, &jwk, Algorithm::ES256);
@@ -153,7 +120,7 @@ async fn auth0_profile(signer: SoftwareSigner, alg: Algorithm) {
         CLIENT_SECRET,
         "org_acme",
     ));
-    let r = call(&app, form_event(&post_body(""))).await;
+    let r = call(&app, token_form(&post_body(""))).await;
     assert_eq!(r.status(), 200);
     let token = body_json(&r)["access_token"].as_str().unwrap().to_owned();
     let (header, c) = verify(&token, &jwk, alg);
@@ -182,7 +149,7 @@ async fn json_body_accepted() {
     let body = json!({"grant_type":"client_credentials","client_id":CLIENT_ID,"client_secret":CLIENT_SECRET,"audience":API}).to_string();
     let r = call(
         &app,
-        event(
+        token_event(
             "POST",
             &[("content-type", "application/json")],
             &body,
@@ -196,14 +163,14 @@ async fn json_body_accepted() {
 #[tokio::test]
 async fn base64_encoded_body_accepted() {
     let app = app(SoftwareSigner::rs256());
-    let r = call(&app, event("POST", &[], &post_body(""), true)).await;
+    let r = call(&app, token_event("POST", &[], &post_body(""), true)).await;
     assert_eq!(r.status(), 200);
 }
 
 #[tokio::test]
 async fn get_method_not_allowed_405() {
     let app = app(SoftwareSigner::rs256());
-    let r = call(&app, event("GET", &[], "", false)).await;
+    let r = call(&app, token_event("GET", &[], "", false)).await;
     assert_eq!(r.status(), 405);
     assert_eq!(r.headers()["allow"], "POST");
     assert_eq!(body_json(&r)["error"], "invalid_request");
@@ -213,7 +180,7 @@ async fn get_method_not_allowed_405() {
 async fn oversized_body_refused_413() {
     let app = app(SoftwareSigner::rs256());
     let body = post_body(&format!("&pad={}", "a".repeat(9000)));
-    let r = call(&app, form_event(&body)).await;
+    let r = call(&app, token_form(&body)).await;
     assert_eq!(r.status(), 413);
     assert_eq!(body_json(&r)["error"], "invalid_request");
 }
@@ -223,7 +190,7 @@ async fn wrong_secret_401_with_challenge() {
     let app = app(SoftwareSigner::rs256());
     let r = call(
         &app,
-        form_event(&post_body("").replace(CLIENT_SECRET, "m2m_sk_nope")),
+        token_form(&post_body("").replace(CLIENT_SECRET, "m2m_sk_nope")),
     )
     .await;
     assert_eq!(r.status(), 401);
@@ -237,7 +204,7 @@ async fn unknown_audience_400_invalid_target() {
     let app = app(SoftwareSigner::rs256());
     let r = call(
         &app,
-        form_event(&post_body("").replace("api.example.com", "nope.example.com")),
+        token_form(&post_body("").replace("api.example.com", "nope.example.com")),
     )
     .await;
     assert_eq!(r.status(), 400);
@@ -248,7 +215,7 @@ async fn unknown_audience_400_invalid_target() {
 async fn throttled_store_503_with_retry_after() {
     let app = app(SoftwareSigner::rs256());
     app.directory.fail(true);
-    let r = call(&app, form_event(&post_body(""))).await;
+    let r = call(&app, token_form(&post_body(""))).await;
     assert_eq!(r.status(), 503);
     assert_eq!(r.headers()["retry-after"], "1");
     assert_eq!(body_json(&r)["error"], "server_error");
@@ -259,17 +226,14 @@ async fn hook_claims_in_verified_token() {
     let signer = SoftwareSigner::rs256();
     let jwk = signer.jwk();
     let app = App {
-        config: IssuerConfig {
-            issuer: ISSUER.into(),
-            default_audience: None,
-        },
+        config: m2m_testkit::issuer_config(ISSUER),
         directory: fixtures::directory(),
         signer,
         hook: Some(FakeHook::claims(
             json!({"https://example.com/plan": "gold"}),
         )),
     };
-    let r = call(&app, form_event(&post_body(""))).await;
+    let r = call(&app, token_form(&post_body(""))).await;
     let token = body_json(&r)["access_token"].as_str().unwrap().to_owned();
     let (_, c) = verify(&token, &jwk, Algorithm::RS256);
     assert_eq!(c["https://example.com/plan"], "gold");
@@ -282,7 +246,7 @@ async fn tokens_have_unique_jti() {
     app.directory = fixtures::directory_without_reuse();
     let mut seen = HashSet::new();
     for _ in 0..50 {
-        let r = call(&app, form_event(&post_body(""))).await;
+        let r = call(&app, token_form(&post_body(""))).await;
         let token = body_json(&r)["access_token"].as_str().unwrap().to_owned();
         let payload: Value = serde_json::from_slice(
             &URL_SAFE_NO_PAD
@@ -301,7 +265,7 @@ async fn non_ascii_authorization_invalid_request() {
     let app = app(SoftwareSigner::es256());
     let r = call(
         &app,
-        event(
+        token_event(
             "POST",
             &[("authorization", "Basic Y2xpZW50LTE6c2VjcmV0é")],
             &post_body(""),
@@ -343,10 +307,7 @@ async fn request_over_budget_server_error_503() {
     // A hook slower than the whole request's budget (its own timeout aside): the
     // caller gets 503 server_error within the budget, never a Lambda timeout.
     let app = App {
-        config: IssuerConfig {
-            issuer: ISSUER.into(),
-            default_audience: None,
-        },
+        config: m2m_testkit::issuer_config(ISSUER),
         directory: fixtures::directory(),
         signer: SoftwareSigner::es256(),
         hook: Some(FakeHook::default().delayed(std::time::Duration::from_secs(30))),
@@ -354,7 +315,7 @@ async fn request_over_budget_server_error_503() {
     let started = std::time::Instant::now();
     let r = token::handle_within(
         &app,
-        &form_event(&post_body("")),
+        &token_form(&post_body("")),
         NOW,
         std::time::Duration::from_millis(200),
     )

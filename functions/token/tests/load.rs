@@ -9,32 +9,23 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_kms::types::KeySpec;
-use lambda_http::Request;
 use m2m_aws::dynamo::item;
 use m2m_aws::public_jwk;
-use m2m_aws::testing::LocalAws;
 use m2m_aws::DynamoKeyRegistry;
 use m2m_aws::{DynamoDirectory, KmsSigner};
 use m2m_core::ports::NoHook;
 use m2m_core::testing::fixtures::{
     self, API, API_SCOPES, CLIENT_ID, CLIENT_SECRET, GRANTED_SCOPES, ISSUER, NOW,
 };
-use m2m_core::IssuerConfig;
-use serde_json::{json, Value};
+use m2m_testkit::event::token_form;
+use m2m_testkit::LocalAws;
+use serde_json::Value;
 use token::{handle, App};
 
 mod support;
 
 const CALLERS: usize = 32;
 const DURATION: Duration = Duration::from_secs(4);
-
-fn event(body: &str) -> Request {
-    let mut e: Value =
-        serde_json::from_str(include_str!("fixtures/apigw_v2_token_form.json")).unwrap();
-    e["headers"]["content-length"] = json!(body.len().to_string());
-    e["body"] = json!(body);
-    lambda_http::request::from_str(&e.to_string()).unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_callers_no_server_errors() {
@@ -69,17 +60,13 @@ async fn concurrent_callers_no_server_errors() {
     let public = public_jwk(&kms, &key_id).await.unwrap();
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let app = Arc::new(App {
-        config: IssuerConfig {
-            issuer: ISSUER.into(),
-            default_audience: None,
-        },
+        config: m2m_testkit::issuer_config(ISSUER),
         directory: DynamoDirectory::new(dynamo.clone(), &table),
         signer: KmsSigner::new(kms, DynamoKeyRegistry::new(dynamo, &table), &key_id),
         hook: None::<NoHook>,
     });
     app.signer.refresh().await.unwrap();
-    let jwk: jsonwebtoken::jwk::Jwk =
-        serde_json::from_value(serde_json::to_value(&public.jwk).unwrap()).unwrap();
+    let jwk = m2m_testkit::jwt::jwk(&public.jwk).unwrap();
     let key = Arc::new(jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap());
 
     let deadline = Instant::now() + DURATION;
@@ -98,7 +85,7 @@ async fn concurrent_callers_no_server_errors() {
                     0 => (format!("grant_type=client_credentials&client_id={client}&client_secret={CLIENT_SECRET}&audience={API}&scope=admin"), false),
                     _ => (format!("grant_type=client_credentials&client_id={client}&client_secret={CLIENT_SECRET}&audience={API}"), true),
                 };
-                let r = handle(&app, &event(&body), NOW + n as u64).await;
+                let r = handle(&app, &token_form(&body), NOW + n as u64).await;
                 let status = r.status().as_u16();
                 let b: Value = serde_json::from_slice(r.body().as_ref())
                     .unwrap_or_else(|e| panic!("caller {caller}: non-JSON body ({e})"));

@@ -8,13 +8,14 @@ use std::sync::{Arc, Mutex};
 
 use lambda_http::Request;
 use m2m_core::basic::encode_basic;
+use m2m_core::parse_token_request;
 use m2m_core::ports::NoHook;
 use m2m_core::secret::hash_secret;
 use m2m_core::testing::fixtures::{self, CLIENT_ID, ISSUER, NOW};
 use m2m_core::testing::{FakeHook, SoftwareSigner};
 use m2m_core::types::ClientSecret;
-use m2m_core::{parse_token_request, IssuerConfig};
-use serde_json::{json, Value};
+use m2m_testkit::event::token_event;
+use serde_json::Value;
 use token::{handle, App};
 
 const SECRET: &str = "m2m_sk_Sup3rS3cretValue-that-must-never-leak";
@@ -34,13 +35,7 @@ impl Write for Capture {
 }
 
 fn event(headers: &[(&str, &str)], body: &str) -> Request {
-    let mut e: Value =
-        serde_json::from_str(include_str!("fixtures/apigw_v2_token_form.json")).unwrap();
-    for (k, v) in headers {
-        e["headers"][*k] = json!(v);
-    }
-    e["body"] = json!(body);
-    lambda_http::request::from_str(&e.to_string()).unwrap()
+    token_event("POST", headers, body, false)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -61,10 +56,7 @@ async fn secret_absent_from_logs_errors_and_debug() {
     let directory = fixtures::directory();
     directory.put_client(fixtures::client(CLIENT_ID, SECRET));
     let mut app = App {
-        config: IssuerConfig {
-            issuer: ISSUER.into(),
-            default_audience: None,
-        },
+        config: m2m_testkit::issuer_config(ISSUER),
         directory,
         signer: SoftwareSigner::rs256(),
         hook: None::<FakeHook>,

@@ -9,37 +9,25 @@
 use std::time::Duration;
 
 use aws_sdk_kms::types::KeySpec;
-use lambda_http::Request;
 use m2m_aws::dynamo::item::{self, reuse as reuse_item};
-use m2m_aws::testing::{
-    iam_actions, local_sdk_config, role_actions, role_statements, Canned, CannedServer, LocalAws,
-    RequestCounter,
-};
-use m2m_aws::{public_jwk, DynamoDirectory, DynamoKeyRegistry, KmsSigner, LambdaHook};
+use m2m_aws::DynamoKeyRegistry;
+use m2m_aws::{public_jwk, DynamoDirectory, KmsSigner, LambdaHook};
 use m2m_core::model::{KeyStatus, SigningKey};
 use m2m_core::ports::{ClaimsHook, NoHook, Signer};
 use m2m_core::testing::fixtures::{
     self, API, API_SCOPES, CLIENT_ID, CLIENT_SECRET, GRANTED_SCOPES, ISSUER, NOW,
 };
-use m2m_core::IssuerConfig;
-use serde_json::{json, Value};
+use m2m_testkit::event::fixture_token_request;
+use m2m_testkit::{
+    iam_actions, local_sdk_config, role_actions, role_statements, Canned, CannedServer, LocalAws,
+    RequestCounter,
+};
 use token::{handle, App};
 
 const TEMPLATE: &str = include_str!("../../../template.yaml");
-const FIXTURE: &str = include_str!("fixtures/apigw_v2_token_form.json");
 
 fn aws() -> &'static LocalAws {
     LocalAws::shared().expect("local AWS emulator")
-}
-
-fn request(extra: &str) -> Request {
-    let body = format!(
-        "grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}&audience=https%3A%2F%2Fapi.example.com{extra}"
-    );
-    let mut e: Value = serde_json::from_str(FIXTURE).unwrap();
-    e["headers"]["content-length"] = json!(body.len().to_string());
-    e["body"] = json!(body);
-    lambda_http::request::from_str(&e.to_string()).unwrap()
 }
 
 async fn seeded_table(setup: &aws_sdk_dynamodb::Client, legacy_client: bool) -> String {
@@ -66,7 +54,7 @@ async fn seeded_table(setup: &aws_sdk_dynamodb::Client, legacy_client: bool) -> 
 }
 
 async fn run<S: Signer, H: ClaimsHook>(app: &App<DynamoDirectory, S, H>, extra: &str, now: u64) {
-    let r = handle(app, &request(extra), now).await;
+    let r = handle(app, &fixture_token_request(extra), now).await;
     assert_eq!(r.status(), 200, "{:?}", r.body());
 }
 
@@ -75,10 +63,7 @@ async fn recorded_operations() -> RequestCounter {
     let counter = RequestCounter::new();
     let setup = aws_sdk_dynamodb::Client::new(&aws().setup_sdk_config().await);
     let sdk = aws().sdk_config().await;
-    let config = IssuerConfig {
-        issuer: ISSUER.into(),
-        default_audience: None,
-    };
+    let config = m2m_testkit::issuer_config(ISSUER);
 
     // 1. An empty registry: the fallback key (GetPublicKey), a reuse miss (Sign,
     //    PutItem), the first use of the secret on an item without the map (UpdateItem,

@@ -10,27 +10,16 @@
 use lambda_http::{Body, Request, Response};
 use m2m_core::testing::fixtures::{self, CLIENT_ID, ISSUER, NOW};
 use m2m_core::testing::{secret_hash_count, FakeHook, NoopSigner};
-use m2m_core::IssuerConfig;
-use serde_json::{json, Value};
+use m2m_testkit::event::{client_credentials_body, token_form};
 use token::{handle, App};
 
 fn event(client_id: &str, secret: &str) -> Request {
-    let body = format!(
-        "grant_type=client_credentials&client_id={client_id}&client_secret={secret}&audience=https%3A%2F%2Fapi.example.com"
-    );
-    let mut e: Value =
-        serde_json::from_str(include_str!("fixtures/apigw_v2_token_form.json")).unwrap();
-    e["headers"]["content-length"] = json!(body.len().to_string());
-    e["body"] = json!(body);
-    lambda_http::request::from_str(&e.to_string()).unwrap()
+    token_form(&client_credentials_body(client_id, secret, ""))
 }
 
 fn app() -> App<m2m_core::testing::InMemoryDirectory, NoopSigner, FakeHook> {
     App {
-        config: IssuerConfig {
-            issuer: ISSUER.into(),
-            default_audience: None,
-        },
+        config: m2m_testkit::issuer_config(ISSUER),
         directory: fixtures::directory(),
         signer: NoopSigner::new(),
         hook: None,

@@ -9,12 +9,12 @@ use std::process::Command;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Request, Response};
-use m2m_aws::testing::LocalAws;
 use m2m_aws::DynamoKeyRegistry;
 use m2m_aws::{DynamoDirectory, KmsSigner};
 use m2m_core::ports::NoHook;
-use m2m_core::IssuerConfig;
-use serde_json::{json, Value};
+use m2m_testkit::event::token_form;
+use m2m_testkit::LocalAws;
+use serde_json::Value;
 use token::{handle, App};
 
 /// A fixed "now" far from the wall clock, so nothing depends on when tests run.
@@ -23,9 +23,6 @@ pub const T0: u64 = 2_000_000_000;
 pub const ISSUER: &str = "https://auth.example.com";
 /// The API the tests register.
 pub const API: &str = "https://api.example.com/orders";
-
-const FIXTURE: &str =
-    include_str!("../../../../functions/token/tests/fixtures/apigw_v2_token_form.json");
 
 /// One run of the binary.
 #[derive(Debug)]
@@ -208,10 +205,7 @@ impl Stack {
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
         let kms = aws_sdk_kms::Client::new(&sdk);
         App {
-            config: IssuerConfig {
-                issuer: ISSUER.into(),
-                default_audience: None,
-            },
+            config: m2m_testkit::issuer_config(ISSUER),
             directory: DynamoDirectory::new(dynamo.clone(), &self.table),
             signer: KmsSigner::new(
                 kms,
@@ -229,7 +223,7 @@ fn rand_suffix() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// An API Gateway v2 token request (form body) from the token function's fixture.
+/// An API Gateway v2 token request (form body).
 pub fn token_request(client_id: &str, secret: &str, audience: &str) -> Request {
     let body = form_urlencoded_pairs(&[
         ("grant_type", "client_credentials"),
@@ -237,10 +231,7 @@ pub fn token_request(client_id: &str, secret: &str, audience: &str) -> Request {
         ("client_secret", secret),
         ("audience", audience),
     ]);
-    let mut e: Value = serde_json::from_str(FIXTURE).unwrap();
-    e["headers"]["content-length"] = json!(body.len().to_string());
-    e["body"] = json!(body);
-    lambda_http::request::from_str(&e.to_string()).unwrap()
+    token_form(&body)
 }
 
 fn form_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {

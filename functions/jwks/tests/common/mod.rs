@@ -1,36 +1,16 @@
-//! Shared test support: API Gateway v2 GET events from the fixture, an in-memory key
-//! registry that counts its reads, and signing-key records.
+//! Shared test support: an in-memory key registry that counts its reads, and
+//! signing-key records.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use m2m_core::error::PortError;
 use m2m_core::jwk::Jwk;
 use m2m_core::keys::KeySource;
 use m2m_core::model::{Alg, KeyStatus, SigningKey};
-use serde_json::{json, Value};
-
-const FIXTURE: &str = include_str!("../fixtures/apigw_v2_get.json");
-
-/// An API Gateway v2 event from the fixture with method, path and extra headers set.
-pub fn event(method: &str, path: &str, headers: &[(&str, &str)]) -> Request {
-    let mut e: Value = serde_json::from_str(FIXTURE).unwrap();
-    e["requestContext"]["http"]["method"] = json!(method);
-    e["requestContext"]["http"]["path"] = json!(path);
-    e["rawPath"] = json!(path);
-    let h = e["headers"].as_object_mut().unwrap();
-    for (k, v) in headers {
-        h.insert((*k).into(), json!(v));
-    }
-    lambda_http::request::from_str(&e.to_string()).unwrap()
-}
-
-/// A GET of `path`.
-pub fn get(path: &str) -> Request {
-    event("GET", path, &[])
-}
+use serde_json::Value;
 
 /// The response body as JSON.
 pub fn body_json(r: &Response<Body>) -> Value {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use m2m_aws::testing::Canned;
+use m2m_testkit::Canned;
 
 /// One injected fault: requests whose `X-Amz-Target` ends with `operation` get `canned`.
 #[derive(Clone, Debug)]

@@ -14,7 +14,7 @@ use std::sync::{Mutex, Once};
 pub fn capture_logs(name: &str) {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let dir = m2m_aws::testing::workspace_root()
+        let dir = m2m_testkit::workspace_root()
             .join("target")
             .join("test-logs");
         std::fs::create_dir_all(&dir).unwrap();
