@@ -19,7 +19,7 @@ pub mod template;
 
 pub use canned::{Canned, CannedServer};
 pub use counter::{ConnectionCounter, RequestCounter};
-pub use moto::{workspace_root, HarnessError, LocalAws};
+pub use moto::{fixture_directory_items, workspace_root, HarnessError, LocalAws};
 pub use sdk::local_sdk_config;
 pub use template::{iam_actions, role_actions, role_statements, PolicyStatement};
 

@@ -278,6 +278,40 @@ impl LocalAws {
         Ok(name)
     }
 
+    /// Writes `items` into `table` (setup, with the patient setup configuration).
+    ///
+    /// # Errors
+    /// When DynamoDB refuses one.
+    pub async fn put_items(
+        &self,
+        table: &str,
+        items: impl IntoIterator<Item = m2m_aws::dynamo::item::Item>,
+    ) -> Result<(), HarnessError> {
+        let client = aws_sdk_dynamodb::Client::new(&self.setup_sdk_config().await);
+        for item in items {
+            client
+                .put_item()
+                .table_name(table)
+                .set_item(Some(item))
+                .send()
+                .await
+                .map_err(|e| HarnessError(format!("PutItem into {table}: {}", chain(&e))))?;
+        }
+        Ok(())
+    }
+
+    /// Creates a table (see [`create_table`](Self::create_table)) holding the
+    /// fixtures' API, client (its secret hashed) and grant
+    /// ([`fixture_directory_items`]), and returns its name.
+    ///
+    /// # Errors
+    /// When DynamoDB refuses.
+    pub async fn seeded_table(&self, prefix: &str) -> Result<String, HarnessError> {
+        let table = self.create_table(prefix).await?;
+        self.put_items(&table, fixture_directory_items()).await?;
+        Ok(table)
+    }
+
     /// Creates a `SIGN_VERIFY` KMS key of `spec` (`RSA_2048` or `ECC_NIST_P256`) and
     /// returns its key id.
     ///
@@ -334,4 +368,18 @@ fn http_post(port: u16, path: &str) -> std::io::Result<u16> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| std::io::Error::other("malformed HTTP response"))
+}
+
+/// The directory items of the fixtures (`m2m_core::testing::fixtures`): the API with
+/// its scopes, the client with its secret's hash, and the grant between them.
+pub fn fixture_directory_items() -> Vec<m2m_aws::dynamo::item::Item> {
+    use m2m_aws::dynamo::item;
+    use m2m_core::testing::fixtures::{
+        self, API, API_SCOPES, CLIENT_ID, CLIENT_SECRET, GRANTED_SCOPES,
+    };
+    vec![
+        item::api_to_item(&fixtures::api(API, API_SCOPES)),
+        item::client_to_item(&fixtures::client(CLIENT_ID, CLIENT_SECRET)),
+        item::grant_to_item(&fixtures::grant(CLIENT_ID, API, GRANTED_SCOPES)),
+    ]
 }

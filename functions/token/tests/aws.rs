@@ -30,21 +30,8 @@ fn aws() -> &'static LocalAws {
 
 /// A table holding the fixtures' API, client (secret hashed) and grant.
 async fn seeded_table() -> (String, aws_sdk_dynamodb::Client) {
-    let table = aws().create_table("token").await.unwrap();
+    let table = aws().seeded_table("token").await.unwrap();
     let dynamo = aws_sdk_dynamodb::Client::new(&aws().setup_sdk_config().await);
-    for item in [
-        item::api_to_item(&fixtures::api(API, API_SCOPES)),
-        item::client_to_item(&fixtures::client(CLIENT_ID, CLIENT_SECRET)),
-        item::grant_to_item(&fixtures::grant(CLIENT_ID, API, GRANTED_SCOPES)),
-    ] {
-        dynamo
-            .put_item()
-            .table_name(&table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .unwrap();
-    }
     (table, dynamo)
 }
 

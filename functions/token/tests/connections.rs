@@ -7,13 +7,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use aws_sdk_kms::types::KeySpec;
-use m2m_aws::dynamo::item;
 use m2m_aws::DynamoKeyRegistry;
 use m2m_aws::{DynamoDirectory, KmsSigner};
 use m2m_core::ports::NoHook;
-use m2m_core::testing::fixtures::{
-    self, API, API_SCOPES, CLIENT_ID, CLIENT_SECRET, GRANTED_SCOPES, ISSUER, NOW,
-};
+use m2m_core::testing::fixtures::{ISSUER, NOW};
 use m2m_testkit::event::fixture_token_request;
 use m2m_testkit::{local_sdk_config, ConnectionCounter, LocalAws};
 use token::{handle, App};
@@ -21,21 +18,7 @@ use token::{handle, App};
 #[tokio::test(flavor = "current_thread")]
 async fn warm_tokens_open_no_connection() {
     let aws = LocalAws::shared().expect("local AWS emulator");
-    let table = aws.create_table("conns").await.unwrap();
-    let setup = aws_sdk_dynamodb::Client::new(&aws.setup_sdk_config().await);
-    for item in [
-        item::api_to_item(&fixtures::api(API, API_SCOPES)),
-        item::client_to_item(&fixtures::client(CLIENT_ID, CLIENT_SECRET)),
-        item::grant_to_item(&fixtures::grant(CLIENT_ID, API, GRANTED_SCOPES)),
-    ] {
-        setup
-            .put_item()
-            .table_name(&table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .unwrap();
-    }
+    let table = aws.seeded_table("conns").await.unwrap();
     let key_id = aws.create_kms_key(KeySpec::Rsa2048).await.unwrap();
 
     // The function's clients, built once as in `main`, reach moto only through the proxy.

@@ -19,9 +19,7 @@ use m2m_aws::sdk::OPERATION_TIMEOUT;
 use m2m_aws::DynamoKeyRegistry;
 use m2m_aws::{DynamoDirectory, KmsSigner, LambdaHook};
 use m2m_core::ports::{ClaimsHook, NoHook};
-use m2m_core::testing::fixtures::{
-    self, API, API_SCOPES, CLIENT_ID, CLIENT_SECRET, GRANTED_SCOPES, ISSUER, NOW,
-};
+use m2m_core::testing::fixtures::{ISSUER, NOW};
 use m2m_testkit::event::fixture_token_request;
 use m2m_testkit::{local_sdk_config, Canned, CannedServer, LocalAws};
 use serde_json::Value;
@@ -47,21 +45,8 @@ struct World {
 
 impl World {
     async fn new() -> Self {
-        let table = aws().create_table("faults").await.unwrap();
+        let table = aws().seeded_table("faults").await.unwrap();
         let setup = aws_sdk_dynamodb::Client::new(&aws().setup_sdk_config().await);
-        for item in [
-            item::api_to_item(&fixtures::api(API, API_SCOPES)),
-            item::client_to_item(&fixtures::client(CLIENT_ID, CLIENT_SECRET)),
-            item::grant_to_item(&fixtures::grant(CLIENT_ID, API, GRANTED_SCOPES)),
-        ] {
-            setup
-                .put_item()
-                .table_name(&table)
-                .set_item(Some(item))
-                .send()
-                .await
-                .unwrap();
-        }
         let key_id = aws().create_kms_key(KeySpec::Rsa2048).await.unwrap();
         Self {
             table,

@@ -32,7 +32,6 @@ async fn concurrent_callers_no_server_errors() {
     support::capture_logs("token-load");
     let aws = LocalAws::shared().unwrap();
     let table = aws.create_table("load").await.unwrap();
-    let setup = aws_sdk_dynamodb::Client::new(&aws.setup_sdk_config().await);
     // Several clients, so the reuse cache does not turn every call into
     // the same cached answer.
     let clients: Vec<String> = (0..8).map(|i| format!("{CLIENT_ID}-{i}")).collect();
@@ -45,15 +44,7 @@ async fn concurrent_callers_no_server_errors() {
             GRANTED_SCOPES,
         )));
     }
-    for item in seed {
-        setup
-            .put_item()
-            .table_name(&table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .unwrap();
-    }
+    aws.put_items(&table, seed).await.unwrap();
     let key_id = aws.create_kms_key(KeySpec::Rsa2048).await.unwrap();
     let sdk = aws.sdk_config().await;
     let kms = aws_sdk_kms::Client::new(&sdk);

@@ -30,26 +30,24 @@ fn aws() -> &'static LocalAws {
     LocalAws::shared().expect("local AWS emulator")
 }
 
-async fn seeded_table(setup: &aws_sdk_dynamodb::Client, legacy_client: bool) -> String {
+async fn seeded_table(legacy_client: bool) -> String {
     let table = aws().create_table("policy").await.unwrap();
     let mut client = item::client_to_item(&fixtures::client(CLIENT_ID, CLIENT_SECRET));
     if legacy_client {
         // Written before the last-used map existed: the second UpdateItem path.
         client.remove(item::LAST_USED);
     }
-    for item in [
-        item::api_to_item(&fixtures::api(API, API_SCOPES)),
-        client,
-        item::grant_to_item(&fixtures::grant(CLIENT_ID, API, GRANTED_SCOPES)),
-    ] {
-        setup
-            .put_item()
-            .table_name(&table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .unwrap();
-    }
+    aws()
+        .put_items(
+            &table,
+            [
+                item::api_to_item(&fixtures::api(API, API_SCOPES)),
+                client,
+                item::grant_to_item(&fixtures::grant(CLIENT_ID, API, GRANTED_SCOPES)),
+            ],
+        )
+        .await
+        .unwrap();
     table
 }
 
@@ -68,7 +66,7 @@ async fn recorded_operations() -> RequestCounter {
     // 1. An empty registry: the fallback key (GetPublicKey), a reuse miss (Sign,
     //    PutItem), the first use of the secret on an item without the map (UpdateItem,
     //    twice), then a reuse hit.
-    let table = seeded_table(&setup, true).await;
+    let table = seeded_table(true).await;
     let fallback = aws().create_kms_key(KeySpec::Rsa2048).await.unwrap();
     let app = App {
         config: config.clone(),
@@ -112,7 +110,7 @@ async fn recorded_operations() -> RequestCounter {
     signer.refresh().await.unwrap();
 
     // 3. A claims hook (Lambda Invoke), on a fresh table with the current item layout.
-    let table = seeded_table(&setup, false).await;
+    let table = seeded_table(false).await;
     let server = CannedServer::start(Canned::lambda_invoke(r#"{"claims":{}}"#, None)).unwrap();
     let lambda = counter.lambda(&local_sdk_config(&server.endpoint()).await);
     let app = App {
