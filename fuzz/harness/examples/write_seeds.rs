@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use m2m_aws::items;
+use m2m_aws::dynamo::item;
 use m2m_core::basic::encode_basic;
 use m2m_core::model::{KeyStatus, SigningKey};
 use m2m_core::ports::Signer as _;
@@ -137,16 +137,16 @@ fn main() {
         retired_at: None,
     };
     let items = [
-        ("api", items::api_to_item(&api)),
+        ("api", item::api_to_item(&api)),
         (
             "auth0_api",
-            items::api_to_item(&fixtures::auth0_api(fixtures::API, &["a"])),
+            item::api_to_item(&fixtures::auth0_api(fixtures::API, &["a"])),
         ),
-        ("client", items::client_to_item(&client)),
-        ("grant", items::grant_to_item(&grant)),
+        ("client", item::client_to_item(&client)),
+        ("grant", item::grant_to_item(&grant)),
         (
             "signing_key",
-            items::signing_key_to_item(&signing_key).unwrap(),
+            item::signing_key_to_item(&signing_key).unwrap(),
         ),
     ];
     for (name, item) in items {

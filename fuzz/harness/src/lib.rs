@@ -18,10 +18,9 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
-use m2m_aws::items;
+use m2m_aws::dynamo::item;
 use m2m_core::basic::{decode_basic, encode_basic};
 use m2m_core::claims::{build_claims, merge_custom_claims, ClaimInput};
-use m2m_core::error::OAuthError;
 use m2m_core::hook::{HookResponse, RESERVED_CLAIMS};
 use m2m_core::http_response::{admit, token_http_response, ErrorAnswer, Refusal};
 use m2m_core::request::AuthMethod;
@@ -365,7 +364,7 @@ pub fn item_json(item: &HashMap<String, AttributeValue>) -> Value {
     Value::Object(item.iter().map(|(k, v)| (k.clone(), av(v))).collect())
 }
 
-/// Target `dynamo_item`: the strict item decoders of `m2m_aws::items` (API, client,
+/// Target `dynamo_item`: the strict item decoders of `m2m_aws::dynamo::item` (API, client,
 /// grant, signing key) on an arbitrary item given in DynamoDB's JSON wire form.
 ///
 /// Invariants: no panic; whatever decodes re-encodes to an item that decodes to the
@@ -377,44 +376,44 @@ pub fn dynamo_item(data: &[u8]) {
     let Some(item) = item(&json) else {
         return;
     };
-    let check_error = |e: &items::ItemError| {
+    let check_error = |e: &item::ItemError| {
         assert!(e.attribute.len() <= 64, "attribute path too long: {e}");
     };
-    match items::api_from_item(&item) {
+    match item::api_from_item(&item) {
         Ok(api) => assert_eq!(
-            items::api_from_item(&items::api_to_item(&api))
+            item::api_from_item(&item::api_to_item(&api))
                 .ok()
                 .as_ref(),
             Some(&api)
         ),
         Err(e) => check_error(&e),
     }
-    match items::client_from_item(&item) {
+    match item::client_from_item(&item) {
         Ok(client) => assert_eq!(
-            items::client_from_item(&items::client_to_item(&client))
+            item::client_from_item(&item::client_to_item(&client))
                 .ok()
                 .as_ref(),
             Some(&client)
         ),
         Err(e) => check_error(&e),
     }
-    match items::grant_from_item(&item) {
+    match item::grant_from_item(&item) {
         Ok(grant) => assert_eq!(
-            items::grant_from_item(&items::grant_to_item(&grant))
+            item::grant_from_item(&item::grant_to_item(&grant))
                 .ok()
                 .as_ref(),
             Some(&grant)
         ),
         Err(e) => check_error(&e),
     }
-    match items::signing_key_from_item(&item) {
+    match item::signing_key_from_item(&item) {
         Ok(key) => {
-            let encoded = match items::signing_key_to_item(&key) {
+            let encoded = match item::signing_key_to_item(&key) {
                 Ok(i) => i,
                 Err(e) => panic!("a decoded signing key does not encode: {e}"),
             };
             assert_eq!(
-                items::signing_key_from_item(&encoded).ok().as_ref(),
+                item::signing_key_from_item(&encoded).ok().as_ref(),
                 Some(&key)
             );
         }
