@@ -381,9 +381,7 @@ pub fn dynamo_item(data: &[u8]) {
     };
     match item::api_from_item(&item) {
         Ok(api) => assert_eq!(
-            item::api_from_item(&item::api_to_item(&api))
-                .ok()
-                .as_ref(),
+            item::api_from_item(&item::api_to_item(&api)).ok().as_ref(),
             Some(&api)
         ),
         Err(e) => check_error(&e),
