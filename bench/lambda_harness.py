@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 PREFIX = "/2018-06-01/runtime"
 FIXTURE = os.path.join(
     os.path.dirname(os.path.abspath(__file__)),
-    "..", "functions", "token", "tests", "fixtures", "apigw_v2_token_form.json",
+    "..", "crates", "testkit", "fixtures", "apigw_v2_token_form.json",
 )
 
 

@@ -5,17 +5,7 @@
 
 mod common;
 
-use common::{Stack, T0};
-use serde_json::Value;
-
-fn key<'a>(list: &'a Value, kid: &str) -> &'a Value {
-    list["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == kid)
-        .unwrap()
-}
+use common::{key, Stack, T0};
 
 #[tokio::test]
 async fn key_rotation_waits_for_jwks_cache_and_retires_previous() {

@@ -7,20 +7,11 @@
 mod common;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::{Stack, API, T0};
+use common::{key, Stack, API, T0};
 use m2m_aws::{dynamo::item, AdminStore};
 use m2m_core::model::{Client, ClientStatus, Grant};
 use m2m_core::types::{Audience, ClientId, ScopeSet};
 use serde_json::Value;
-
-fn key<'a>(list: &'a Value, kid: &str) -> &'a Value {
-    list["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == kid)
-        .unwrap()
-}
 
 #[tokio::test]
 async fn keys_revoke_unpublishes_and_promotes_pending() {

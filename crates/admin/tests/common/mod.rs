@@ -264,3 +264,13 @@ pub async fn get_token(
     let body = serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null);
     (response.status().as_u16(), body)
 }
+
+/// The entry for `kid` in a `keys list --json` answer.
+pub fn key<'a>(list: &'a serde_json::Value, kid: &str) -> &'a serde_json::Value {
+    list["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid)
+        .unwrap()
+}
