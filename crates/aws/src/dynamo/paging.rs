@@ -9,35 +9,35 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_async::future::pagination_stream::PaginationStream;
 use m2m_core::error::PortError;
 
+use crate::dynamo::item::Item;
 use crate::sdk::error::port_error;
 
-/// Reads every page of `pages`, handing each to `take`; `what` names the call in
-/// errors.
+/// Every item of every page of `pages` (`items` picks a page's items); `what` names
+/// the call in errors.
 ///
 /// # Errors
-/// The SDK's error as a [`PortError`], `take`'s error, or a refusal once more than
-/// `max_pages` pages arrive.
-pub(crate) async fn each_page<P, E, R, X>(
+/// The SDK's error as a [`PortError`], or a refusal once more than `max_pages` pages
+/// arrive.
+pub(crate) async fn all_items<P, E, R>(
     mut pages: PaginationStream<Result<P, SdkError<E, R>>>,
     max_pages: usize,
     what: &str,
-    mut take: impl FnMut(P) -> Result<(), X>,
-) -> Result<(), X>
+    items: impl Fn(P) -> Option<Vec<Item>>,
+) -> Result<Vec<Item>, PortError>
 where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
     R: Debug + Send + Sync + 'static,
-    X: From<PortError>,
 {
+    let mut found = Vec::new();
     let mut read = 0;
     while let Some(page) = pages.try_next().await.map_err(|e| port_error(what, e))? {
         read += 1;
         if read > max_pages {
             return Err(PortError::refused(format!(
                 "{what}: the listing spans more than {max_pages} pages"
-            ))
-            .into());
+            )));
         }
-        take(page)?;
+        found.extend(items(page).unwrap_or_default());
     }
-    Ok(())
+    Ok(found)
 }

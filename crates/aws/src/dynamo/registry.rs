@@ -17,7 +17,7 @@ use m2m_core::types::Kid;
 
 use crate::dynamo::batch::batch_get_consistent;
 use crate::dynamo::item;
-use crate::dynamo::paging::each_page;
+use crate::dynamo::paging::all_items;
 
 /// Upper bound on `Query` pages (each up to 1 MB, roughly a thousand keys). A registry
 /// holds a handful of keys; more pages than this means something is wrong, and a
@@ -72,22 +72,20 @@ impl DynamoKeyRegistry {
             .set_limit(self.page_size)
             .into_paginator()
             .send();
-        let mut keys = Vec::new();
-        each_page(
+        all_items(
             pages,
             MAX_REGISTRY_PAGES,
             "DynamoDB Query (key registry)",
-            |page| {
-                for found in page.items.unwrap_or_default() {
-                    keys.push(item::signing_key_from_item(&found).map_err(|e| {
-                        PortError::malformed("malformed signing key in the registry").with_source(e)
-                    })?);
-                }
-                Ok::<_, PortError>(())
-            },
+            |page| page.items,
         )
-        .await?;
-        Ok(keys)
+        .await?
+        .iter()
+        .map(|found| {
+            item::signing_key_from_item(found).map_err(|e| {
+                PortError::malformed("malformed signing key in the registry").with_source(e)
+            })
+        })
+        .collect()
     }
 }
 

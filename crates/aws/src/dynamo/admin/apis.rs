@@ -6,8 +6,8 @@ use m2m_core::model::{Api, Grant};
 use m2m_core::types::{Audience, ClientId};
 
 use crate::dynamo::admin::{
-    each_page, item_version, n, version_condition, AdminStore, Condition, StoreError, Versioned,
-    MAX_PAGES, MAX_TRANSACTION_ITEMS, VERSION,
+    item_version, n, version_condition, AdminStore, Condition, StoreError, Versioned,
+    MAX_TRANSACTION_ITEMS, VERSION,
 };
 use crate::dynamo::item::{self, ItemError, SK};
 
@@ -100,21 +100,13 @@ impl AdminStore {
             .expression_attribute_values(":sk", sk)
             .into_paginator()
             .send();
-        let mut grants = Vec::new();
-        each_page(
+        Self::grants_of(
             pages,
-            MAX_PAGES,
             "DynamoDB Scan (grants of an API)",
-            |page| {
-                for found in page.items.unwrap_or_default() {
-                    grants.push(item::grant_from_item(&found)?);
-                }
-                Ok::<_, StoreError>(())
-            },
+            |page| page.items,
+            |a, b| a.client_id.cmp(&b.client_id),
         )
-        .await?;
-        grants.sort_by(|a, b| a.client_id.cmp(&b.client_id));
-        Ok(grants)
+        .await
     }
 
     /// Deletes `grants` (each bumping its client's version), then the API (conditional

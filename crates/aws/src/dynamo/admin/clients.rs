@@ -7,8 +7,7 @@ use m2m_core::model::{Client, Grant};
 use m2m_core::types::{Audience, ClientId};
 
 use crate::dynamo::admin::{
-    build, each_page, n, s, AdminStore, Condition, StoreError, MAX_PAGES, MAX_TRANSACTION_ITEMS,
-    VERSION,
+    build, n, s, AdminStore, Condition, StoreError, MAX_TRANSACTION_ITEMS, VERSION,
 };
 use crate::dynamo::item::{self, LAST_USED, PK, SK};
 
@@ -45,21 +44,13 @@ impl AdminStore {
             .expression_attribute_values(":grant", s("GRANT#"))
             .into_paginator()
             .send();
-        let mut grants = Vec::new();
-        each_page(
+        Self::grants_of(
             pages,
-            MAX_PAGES,
             "DynamoDB Query (grants of a client)",
-            |page| {
-                for found in page.items.unwrap_or_default() {
-                    grants.push(item::grant_from_item(&found)?);
-                }
-                Ok::<_, StoreError>(())
-            },
+            |page| page.items,
+            |a, b| a.audience.cmp(&b.audience),
         )
-        .await?;
-        grants.sort_by(|a, b| a.audience.cmp(&b.audience));
-        Ok(grants)
+        .await
     }
 
     /// Every client, sorted by id.

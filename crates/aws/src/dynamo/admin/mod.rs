@@ -21,11 +21,12 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client as DynamoClient;
 use m2m_core::error::PortError;
+use m2m_core::model::Grant;
 use m2m_core::types::ClientId;
 
 use crate::dynamo::item::attr::{n, s};
 
-pub(crate) use crate::dynamo::paging::each_page;
+pub(crate) use crate::dynamo::paging::all_items;
 
 mod apis;
 mod clients;
@@ -170,6 +171,29 @@ impl AdminStore {
     }
 
     /// A strongly consistent `GetItem`.
+    /// Every grant among `pages` (a `Query` or `Scan` with the SDK's paginator), sorted
+    /// by `order`.
+    pub(crate) async fn grants_of<P, E, R>(
+        pages: aws_smithy_async::future::pagination_stream::PaginationStream<
+            Result<P, SdkError<E, R>>,
+        >,
+        what: &str,
+        items: impl Fn(P) -> Option<Vec<Item>>,
+        order: impl Fn(&Grant, &Grant) -> std::cmp::Ordering,
+    ) -> Result<Vec<Grant>, StoreError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        let mut grants = all_items(pages, MAX_PAGES, what, items)
+            .await?
+            .iter()
+            .map(item::grant_from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        grants.sort_by(order);
+        Ok(grants)
+    }
+
     pub(crate) async fn get(&self, key: Item) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
@@ -196,13 +220,12 @@ impl AdminStore {
             .expression_attribute_values(":kind", s(kind))
             .into_paginator()
             .send();
-        let mut found = Vec::new();
-        each_page(pages, MAX_PAGES, "DynamoDB Query (ByKind)", |page| {
-            found.extend(page.items.unwrap_or_default());
-            Ok::<_, StoreError>(())
-        })
-        .await?;
-        Ok(found)
+        Ok(
+            all_items(pages, MAX_PAGES, "DynamoDB Query (ByKind)", |page| {
+                page.items
+            })
+            .await?,
+        )
     }
 
     /// Sends one transaction; a cancelled one becomes [`StoreError::Conflict`] naming the
