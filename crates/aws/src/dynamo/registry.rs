@@ -72,20 +72,8 @@ impl DynamoKeyRegistry {
             .set_limit(self.page_size)
             .into_paginator()
             .send();
-        all_items(
-            pages,
-            MAX_REGISTRY_PAGES,
-            "DynamoDB Query (key registry)",
-            |page| page.items,
-        )
-        .await?
-        .iter()
-        .map(|found| {
-            item::signing_key_from_item(found).map_err(|e| {
-                PortError::malformed("malformed signing key in the registry").with_source(e)
-            })
-        })
-        .collect()
+        let what = "DynamoDB Query (key registry)";
+        decode_keys(&all_items(pages, MAX_REGISTRY_PAGES, what, |page| page.items).await?)
     }
 }
 
@@ -106,14 +94,18 @@ impl KeyRegistry for DynamoKeyRegistry {
     async fn read_consistent(&self, kids: &[Kid]) -> Result<Vec<SigningKey>, PortError> {
         let keys = kids.iter().map(item::signing_key_key).collect();
         let what = "DynamoDB BatchGetItem (key registry)";
-        batch_get_consistent(&self.client, &self.table, keys, what)
-            .await?
-            .iter()
-            .map(|found| {
-                item::signing_key_from_item(found).map_err(|e| {
-                    PortError::malformed("malformed signing key in the registry").with_source(e)
-                })
-            })
-            .collect()
+        decode_keys(&batch_get_consistent(&self.client, &self.table, keys, what).await?)
     }
+}
+
+/// Decodes key items strictly: a malformed key is an error, never skipped.
+fn decode_keys(items: &[item::Item]) -> Result<Vec<SigningKey>, PortError> {
+    items
+        .iter()
+        .map(|found| {
+            item::signing_key_from_item(found).map_err(|e| {
+                PortError::malformed("malformed signing key in the registry").with_source(e)
+            })
+        })
+        .collect()
 }
