@@ -1,0 +1,12 @@
+//! The operator rules of m2m-auth as use cases: registering APIs and clients, grants,
+//! secret rotation with grace, the signing-key lifecycle and customer (organization)
+//! offboarding. `m2m-admin` renders their results on a terminal and the management
+//! API as JSON; neither holds a rule of its own.
+//!
+//! Storage is the [`AdminStore`] port (DynamoDB in `m2m-aws`, in memory in
+//! [`testing`]); key material is the [`KeyVault`] port (KMS). Time is a parameter.
+#![deny(missing_docs)]
+
+pub mod store;
+
+pub use store::{AdminStore, ClientFilter, Cursor, Page, StoreError, Versioned, MAX_PAGE};

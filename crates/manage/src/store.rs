@@ -1,0 +1,215 @@
+//! The port the operator rules need from storage: reads, paged listings and
+//! conditional writes of APIs, clients, grants and signing keys.
+//!
+//! The conditional-write contract every adapter keeps (DynamoDB in `m2m-aws`, the
+//! in-memory fake in [`crate::testing`]):
+//! - every write names the version it read (`expected`) and fails with
+//!   [`StoreError::Conflict`], changing nothing, when the stored version differs or the
+//!   item is gone; a successful write stores `expected + 1`;
+//! - a client's version is bumped by every write to the client **or its grants**, an
+//!   API's by every write to it or to a grant on it, so a delete conditional on the
+//!   version read can never race a grant into an orphan;
+//! - multi-item writes are all or nothing.
+
+use std::future::Future;
+
+use m2m_core::error::PortError;
+use m2m_core::model::{Api, Client, Grant, KeyStatus, SigningKey};
+use m2m_core::types::{Audience, ClientId, Kid, OrgId};
+
+/// A value with the `version` its item carried when read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Versioned<T> {
+    /// The decoded value.
+    pub value: T,
+    /// The item's version (0 when the item predates versioning).
+    pub version: u64,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write found the store other than expected (an item exists that
+    /// should not, is gone, or changed since it was read); the write changed nothing.
+    /// Names what the failed condition was about, e.g. `client c-1`.
+    #[error("the condition on {0} failed: it was changed or removed concurrently")]
+    Conflict(String),
+    /// The store (the table) does not exist.
+    #[error("table {0} does not exist")]
+    TableMissing(String),
+    /// A stored item could not be decoded; the message names the item and attribute.
+    #[error("{0}")]
+    Malformed(String),
+    /// A listing cursor that this store did not hand out (or not for this filter).
+    #[error("the cursor is not one this listing handed out")]
+    InvalidCursor,
+    /// The backend failed or could not be reached.
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// Which clients a listing returns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientFilter {
+    /// Only the clients of this organization (read through an index, never a scan).
+    pub org: Option<OrgId>,
+}
+
+/// One page of a listing: at most the requested number of items, and the opaque
+/// cursor that continues after the last one (`None` on the last page).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The items, in the listing's order.
+    pub items: Vec<T>,
+    /// Where the next page starts; `None` when there is none.
+    pub next: Option<Cursor>,
+}
+
+/// An opaque position in a listing, handed back by a caller to continue it. Adapters
+/// encode their own position (a DynamoDB `LastEvaluatedKey`) and refuse one they did
+/// not write, or written for another filter, with [`StoreError::InvalidCursor`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Cursor(pub String);
+
+/// Largest page a listing returns.
+pub const MAX_PAGE: usize = 100;
+
+/// Storage for the operator rules. Every write is conditional (see the module docs).
+pub trait AdminStore: Send + Sync {
+    /// The API `identifier`, with its version.
+    fn get_api(
+        &self,
+        identifier: &Audience,
+    ) -> impl Future<Output = Result<Option<Versioned<Api>>, StoreError>> + Send;
+    /// Every API, sorted by identifier.
+    fn list_apis(&self) -> impl Future<Output = Result<Vec<Versioned<Api>>, StoreError>> + Send;
+    /// Creates an API; [`StoreError::Conflict`] if its identifier is taken.
+    fn create_api(&self, api: &Api) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Replaces an API, conditional on its version still being `expected`.
+    fn replace_api(
+        &self,
+        api: &Api,
+        expected: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Replaces an API (conditional on `expected`) after rewriting `grants` (each
+    /// conditional on still existing, bumping its client's version): used when scopes
+    /// leave the API and the grants holding them. Grants first, the API last.
+    fn replace_api_with_grants(
+        &self,
+        api: &Api,
+        expected: u64,
+        grants: &[Grant],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Every grant on the API `identifier`.
+    fn grants_for_api(
+        &self,
+        identifier: &Audience,
+    ) -> impl Future<Output = Result<Vec<Grant>, StoreError>> + Send;
+    /// Deletes `grants` (each bumping its client's version), then the API
+    /// (conditional on `expected`), the API last.
+    fn delete_api(
+        &self,
+        identifier: &Audience,
+        expected: u64,
+        grants: &[Grant],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The client `id` (strongly consistent); its `version` is the stored one.
+    fn get_client(
+        &self,
+        id: &ClientId,
+    ) -> impl Future<Output = Result<Option<Client>, StoreError>> + Send;
+    /// The grants of client `id`, sorted by API.
+    fn client_grants(
+        &self,
+        id: &ClientId,
+    ) -> impl Future<Output = Result<Vec<Grant>, StoreError>> + Send;
+    /// One page of clients matching `filter`, sorted by client id, at most `limit`
+    /// (1..=[`MAX_PAGE`]) long, starting after `after`.
+    fn list_clients(
+        &self,
+        filter: &ClientFilter,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page<Client>, StoreError>> + Send;
+    /// Creates `client` with `grants`, all or nothing: [`StoreError::Conflict`] if the
+    /// id is taken or an API's version is no longer the one given beside its grant
+    /// (each grant bumps its API's version).
+    fn create_client(
+        &self,
+        client: &Client,
+        grants: &[(Grant, u64)],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Writes `client` over the stored one, conditional on the stored version being
+    /// `expected` (`client.version` is `expected + 1`).
+    fn replace_client(
+        &self,
+        client: &Client,
+        expected: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Deletes the client and `grants` in one write, conditional on `expected`.
+    fn delete_client(
+        &self,
+        id: &ClientId,
+        expected: u64,
+        grants: &[Grant],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Writes `grant` (new or replacing), bumping its client's version from
+    /// `client_version` and its API's from `api_version`, in one write.
+    fn put_grant(
+        &self,
+        grant: &Grant,
+        client_version: u64,
+        api_version: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Deletes the grant of `client_id` on `audience`, bumping the client's version
+    /// from `client_version`.
+    fn delete_grant(
+        &self,
+        client_id: &ClientId,
+        audience: &Audience,
+        client_version: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every signing key, oldest first.
+    fn list_keys(&self) -> impl Future<Output = Result<Vec<SigningKey>, StoreError>> + Send;
+    /// The key `kid`.
+    fn get_key(
+        &self,
+        kid: &Kid,
+    ) -> impl Future<Output = Result<Option<SigningKey>, StoreError>> + Send;
+    /// Registers a new key; [`StoreError::Conflict`] if the kid is taken.
+    fn create_key(&self, key: &SigningKey)
+        -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// In one write: `kid` goes from `from` to `active` and every key in `previous`
+    /// from `active` to `retired`, conditional on every status.
+    fn activate_key(
+        &self,
+        kid: &Kid,
+        from: KeyStatus,
+        previous: &[Kid],
+        now: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// `kid` goes from `from` to `retired`.
+    fn retire_key(
+        &self,
+        kid: &Kid,
+        from: KeyStatus,
+        now: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// `kid` goes from `from` to `revoked` and, in the same write, `promote` (pending)
+    /// to `active`.
+    fn revoke_key(
+        &self,
+        kid: &Kid,
+        from: KeyStatus,
+        promote: Option<&Kid>,
+        now: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Deletes the retired key `kid`, conditional on its retirement time.
+    fn delete_key(
+        &self,
+        kid: &Kid,
+        retired_at: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
