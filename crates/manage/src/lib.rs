@@ -9,4 +9,7 @@
 
 pub mod store;
 
-pub use store::{AdminStore, ClientFilter, Cursor, Page, StoreError, Versioned, MAX_PAGE};
+pub use store::{
+    AdminStore, Claim, ClientFilter, Cursor, IdempotencyClaim, Page, StoreError, Versioned,
+    MAX_PAGE,
+};

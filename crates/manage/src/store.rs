@@ -71,6 +71,41 @@ pub struct Page<T> {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Cursor(pub String);
 
+/// A caller's claim on an idempotency key (the `Idempotency-Key` of a creating call):
+/// the first request to claim a key performs the creation, a retry finds the claim.
+/// Keyed by a hash of the caller's principal and key, so no caller sees another's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyClaim {
+    /// Hex SHA-256 of principal and key: the record's identity.
+    pub key: String,
+    /// Hex SHA-256 of the request (method, path, body): a retry must match it.
+    pub fingerprint: String,
+    /// The time of the claim, Unix seconds.
+    pub now: u64,
+    /// A claim made before this time and never completed belongs to a request that
+    /// can no longer be running (it outlived the function's timeout): it may be taken
+    /// over.
+    pub stale_before: u64,
+    /// When the record may be forgotten (the table's TTL deletes it); an expired record
+    /// counts as absent.
+    pub expires_at: u64,
+}
+
+/// What claiming an idempotency key found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// The key was free (or its record expired or stale): the caller performs the
+    /// creation, then completes or releases the claim.
+    Claimed,
+    /// Another request holds the key.
+    Held {
+        /// That request's fingerprint.
+        fingerprint: String,
+        /// What it created (an identifier, never a secret), once completed.
+        result: Option<String>,
+    },
+}
+
 /// Largest page a listing returns.
 pub const MAX_PAGE: usize = 100;
 
@@ -211,5 +246,28 @@ pub trait AdminStore: Send + Sync {
         &self,
         kid: &Kid,
         retired_at: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Claims an idempotency key: a conditional write that succeeds when no live
+    /// record holds the key (absent, expired, or claimed before `stale_before` and never
+    /// completed); otherwise returns the holder's record.
+    fn claim_idempotency(
+        &self,
+        claim: &IdempotencyClaim,
+    ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
+    /// Records what the claimed request created (`result`, an identifier), conditional
+    /// on the record still carrying `fingerprint`.
+    fn complete_idempotency(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        result: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Drops an uncompleted claim (the creation failed), conditional on `fingerprint`,
+    /// so a retry may try again at once.
+    fn release_idempotency(
+        &self,
+        key: &str,
+        fingerprint: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
