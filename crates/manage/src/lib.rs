@@ -4,11 +4,26 @@
 //! API as JSON; neither holds a rule of its own.
 //!
 //! Storage is the [`AdminStore`] port (DynamoDB in `m2m-aws`, in memory in
-//! [`testing`]); key material is the [`KeyVault`] port (KMS). Time is a parameter.
+//! `testing`); key material is the [`keys::KeyVault`] port (KMS). Time is a parameter.
 #![deny(missing_docs)]
 
+pub mod apis;
+pub mod clients;
+pub mod error;
+pub mod grants;
+pub mod idempotency;
+pub mod keys;
+mod operator;
+pub mod orgs;
+pub mod retry;
+pub mod secrets;
 pub mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
+pub use error::{ManageError, Refusal, Target};
+pub use operator::Operator;
+pub use retry::Backoff;
 pub use store::{
     AdminStore, Claim, ClientFilter, Cursor, IdempotencyClaim, Page, StoreError, Versioned,
     MAX_PAGE,

@@ -1,0 +1,357 @@
+//! Clients: one per customer backend. Registered with their organization, metadata
+//! and grants in one all-or-nothing write, with a server-generated secret shown once
+//! (only its hash is kept, DESIGN.md "Directory"); read, listed page by page, changed,
+//! disabled, enabled and deleted (with their grants, in one write).
+
+use std::collections::BTreeMap;
+
+use m2m_core::model::{Client, ClientStatus, Grant};
+use m2m_core::secret::{generate_secret, stored_secret};
+use m2m_core::types::{Audience, ClientId, ClientSecret, OrgId, ScopeSet};
+use rand::distributions::Alphanumeric;
+use rand::rngs::OsRng;
+use rand::Rng as _;
+
+use crate::apis::{check_version, mismatch};
+use crate::error::{no_client, ManageError, Target};
+use crate::grants::undefined_scopes;
+use crate::operator::Operator;
+use crate::retry::Retry;
+use crate::store::{AdminStore, ClientFilter, Cursor, Page, StoreError, MAX_PAGE};
+
+/// Characters in a generated client id: alphanumeric, ~143 bits, never starting with a
+/// dash (safe as a command-line argument) and safe in HTTP Basic credentials.
+const CLIENT_ID_LEN: usize = 24;
+/// Longest client name, characters.
+pub const MAX_NAME_LEN: usize = 200;
+/// Most metadata entries on one client (it travels to the claims hook on every token).
+pub const MAX_METADATA_ENTRIES: usize = 50;
+/// Longest metadata key or value, characters.
+pub const MAX_METADATA_LEN: usize = 256;
+/// Most grants created with a client in one write (one transaction of at most 100
+/// actions: the client, and per grant the grant and its API's version).
+pub const MAX_GRANTS_AT_CREATE: usize = 49;
+
+/// A client to register.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NewClient {
+    /// Its name.
+    pub name: String,
+    /// Its organization (customer).
+    pub org_id: Option<OrgId>,
+    /// Operator metadata, passed to the claims hook.
+    pub metadata: BTreeMap<String, String>,
+    /// Grants: scopes of APIs, each defined by its API.
+    pub grants: Vec<(Audience, ScopeSet)>,
+}
+
+/// A registered client with the secret to show its owner once.
+#[derive(Debug)]
+pub struct Created {
+    /// The client as stored.
+    pub client: Client,
+    /// Its grants.
+    pub grants: Vec<Grant>,
+    /// The secret: shown once, never stored.
+    pub secret: ClientSecret,
+}
+
+/// A change to a client's name and metadata.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientChange {
+    /// A new name.
+    pub name: Option<String>,
+    /// A JSON merge patch (RFC 7396) of the metadata: a value sets the key, `None`
+    /// removes it, keys not named are kept.
+    pub metadata: BTreeMap<String, Option<String>>,
+}
+
+fn new_client_id() -> ClientId {
+    ClientId::new(
+        OsRng
+            .sample_iter(&Alphanumeric)
+            .take(CLIENT_ID_LEN)
+            .map(char::from)
+            .collect::<String>(),
+    )
+}
+
+fn validate_name(name: &str) -> Result<(), ManageError> {
+    if name.trim().is_empty() {
+        return Err(ManageError::Invalid(
+            "the client name must not be empty".into(),
+        ));
+    }
+    if name.chars().count() > MAX_NAME_LEN {
+        return Err(ManageError::Invalid(format!(
+            "the client name must be at most {MAX_NAME_LEN} characters"
+        )));
+    }
+    Ok(())
+}
+
+fn validate_metadata(metadata: &BTreeMap<String, String>) -> Result<(), ManageError> {
+    if metadata.len() > MAX_METADATA_ENTRIES {
+        return Err(ManageError::Invalid(format!(
+            "a client holds at most {MAX_METADATA_ENTRIES} metadata entries"
+        )));
+    }
+    for (k, v) in metadata {
+        if k.is_empty()
+            || k.chars().count() > MAX_METADATA_LEN
+            || v.chars().count() > MAX_METADATA_LEN
+        {
+            return Err(ManageError::Invalid(format!(
+                "metadata keys must be 1 to {MAX_METADATA_LEN} characters and values at most {MAX_METADATA_LEN}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl<S: AdminStore> Operator<S> {
+    /// Registers a client with its grants in one write and a fresh secret (its hash
+    /// stored, the secret returned once). An organization given as blank is none.
+    ///
+    /// # Errors
+    /// [`ManageError::Invalid`], [`ManageError::NotFound`] for an unknown API,
+    /// [`ManageError::UndefinedScopes`], [`ManageError::KeptChanging`].
+    pub async fn create_client(&self, new: NewClient, now: u64) -> Result<Created, ManageError> {
+        validate_name(&new.name)?;
+        validate_metadata(&new.metadata)?;
+        if new.grants.len() > MAX_GRANTS_AT_CREATE {
+            return Err(ManageError::Invalid(format!(
+                "at most {MAX_GRANTS_AT_CREATE} grants can be given at creation; add more afterwards"
+            )));
+        }
+        let mut wanted: BTreeMap<Audience, ScopeSet> = BTreeMap::new();
+        for (api, scopes) in new.grants {
+            let entry = wanted.entry(api).or_default();
+            for s in scopes.iter() {
+                entry.insert(s.clone());
+            }
+        }
+        let secret = generate_secret();
+        let mut client = Client {
+            id: new_client_id(),
+            name: new.name,
+            org_id: new.org_id.filter(|o| !o.as_str().trim().is_empty()),
+            status: ClientStatus::Active,
+            metadata: new.metadata,
+            secrets: vec![stored_secret(&secret, now, None)],
+            version: 1,
+        };
+        let mut retry = Retry::new(self.backoff);
+        loop {
+            let mut grants = Vec::with_capacity(wanted.len());
+            for (audience, scopes) in &wanted {
+                let api = self.api(audience).await?;
+                undefined_scopes(audience, scopes, &api.value.scopes)?;
+                grants.push((
+                    Grant {
+                        client_id: client.id.clone(),
+                        audience: audience.clone(),
+                        scopes: scopes.clone(),
+                    },
+                    api.version,
+                ));
+            }
+            match self.store.create_client(&client, &grants).await {
+                Ok(()) => {
+                    return Ok(Created {
+                        client,
+                        grants: grants.into_iter().map(|(g, _)| g).collect(),
+                        secret,
+                    })
+                }
+                Err(StoreError::Conflict(_)) => {
+                    retry.again(|| format!("client {}", client.id)).await?;
+                    // An API changed since it was read (read it again) or, against all
+                    // odds, the random 143-bit id was taken: draw a fresh one either way.
+                    client.id = new_client_id();
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The client `id`.
+    ///
+    /// # Errors
+    /// [`ManageError::NotFound`].
+    pub async fn client(&self, id: &ClientId) -> Result<Client, ManageError> {
+        self.store
+            .get_client(id)
+            .await?
+            .ok_or_else(|| no_client(id))
+    }
+
+    /// The client `id` with its grants.
+    ///
+    /// # Errors
+    /// [`ManageError::NotFound`].
+    pub async fn client_with_grants(
+        &self,
+        id: &ClientId,
+    ) -> Result<(Client, Vec<Grant>), ManageError> {
+        let client = self.client(id).await?;
+        let grants = self.store.client_grants(id).await?;
+        Ok((client, grants))
+    }
+
+    /// One page of clients (of one organization when `filter.org`), sorted by id.
+    ///
+    /// # Errors
+    /// [`ManageError::Invalid`] for a limit outside 1..=[`MAX_PAGE`] or a foreign
+    /// cursor.
+    pub async fn clients(
+        &self,
+        filter: &ClientFilter,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page<Client>, ManageError> {
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(ManageError::Invalid(format!(
+                "the page size must be 1 to {MAX_PAGE}"
+            )));
+        }
+        Ok(self.store.list_clients(filter, after, limit).await?)
+    }
+
+    /// Every client matching `filter`, read page by page.
+    ///
+    /// # Errors
+    /// As the store.
+    pub async fn all_clients(&self, filter: &ClientFilter) -> Result<Vec<Client>, ManageError> {
+        let mut all = Vec::new();
+        let mut after: Option<Cursor> = None;
+        loop {
+            let page = self.clients(filter, after.as_ref(), MAX_PAGE).await?;
+            all.extend(page.items);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// Reads client `id`, applies `change` and writes it back conditional on the version
+    /// read (bumping it). With `expected`, the stored version must be that one
+    /// (optimistic concurrency for a caller holding an `ETag`); without, a concurrent
+    /// change is met by reading again and re-applying `change`, with backoff.
+    ///
+    /// # Errors
+    /// What `change` returns, [`ManageError::NotFound`], [`ManageError::VersionMismatch`],
+    /// [`ManageError::KeptChanging`].
+    pub async fn mutate_client<T>(
+        &self,
+        id: &ClientId,
+        expected: Option<u64>,
+        mut change: impl FnMut(&mut Client) -> Result<T, ManageError>,
+    ) -> Result<(Client, T), ManageError> {
+        let mut retry = Retry::new(self.backoff);
+        loop {
+            let current = self.client(id).await?;
+            check_version(Target::Client(id.clone()), expected, current.version)?;
+            let mut next = current.clone();
+            let out = change(&mut next)?;
+            next.version = current.version.saturating_add(1);
+            match self.store.replace_client(&next, current.version).await {
+                Ok(()) => return Ok((next, out)),
+                Err(StoreError::Conflict(_)) if expected.is_some() => {
+                    return Err(mismatch(
+                        Target::Client(id.clone()),
+                        expected,
+                        current.version,
+                    ))
+                }
+                Err(StoreError::Conflict(_)) => retry.again(|| format!("client {id}")).await?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Changes a client's name and metadata.
+    ///
+    /// # Errors
+    /// As [`Self::mutate_client`]; [`ManageError::Invalid`] for a bad name or metadata.
+    pub async fn update_client(
+        &self,
+        id: &ClientId,
+        change: &ClientChange,
+        expected: Option<u64>,
+    ) -> Result<Client, ManageError> {
+        if let Some(name) = &change.name {
+            validate_name(name)?;
+        }
+        let (client, ()) = self
+            .mutate_client(id, expected, |c| {
+                if let Some(name) = &change.name {
+                    c.name.clone_from(name);
+                }
+                for (k, v) in &change.metadata {
+                    match v {
+                        Some(v) => {
+                            c.metadata.insert(k.clone(), v.clone());
+                        }
+                        None => {
+                            c.metadata.remove(k);
+                        }
+                    }
+                }
+                validate_metadata(&c.metadata)
+            })
+            .await?;
+        Ok(client)
+    }
+
+    /// Disables or enables client `id`. A disabled client gets no token (and no reused
+    /// one: the version bump changes the reuse cache's key).
+    ///
+    /// # Errors
+    /// As [`Self::mutate_client`].
+    pub async fn set_client_status(
+        &self,
+        id: &ClientId,
+        status: ClientStatus,
+        expected: Option<u64>,
+    ) -> Result<Client, ManageError> {
+        let (client, ()) = self
+            .mutate_client(id, expected, |c| {
+                c.status = status;
+                Ok(())
+            })
+            .await?;
+        Ok(client)
+    }
+
+    /// Deletes client `id` and its grants in one write; returns the grants deleted.
+    ///
+    /// # Errors
+    /// [`ManageError::NotFound`], [`ManageError::VersionMismatch`],
+    /// [`ManageError::KeptChanging`].
+    pub async fn delete_client(
+        &self,
+        id: &ClientId,
+        expected: Option<u64>,
+    ) -> Result<Vec<Grant>, ManageError> {
+        let mut retry = Retry::new(self.backoff);
+        loop {
+            let client = self.client(id).await?;
+            check_version(Target::Client(id.clone()), expected, client.version)?;
+            let grants = self.store.client_grants(id).await?;
+            match self.store.delete_client(id, client.version, &grants).await {
+                Ok(()) => return Ok(grants),
+                Err(StoreError::Conflict(_)) if expected.is_some() => {
+                    return Err(mismatch(
+                        Target::Client(id.clone()),
+                        expected,
+                        client.version,
+                    ))
+                }
+                Err(StoreError::Conflict(_)) => retry.again(|| format!("client {id}")).await?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}

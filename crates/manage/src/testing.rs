@@ -1,0 +1,587 @@
+//! In-memory fakes of the [`AdminStore`] and [`KeyVault`] ports, keeping the same
+//! conditional-write contract as the DynamoDB adapter, with conflicts that tests can
+//! inject to play a concurrent writer.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use m2m_core::error::PortError;
+use m2m_core::model::{Alg, Api, Client, Grant, KeyStatus, SigningKey};
+use m2m_core::testing::SoftwareSigner;
+use m2m_core::types::{Audience, ClientId, Kid};
+
+use crate::keys::{KeyVault, VaultKey};
+use crate::store::{
+    AdminStore, Claim, ClientFilter, Cursor, IdempotencyClaim, Page, StoreError, Versioned,
+    MAX_PAGE,
+};
+
+#[derive(Clone, Debug)]
+struct Record {
+    fingerprint: String,
+    claimed_at: u64,
+    expires_at: u64,
+    result: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    apis: BTreeMap<Audience, Versioned<Api>>,
+    clients: BTreeMap<ClientId, Client>,
+    grants: BTreeMap<(ClientId, Audience), Grant>,
+    keys: Vec<SigningKey>,
+    idempotency: BTreeMap<String, Record>,
+    conflicts: usize,
+    writes: usize,
+}
+
+/// An [`AdminStore`] in memory.
+#[derive(Debug, Default)]
+pub struct InMemoryAdminStore {
+    state: Mutex<State>,
+}
+
+fn conflict(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Conflict(what.to_string())
+}
+
+impl InMemoryAdminStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Makes the next `n` writes fail with a conflict and change nothing, as if another
+    /// writer had changed the item between read and write.
+    pub fn inject_conflicts(&self, n: usize) {
+        self.state().conflicts = n;
+    }
+
+    /// Writes that succeeded so far.
+    pub fn writes(&self) -> usize {
+        self.state().writes
+    }
+
+    /// Bumps client `id`'s version without changing it, as a concurrent writer would.
+    pub fn touch_client(&self, id: &ClientId) {
+        if let Some(c) = self.state().clients.get_mut(id) {
+            c.version += 1;
+        }
+    }
+
+    /// Every stored client (for assertions).
+    pub fn clients(&self) -> Vec<Client> {
+        self.state().clients.values().cloned().collect()
+    }
+
+    /// Every stored grant (for assertions).
+    pub fn all_grants(&self) -> Vec<Grant> {
+        self.state().grants.values().cloned().collect()
+    }
+}
+
+/// Runs a write against the state: refused while injected conflicts remain.
+fn write<T>(
+    store: &InMemoryAdminStore,
+    f: impl FnOnce(&mut State) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut st = store.state();
+    if st.conflicts > 0 {
+        st.conflicts -= 1;
+        return Err(conflict("an injected concurrent change"));
+    }
+    let out = f(&mut st)?;
+    st.writes += 1;
+    Ok(out)
+}
+
+fn check_client(st: &State, id: &ClientId, expected: u64) -> Result<(), StoreError> {
+    match st.clients.get(id) {
+        Some(c) if c.version == expected => Ok(()),
+        _ => Err(conflict(format!("client {id}"))),
+    }
+}
+
+fn check_api(st: &State, id: &Audience, expected: u64) -> Result<(), StoreError> {
+    match st.apis.get(id) {
+        Some(a) if a.version == expected => Ok(()),
+        _ => Err(conflict(format!("API {id}"))),
+    }
+}
+
+fn bump_client(st: &mut State, id: &ClientId) {
+    if let Some(c) = st.clients.get_mut(id) {
+        c.version += 1;
+    }
+}
+
+fn bump_api(st: &mut State, id: &Audience) {
+    if let Some(a) = st.apis.get_mut(id) {
+        a.version += 1;
+    }
+}
+
+fn set_status<'a>(
+    st: &'a mut State,
+    kid: &Kid,
+    from: KeyStatus,
+) -> Result<&'a mut SigningKey, StoreError> {
+    match st.keys.iter_mut().find(|k| &k.kid == kid) {
+        Some(k) if k.status == from => Ok(k),
+        _ => Err(conflict(format!("signing key {kid}"))),
+    }
+}
+
+impl AdminStore for InMemoryAdminStore {
+    async fn get_api(&self, identifier: &Audience) -> Result<Option<Versioned<Api>>, StoreError> {
+        Ok(self.state().apis.get(identifier).cloned())
+    }
+
+    async fn list_apis(&self) -> Result<Vec<Versioned<Api>>, StoreError> {
+        Ok(self.state().apis.values().cloned().collect())
+    }
+
+    async fn create_api(&self, api: &Api) -> Result<(), StoreError> {
+        write(self, |st| {
+            if st.apis.contains_key(&api.identifier) {
+                return Err(conflict(format!("API {}", api.identifier)));
+            }
+            st.apis.insert(
+                api.identifier.clone(),
+                Versioned {
+                    value: api.clone(),
+                    version: 1,
+                },
+            );
+            Ok(())
+        })
+    }
+
+    async fn replace_api(&self, api: &Api, expected: u64) -> Result<(), StoreError> {
+        write(self, |st| {
+            check_api(st, &api.identifier, expected)?;
+            st.apis.insert(
+                api.identifier.clone(),
+                Versioned {
+                    value: api.clone(),
+                    version: expected + 1,
+                },
+            );
+            Ok(())
+        })
+    }
+
+    async fn replace_api_with_grants(
+        &self,
+        api: &Api,
+        expected: u64,
+        grants: &[Grant],
+    ) -> Result<(), StoreError> {
+        write(self, |st| {
+            check_api(st, &api.identifier, expected)?;
+            for g in grants {
+                if !st
+                    .grants
+                    .contains_key(&(g.client_id.clone(), g.audience.clone()))
+                {
+                    return Err(conflict(format!("grant {} {}", g.client_id, g.audience)));
+                }
+            }
+            for g in grants {
+                st.grants
+                    .insert((g.client_id.clone(), g.audience.clone()), g.clone());
+                bump_client(st, &g.client_id);
+            }
+            st.apis.insert(
+                api.identifier.clone(),
+                Versioned {
+                    value: api.clone(),
+                    version: expected + 1,
+                },
+            );
+            Ok(())
+        })
+    }
+
+    async fn grants_for_api(&self, identifier: &Audience) -> Result<Vec<Grant>, StoreError> {
+        let mut grants: Vec<Grant> = self
+            .state()
+            .grants
+            .values()
+            .filter(|g| &g.audience == identifier)
+            .cloned()
+            .collect();
+        grants.sort_by(|a, b| a.client_id.as_str().cmp(b.client_id.as_str()));
+        Ok(grants)
+    }
+
+    async fn delete_api(
+        &self,
+        identifier: &Audience,
+        expected: u64,
+        grants: &[Grant],
+    ) -> Result<(), StoreError> {
+        write(self, |st| {
+            check_api(st, identifier, expected)?;
+            let held = st
+                .grants
+                .values()
+                .filter(|g| &g.audience == identifier)
+                .count();
+            if held != grants.len() {
+                return Err(conflict(format!("API {identifier}")));
+            }
+            for g in grants {
+                st.grants.remove(&(g.client_id.clone(), g.audience.clone()));
+                bump_client(st, &g.client_id);
+            }
+            st.apis.remove(identifier);
+            Ok(())
+        })
+    }
+
+    async fn get_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
+        Ok(self.state().clients.get(id).cloned())
+    }
+
+    async fn client_grants(&self, id: &ClientId) -> Result<Vec<Grant>, StoreError> {
+        Ok(self
+            .state()
+            .grants
+            .values()
+            .filter(|g| &g.client_id == id)
+            .cloned()
+            .collect())
+    }
+
+    async fn list_clients(
+        &self,
+        filter: &ClientFilter,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page<Client>, StoreError> {
+        let tag = filter.org.as_ref().map_or("*", |o| o.as_str()).to_owned();
+        let start = match after {
+            None => None,
+            Some(Cursor(c)) => match c.split_once('|') {
+                Some((t, id)) if t == tag => Some(ClientId::new(id)),
+                _ => return Err(StoreError::InvalidCursor),
+            },
+        };
+        let limit = limit.clamp(1, MAX_PAGE);
+        let st = self.state();
+        let matching: Vec<&Client> = st
+            .clients
+            .values()
+            .filter(|c| filter.org.is_none() || c.org_id == filter.org)
+            .filter(|c| start.as_ref().is_none_or(|s| c.id.as_str() > s.as_str()))
+            .collect();
+        let items: Vec<Client> = matching.iter().take(limit).map(|c| (*c).clone()).collect();
+        let next = (matching.len() > limit)
+            .then(|| items.last().map(|c| Cursor(format!("{tag}|{}", c.id))))
+            .flatten();
+        Ok(Page { items, next })
+    }
+
+    async fn create_client(
+        &self,
+        client: &Client,
+        grants: &[(Grant, u64)],
+    ) -> Result<(), StoreError> {
+        write(self, |st| {
+            if st.clients.contains_key(&client.id) {
+                return Err(conflict(format!("client {}", client.id)));
+            }
+            for (g, v) in grants {
+                check_api(st, &g.audience, *v)?;
+            }
+            st.clients.insert(client.id.clone(), client.clone());
+            for (g, _) in grants {
+                st.grants
+                    .insert((g.client_id.clone(), g.audience.clone()), g.clone());
+                bump_api(st, &g.audience);
+            }
+            Ok(())
+        })
+    }
+
+    async fn replace_client(&self, client: &Client, expected: u64) -> Result<(), StoreError> {
+        write(self, |st| {
+            check_client(st, &client.id, expected)?;
+            let mut c = client.clone();
+            c.version = expected + 1;
+            st.clients.insert(client.id.clone(), c);
+            Ok(())
+        })
+    }
+
+    async fn delete_client(
+        &self,
+        id: &ClientId,
+        expected: u64,
+        grants: &[Grant],
+    ) -> Result<(), StoreError> {
+        write(self, |st| {
+            check_client(st, id, expected)?;
+            st.clients.remove(id);
+            for g in grants {
+                st.grants.remove(&(g.client_id.clone(), g.audience.clone()));
+            }
+            Ok(())
+        })
+    }
+
+    async fn put_grant(
+        &self,
+        grant: &Grant,
+        client_version: u64,
+        api_version: u64,
+    ) -> Result<(), StoreError> {
+        write(self, |st| {
+            check_client(st, &grant.client_id, client_version)?;
+            check_api(st, &grant.audience, api_version)?;
+            st.grants.insert(
+                (grant.client_id.clone(), grant.audience.clone()),
+                grant.clone(),
+            );
+            bump_client(st, &grant.client_id);
+            bump_api(st, &grant.audience);
+            Ok(())
+        })
+    }
+
+    async fn delete_grant(
+        &self,
+        client_id: &ClientId,
+        audience: &Audience,
+        client_version: u64,
+    ) -> Result<(), StoreError> {
+        write(self, |st| {
+            check_client(st, client_id, client_version)?;
+            if st
+                .grants
+                .remove(&(client_id.clone(), audience.clone()))
+                .is_none()
+            {
+                return Err(conflict(format!("grant {client_id} {audience}")));
+            }
+            bump_client(st, client_id);
+            Ok(())
+        })
+    }
+
+    async fn list_keys(&self) -> Result<Vec<SigningKey>, StoreError> {
+        Ok(self.state().keys.clone())
+    }
+
+    async fn get_key(&self, kid: &Kid) -> Result<Option<SigningKey>, StoreError> {
+        Ok(self.state().keys.iter().find(|k| &k.kid == kid).cloned())
+    }
+
+    async fn create_key(&self, key: &SigningKey) -> Result<(), StoreError> {
+        write(self, |st| {
+            if st.keys.iter().any(|k| k.kid == key.kid) {
+                return Err(conflict(format!("signing key {}", key.kid)));
+            }
+            st.keys.push(key.clone());
+            Ok(())
+        })
+    }
+
+    async fn activate_key(
+        &self,
+        kid: &Kid,
+        from: KeyStatus,
+        previous: &[Kid],
+        now: u64,
+    ) -> Result<(), StoreError> {
+        write(self, |st| {
+            set_status(st, kid, from)?;
+            for p in previous {
+                set_status(st, p, KeyStatus::Active)?;
+            }
+            for p in previous {
+                let k = set_status(st, p, KeyStatus::Active)?;
+                k.status = KeyStatus::Retired;
+                k.retired_at = Some(now);
+            }
+            let k = set_status(st, kid, from)?;
+            k.status = KeyStatus::Active;
+            k.activated_at = Some(now);
+            Ok(())
+        })
+    }
+
+    async fn retire_key(&self, kid: &Kid, from: KeyStatus, now: u64) -> Result<(), StoreError> {
+        write(self, |st| {
+            let k = set_status(st, kid, from)?;
+            k.status = KeyStatus::Retired;
+            k.retired_at = Some(now);
+            Ok(())
+        })
+    }
+
+    async fn revoke_key(
+        &self,
+        kid: &Kid,
+        from: KeyStatus,
+        promote: Option<&Kid>,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        write(self, |st| {
+            set_status(st, kid, from)?;
+            if let Some(p) = promote {
+                let k = set_status(st, p, KeyStatus::Pending)?;
+                k.status = KeyStatus::Active;
+                k.activated_at = Some(now);
+            }
+            let k = set_status(st, kid, from)?;
+            k.status = KeyStatus::Revoked;
+            Ok(())
+        })
+    }
+
+    async fn delete_key(&self, kid: &Kid, retired_at: u64) -> Result<(), StoreError> {
+        write(self, |st| {
+            let before = st.keys.len();
+            st.keys.retain(|k| {
+                !(&k.kid == kid
+                    && k.status == KeyStatus::Retired
+                    && k.retired_at == Some(retired_at))
+            });
+            if st.keys.len() == before {
+                return Err(conflict(format!("signing key {kid}")));
+            }
+            Ok(())
+        })
+    }
+
+    async fn claim_idempotency(&self, claim: &IdempotencyClaim) -> Result<Claim, StoreError> {
+        let mut st = self.state();
+        let free = match st.idempotency.get(&claim.key) {
+            None => true,
+            Some(r) => {
+                r.expires_at < claim.now
+                    || (r.result.is_none() && r.claimed_at < claim.stale_before)
+            }
+        };
+        if free {
+            st.idempotency.insert(
+                claim.key.clone(),
+                Record {
+                    fingerprint: claim.fingerprint.clone(),
+                    claimed_at: claim.now,
+                    expires_at: claim.expires_at,
+                    result: None,
+                },
+            );
+            return Ok(Claim::Claimed);
+        }
+        let r = st.idempotency.get(&claim.key).cloned();
+        Ok(r.map_or(Claim::Claimed, |r| Claim::Held {
+            fingerprint: r.fingerprint,
+            result: r.result,
+        }))
+    }
+
+    async fn complete_idempotency(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        result: &str,
+    ) -> Result<(), StoreError> {
+        match self.state().idempotency.get_mut(key) {
+            Some(r) if r.fingerprint == fingerprint => {
+                r.result = Some(result.to_owned());
+                Ok(())
+            }
+            _ => Err(conflict("idempotency key")),
+        }
+    }
+
+    async fn release_idempotency(&self, key: &str, fingerprint: &str) -> Result<(), StoreError> {
+        let mut st = self.state();
+        match st.idempotency.get(key) {
+            Some(r) if r.fingerprint == fingerprint && r.result.is_none() => {
+                st.idempotency.remove(key);
+                Ok(())
+            }
+            _ => Err(conflict("idempotency key")),
+        }
+    }
+}
+
+/// A [`KeyVault`] that makes software keys and records deletions.
+#[derive(Debug, Default)]
+pub struct FakeVault {
+    made: AtomicUsize,
+    deleted: Mutex<Vec<String>>,
+    fail: Mutex<bool>,
+}
+
+impl FakeVault {
+    /// A vault that works.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes every call fail (KMS unavailable) or work again.
+    pub fn fail(&self, fail: bool) {
+        *self
+            .fail
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = fail;
+    }
+
+    /// The key references scheduled for deletion.
+    pub fn deleted(&self) -> Vec<String> {
+        self.deleted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn failing(&self) -> bool {
+        *self
+            .fail
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl KeyVault for FakeVault {
+    async fn create(&self, alg: Alg) -> Result<VaultKey, PortError> {
+        if self.failing() {
+            return Err(PortError::unavailable("the fake vault is failing"));
+        }
+        let n = self.made.fetch_add(1, Ordering::Relaxed);
+        let mut public_jwk = SoftwareSigner::es256_fresh().jwk();
+        public_jwk.alg = Some(alg.as_str().to_owned());
+        Ok(VaultKey {
+            key_ref: format!("arn:aws:kms:us-east-1:000000000000:key/fake-{n}"),
+            public_jwk,
+        })
+    }
+
+    async fn schedule_deletion(
+        &self,
+        key_ref: &str,
+        pending_days: i32,
+    ) -> Result<Option<u64>, PortError> {
+        if self.failing() {
+            return Err(PortError::unavailable("the fake vault is failing"));
+        }
+        self.deleted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(key_ref.to_owned());
+        Ok(Some(u64::try_from(pending_days).unwrap_or(7) * 86_400))
+    }
+}
