@@ -34,6 +34,7 @@ struct State {
     idempotency: BTreeMap<String, Record>,
     conflicts: usize,
     writes: usize,
+    unavailable: bool,
 }
 
 /// An [`AdminStore`] in memory.
@@ -64,6 +65,21 @@ impl InMemoryAdminStore {
         self.state().conflicts = n;
     }
 
+    /// Makes every read and write fail as an unreachable backend would, or work again.
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.state().unavailable = unavailable;
+    }
+
+    fn reachable(&self) -> Result<MutexGuard<'_, State>, StoreError> {
+        let st = self.state();
+        if st.unavailable {
+            return Err(StoreError::Port(PortError::unavailable(
+                "the in-memory store is set unavailable",
+            )));
+        }
+        Ok(st)
+    }
+
     /// Writes that succeeded so far.
     pub fn writes(&self) -> usize {
         self.state().writes
@@ -92,7 +108,7 @@ fn write<T>(
     store: &InMemoryAdminStore,
     f: impl FnOnce(&mut State) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    let mut st = store.state();
+    let mut st = store.reachable()?;
     if st.conflicts > 0 {
         st.conflicts -= 1;
         return Err(conflict("an injected concurrent change"));
@@ -141,11 +157,11 @@ fn set_status<'a>(
 
 impl AdminStore for InMemoryAdminStore {
     async fn get_api(&self, identifier: &Audience) -> Result<Option<Versioned<Api>>, StoreError> {
-        Ok(self.state().apis.get(identifier).cloned())
+        Ok(self.reachable()?.apis.get(identifier).cloned())
     }
 
     async fn list_apis(&self) -> Result<Vec<Versioned<Api>>, StoreError> {
-        Ok(self.state().apis.values().cloned().collect())
+        Ok(self.reachable()?.apis.values().cloned().collect())
     }
 
     async fn create_api(&self, api: &Api) -> Result<(), StoreError> {
@@ -248,7 +264,7 @@ impl AdminStore for InMemoryAdminStore {
     }
 
     async fn get_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
-        Ok(self.state().clients.get(id).cloned())
+        Ok(self.reachable()?.clients.get(id).cloned())
     }
 
     async fn client_grants(&self, id: &ClientId) -> Result<Vec<Grant>, StoreError> {
@@ -276,7 +292,7 @@ impl AdminStore for InMemoryAdminStore {
             },
         };
         let limit = limit.clamp(1, MAX_PAGE);
-        let st = self.state();
+        let st = self.reachable()?;
         let matching: Vec<&Client> = st
             .clients
             .values()
@@ -378,7 +394,7 @@ impl AdminStore for InMemoryAdminStore {
     }
 
     async fn list_keys(&self) -> Result<Vec<SigningKey>, StoreError> {
-        Ok(self.state().keys.clone())
+        Ok(self.reachable()?.keys.clone())
     }
 
     async fn get_key(&self, kid: &Kid) -> Result<Option<SigningKey>, StoreError> {
@@ -464,7 +480,7 @@ impl AdminStore for InMemoryAdminStore {
     }
 
     async fn claim_idempotency(&self, claim: &IdempotencyClaim) -> Result<Claim, StoreError> {
-        let mut st = self.state();
+        let mut st = self.reachable()?;
         let free = match st.idempotency.get(&claim.key) {
             None => true,
             Some(r) => {

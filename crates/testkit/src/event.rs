@@ -11,6 +11,11 @@ use serde_json::{json, Value};
 
 const TOKEN_POST: &str = include_str!("../fixtures/apigw_v2_token_form.json");
 const WELL_KNOWN_GET: &str = include_str!("../fixtures/apigw_v2_get.json");
+const ADMIN_IAM: &str = include_str!("../fixtures/apigw_v2_admin_iam.json");
+
+/// The IAM principal of the management API fixture (an assumed role, as a platform's
+/// signup service calls it with SigV4).
+pub const ADMIN_PRINCIPAL: &str = "arn:aws:sts::123456789012:assumed-role/signup-service/signup";
 
 /// An API Gateway HTTP API event under construction.
 #[derive(Clone, Debug)]
@@ -34,6 +39,35 @@ impl ApiGatewayEvent {
     /// `GET /.well-known/jwks.json` on the `/.well-known/{proxy+}` route.
     pub fn well_known_get() -> Self {
         Self::fixture(WELL_KNOWN_GET)
+    }
+
+    /// `GET /admin/v1/clients` on the `ANY /admin/v1/{proxy+}` route with `AWS_IAM`
+    /// authorization: the context names the IAM principal API Gateway verified.
+    pub fn admin_iam() -> Self {
+        Self::fixture(ADMIN_IAM)
+    }
+
+    /// Drops the IAM authorizer context: what a route without `AWS_IAM` would deliver.
+    pub fn without_iam(mut self) -> Self {
+        if let Some(ctx) = self.event["requestContext"].as_object_mut() {
+            ctx.remove("authorizer");
+        }
+        self
+    }
+
+    /// Sets the query string (`rawQueryString` and the decoded
+    /// `queryStringParameters`), from `pairs`.
+    pub fn query(mut self, pairs: &[(&str, &str)]) -> Self {
+        let raw = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        self.event["rawQueryString"] = json!(raw);
+        let map: serde_json::Map<String, Value> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), json!(v)))
+            .collect();
+        self.event["queryStringParameters"] = Value::Object(map);
+        self
     }
 
     /// Replaces the HTTP method (and the method part of the route key).

@@ -1,0 +1,45 @@
+//! Who is calling. In AWS every route uses API Gateway's `AWS_IAM` authorization, so a
+//! request reaches the function only with a SigV4 signature API Gateway verified, and
+//! its context names the IAM principal; the function still refuses any request whose
+//! context names none (a misconfigured route must fail closed, not open).
+//!
+//! The local stack has no API Gateway: a debug build only may take the principal from
+//! `M2M_ADMIN_LOCAL_PRINCIPAL`, which only the local scripts set. A release build (every
+//! SAM build) holds neither the variable's name nor the code reading it.
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt as _};
+
+/// The IAM principal API Gateway verified, from the request context: the caller's ARN
+/// (or, failing that, its caller id).
+pub fn iam_principal(req: &Request) -> Option<String> {
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => {
+            let iam = ctx.authorizer.as_ref()?.iam.as_ref()?;
+            iam.user_arn
+                .clone()
+                .or_else(|| iam.caller_id.clone())
+                .filter(|p| !p.trim().is_empty())
+        }
+        _ => None,
+    }
+}
+
+/// The local stack's stand-in principal: debug builds only; always `None` in release.
+pub fn local_principal() -> Option<String> {
+    #[cfg(debug_assertions)]
+    {
+        std::env::var("M2M_ADMIN_LOCAL_PRINCIPAL")
+            .ok()
+            .filter(|p| !p.trim().is_empty())
+    }
+    #[cfg(not(debug_assertions))]
+    {
+        None
+    }
+}
+
+/// The caller: the IAM principal, else `local` (the stand-in, when configured).
+pub fn principal(req: &Request, local: Option<&str>) -> Option<String> {
+    iam_principal(req).or_else(|| local.map(str::to_owned))
+}
