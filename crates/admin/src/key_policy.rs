@@ -8,7 +8,7 @@
 //! an `aws:PrincipalArn` condition is a string match, so the key policy can be written
 //! before the role exists and never depends on a principal KMS must resolve.
 
-use serde_json::{json, Value};
+pub use m2m_aws::kms::policy::{partition_and_account, signing_key_policy};
 
 use crate::error::AdminError;
 
@@ -61,61 +61,6 @@ pub fn stack_alias(stack: &str) -> String {
     format!("alias/m2m-auth/{stack}")
 }
 
-/// The IAM path of the stack's token role (`Path` of `TokenRole` in the template).
-/// At most 10 + 128 + 7 characters, well under IAM's 512.
-pub fn token_role_path(stack: &str) -> String {
-    format!("/m2m-auth/{stack}/token/")
-}
-
-/// The key policy: the account administers the key; nobody outside the token role's
-/// path may `kms:Sign`. `partition` and `account` are the caller's (the key's
-/// account). The statement ids match the template's.
-pub fn signing_key_policy(partition: &str, account: &str, stack: &str) -> Value {
-    json!({
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AccountAdministers",
-                "Effect": "Allow",
-                "Principal": {"AWS": format!("arn:{partition}:iam::{account}:root")},
-                "Action": "kms:*",
-                "Resource": "*"
-            },
-            {
-                "Sid": "OnlyTheTokenRoleSigns",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "kms:Sign",
-                "Resource": "*",
-                "Condition": {
-                    "ArnNotLike": {
-                        "aws:PrincipalArn": format!(
-                            "arn:{partition}:iam::{account}:role{}*",
-                            token_role_path(stack)
-                        )
-                    }
-                }
-            }
-        ]
-    })
-}
-
-/// The partition and account of an ARN (`arn:<partition>:<service>:<region>:<account>:…`).
-pub fn partition_and_account(arn: &str) -> Option<(&str, &str)> {
-    let mut parts = arn.split(':');
-    let (Some("arn"), Some(partition), Some(_), Some(_), Some(account)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
-    };
-    (!partition.is_empty() && account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()))
-        .then_some((partition, account))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,31 +89,5 @@ mod tests {
             resolve_stack(Some("prod"), false).ok().as_deref(),
             Some("prod")
         );
-    }
-
-    #[test]
-    fn policy_denies_sign_outside_token_path() {
-        let p = signing_key_policy("aws", "123456789012", "prod");
-        let deny = &p["Statement"][1];
-        assert_eq!(deny["Effect"], "Deny");
-        assert_eq!(deny["Action"], "kms:Sign");
-        assert_eq!(
-            deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"],
-            "arn:aws:iam::123456789012:role/m2m-auth/prod/token/*"
-        );
-        assert_eq!(
-            p["Statement"][0]["Principal"]["AWS"],
-            "arn:aws:iam::123456789012:root"
-        );
-    }
-
-    #[test]
-    fn arns_split() {
-        assert_eq!(
-            partition_and_account("arn:aws-cn:sts::123456789012:assumed-role/x/y"),
-            Some(("aws-cn", "123456789012"))
-        );
-        assert_eq!(partition_and_account("arn:aws:iam::12:root"), None);
-        assert_eq!(partition_and_account("nonsense"), None);
     }
 }

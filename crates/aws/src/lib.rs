@@ -23,6 +23,6 @@ pub use dynamo::{
     TableCreation, Versioned,
 };
 pub use env::{ConfigError, Env};
-pub use kms::{public_jwk, KmsPublicKey, KmsSigner};
+pub use kms::{public_jwk, KmsPublicKey, KmsSigner, KmsVault};
 pub use lambda::LambdaHook;
 pub use sdk::sdk_config;
