@@ -1,17 +1,16 @@
-//! `m2m-admin api ...`: register, list, show, update and delete APIs (resource servers).
+//! `m2m-admin api ...`: register, list, show, update and delete APIs (resource servers),
+//! as `m2m-manage` rules them.
 
-use m2m_aws::{StoreError, Versioned};
 use m2m_core::model::{Api, Grant, Reuse};
 use m2m_core::types::{Audience, ScopeSet};
+use m2m_manage::apis::{ApiChange, ReusePatch};
+use m2m_manage::Versioned;
 use serde_json::{json, Value};
 
 use crate::cli::{ApiCommand, ApiCreate, ApiUpdate, OnOff};
 use crate::context::Ctx;
-use crate::error::{api_not_found, kept_changing, AdminError};
+use crate::error::AdminError;
 use crate::output::{fields, table, Output};
-
-/// Attempts of a read-modify-write before giving up on concurrent changes.
-const ATTEMPTS: usize = 5;
 
 /// Runs one `api` command.
 ///
@@ -62,32 +61,12 @@ fn reuse_text(r: Reuse) -> String {
     }
 }
 
-/// The reuse setting after applying `on`, `pct` and `with_hook` to `current`.
-fn reuse_with(
-    current: Reuse,
-    on: Option<OnOff>,
-    pct: Option<u8>,
-    with_hook: Option<OnOff>,
-) -> Reuse {
-    let (cur_pct, cur_hook) = match current {
-        Reuse::On {
-            min_remaining_pct,
-            with_hook,
-        } => (min_remaining_pct, with_hook),
-        Reuse::Off => (m2m_core::model::DEFAULT_REUSE_MIN_REMAINING_PCT, false),
-    };
-    let enabled = match on {
-        Some(OnOff::On) => true,
-        Some(OnOff::Off) => false,
-        None => current != Reuse::Off,
-    };
-    if enabled {
-        Reuse::On {
-            min_remaining_pct: pct.unwrap_or(cur_pct),
-            with_hook: with_hook.map_or(cur_hook, |h| h == OnOff::On),
-        }
-    } else {
-        Reuse::Off
+/// The reuse change the flags `on`, `pct` and `with_hook` ask for.
+fn reuse_patch(on: Option<OnOff>, pct: Option<u8>, with_hook: Option<OnOff>) -> ReusePatch {
+    ReusePatch {
+        enabled: on.map(|o| o == OnOff::On),
+        min_remaining_pct: pct,
+        with_hook: with_hook.map(|h| h == OnOff::On),
     }
 }
 
@@ -122,24 +101,14 @@ async fn create(ctx: &Ctx, args: ApiCreate) -> Result<Output, AdminError> {
         token_lifetime: args.token_lifetime,
         profile: args.profile.into(),
         // Stored with the API, kept by `api update` unless changed there.
-        reuse: reuse_with(
-            Reuse::Off,
+        reuse: reuse_patch(
             Some(args.reuse),
             Some(args.reuse_min_remaining),
             Some(args.reuse_with_hook),
-        ),
+        )
+        .apply(Reuse::Off),
     };
-    match ctx.store.create_api(&api).await {
-        Ok(()) => {}
-        Err(StoreError::Conflict(_)) => {
-            return Err(AdminError::Refused(format!(
-                "an API with identifier {} already exists: choose another identifier, or \
-                 change it with `m2m-admin api update`",
-                api.identifier
-            )))
-        }
-        Err(e) => return Err(e.into()),
-    }
+    ctx.op().create_api(&api).await?;
     Ok(Output::new(
         api_json(&api),
         format!("Created API.\n{}", fields(&api_fields(&api))),
@@ -147,7 +116,7 @@ async fn create(ctx: &Ctx, args: ApiCreate) -> Result<Output, AdminError> {
 }
 
 async fn list(ctx: &Ctx) -> Result<Output, AdminError> {
-    let apis = ctx.store.list_apis().await?;
+    let apis = ctx.op().apis().await?;
     let rows: Vec<Vec<String>> = apis
         .iter()
         .map(|Versioned { value: a, .. }| {
@@ -177,13 +146,7 @@ fn grant_rows(grants: &[Grant]) -> Vec<Vec<String>> {
 }
 
 async fn show(ctx: &Ctx, identifier: &Audience) -> Result<Output, AdminError> {
-    let api = ctx
-        .store
-        .get_api(identifier)
-        .await?
-        .ok_or_else(|| api_not_found(identifier.as_str()))?
-        .value;
-    let grants = ctx.store.grants_for_api(identifier).await?;
+    let (Versioned { value: api, .. }, grants) = ctx.op().api_with_grants(identifier).await?;
     let mut doc = api_json(&api);
     doc["grants"] = grants
         .iter()
@@ -217,123 +180,35 @@ async fn update(ctx: &Ctx, args: ApiUpdate) -> Result<Output, AdminError> {
                 .into(),
         ));
     }
-    for _ in 0..ATTEMPTS {
-        let current = ctx
-            .store
-            .get_api(&identifier)
-            .await?
-            .ok_or_else(|| api_not_found(identifier.as_str()))?;
-        let mut api = current.value.clone();
-        if let Some(name) = &args.name {
-            api.name.clone_from(name);
-        }
-        if let Some(scopes) = &args.scopes {
-            api.scopes = scopes.iter().cloned().collect();
-        }
-        for s in &args.add_scopes {
-            api.scopes.insert(s.clone());
-        }
-        let removed: ScopeSet = args.remove_scopes.iter().cloned().collect();
-        api.scopes = api.scopes.difference(&removed);
-        if let Some(t) = args.token_lifetime {
-            api.token_lifetime = t;
-        }
-        if let Some(p) = args.profile {
-            api.profile = p.into();
-        }
-        api.reuse = reuse_with(
-            api.reuse,
-            args.reuse,
-            args.reuse_min_remaining,
-            args.reuse_with_hook,
-        );
-        // Scopes leaving the API leave its grants too, or the update is refused: a
-        // grant keeping them would silently re-grant them if they were added back.
-        let dropped = current.value.scopes.difference(&api.scopes);
-        let trimmed: Vec<Grant> = if dropped.is_empty() {
-            Vec::new()
-        } else {
-            ctx.store
-                .grants_for_api(&identifier)
-                .await?
-                .into_iter()
-                .filter(|g| !g.scopes.intersection(&dropped).is_empty())
-                .map(|g| Grant {
-                    scopes: g.scopes.difference(&dropped),
-                    ..g
-                })
-                .collect()
-        };
-        if !trimmed.is_empty() && !args.cascade {
-            let clients: Vec<&str> = trimmed.iter().map(|g| g.client_id.as_str()).collect();
-            return Err(AdminError::Refused(format!(
-                "scope(s) {} are granted to {} client(s) ({}); pass --cascade to remove them \
-                 from those grants too, or remove them with `m2m-admin grant` first",
-                scope_list(&dropped).join(" "),
-                trimmed.len(),
-                clients.join(", ")
-            )));
-        }
-        let written = if trimmed.is_empty() {
-            ctx.store.replace_api(&api, current.version).await
-        } else {
-            ctx.store
-                .replace_api_with_grants(&api, current.version, &trimmed)
-                .await
-        };
-        match written {
-            Ok(()) => {
-                let mut doc = api_json(&api);
-                doc["grants_updated"] = trimmed
-                    .iter()
-                    .map(|g| Value::from(g.client_id.as_str()))
-                    .collect();
-                return Ok(Output::new(
-                    doc,
-                    format!("Updated API.\n{}", fields(&api_fields(&api))),
-                ));
-            }
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(kept_changing(&format!("API {identifier}")))
+    let change = ApiChange {
+        name: args.name.clone(),
+        scopes: args.scopes.as_ref().map(|s| s.iter().cloned().collect()),
+        add_scopes: args.add_scopes.iter().cloned().collect(),
+        remove_scopes: args.remove_scopes.iter().cloned().collect(),
+        token_lifetime: args.token_lifetime,
+        profile: args.profile.map(Into::into),
+        reuse: reuse_patch(args.reuse, args.reuse_min_remaining, args.reuse_with_hook),
+        cascade: args.cascade,
+    };
+    let updated = ctx.op().update_api(&identifier, &change, None).await?;
+    let api = &updated.api.value;
+    let mut doc = api_json(api);
+    doc["grants_updated"] = updated
+        .grants_updated
+        .iter()
+        .map(|g| Value::from(g.client_id.as_str()))
+        .collect();
+    Ok(Output::new(
+        doc,
+        format!("Updated API.\n{}", fields(&api_fields(api))),
+    ))
 }
 
 async fn delete(ctx: &Ctx, identifier: &Audience, force: bool) -> Result<Output, AdminError> {
-    for _ in 0..ATTEMPTS {
-        let current = ctx
-            .store
-            .get_api(identifier)
-            .await?
-            .ok_or_else(|| api_not_found(identifier.as_str()))?;
-        let grants = ctx.store.grants_for_api(identifier).await?;
-        if !grants.is_empty() && !force {
-            let clients: Vec<&str> = grants.iter().map(|g| g.client_id.as_str()).collect();
-            return Err(AdminError::Refused(format!(
-                "API {identifier} is granted to {} client(s) ({}); remove those grants with \
-                 `m2m-admin grant remove`, or pass --force to delete the API and its grants",
-                grants.len(),
-                clients.join(", ")
-            )));
-        }
-        match ctx
-            .store
-            .delete_api(identifier, current.version, &grants)
-            .await
-        {
-            Ok(()) => {
-                let clients: Vec<&str> = grants.iter().map(|g| g.client_id.as_str()).collect();
-                return Ok(Output::new(
-                    json!({"deleted": identifier.as_str(), "grants_deleted": clients}),
-                    format!("Deleted API {identifier} and {} grant(s).", grants.len()),
-                ));
-            }
-            // The API changed (e.g. a grant was added) between reading and deleting:
-            // read again, so the decision is made on what is there now.
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(kept_changing(&format!("API {identifier}")))
+    let grants = ctx.op().delete_api(identifier, force, None).await?;
+    let clients: Vec<&str> = grants.iter().map(|g| g.client_id.as_str()).collect();
+    Ok(Output::new(
+        json!({"deleted": identifier.as_str(), "grants_deleted": clients}),
+        format!("Deleted API {identifier} and {} grant(s).", grants.len()),
+    ))
 }

@@ -1,28 +1,17 @@
 //! `m2m-admin client ...`: register customer clients (printing the secret once), list,
-//! show (never a secret or hash), disable, enable and delete them; and the retrying
-//! read-modify-write every client change goes through.
+//! show (never a secret or hash), disable, enable and delete them. The rules live in
+//! `m2m-manage`; this module renders their results.
 
-use std::collections::BTreeMap;
-
-use m2m_aws::StoreError;
 use m2m_core::model::{Client, ClientStatus, Grant};
-use m2m_core::secret::{generate_secret, stored_secret};
 use m2m_core::types::{ClientId, ClientSecret, OrgId};
-use rand::distributions::Alphanumeric;
-use rand::rngs::OsRng;
-use rand::Rng as _;
+use m2m_manage::clients::NewClient;
+use m2m_manage::ClientFilter;
 use serde_json::{json, Value};
 
 use crate::cli::ClientCommand;
 use crate::context::Ctx;
-use crate::error::{client_not_found, kept_changing, AdminError};
+use crate::error::AdminError;
 use crate::output::{fields, opt_time, table, time, Output};
-
-/// Attempts of a read-modify-write before giving up on concurrent changes.
-pub const ATTEMPTS: usize = 5;
-/// Characters in a generated client id: alphanumeric, ~143 bits, never starting with a
-/// dash (so it is safe as a command-line argument) and safe in HTTP Basic credentials.
-const CLIENT_ID_LEN: usize = 24;
 
 /// Runs one `client` command.
 ///
@@ -45,16 +34,6 @@ pub async fn run(ctx: &Ctx, cmd: ClientCommand) -> Result<Output, AdminError> {
         }
         ClientCommand::Delete { client_id } => delete(ctx, &ClientId::new(client_id)).await,
     }
-}
-
-fn new_client_id() -> ClientId {
-    ClientId::new(
-        OsRng
-            .sample_iter(&Alphanumeric)
-            .take(CLIENT_ID_LEN)
-            .map(char::from)
-            .collect::<String>(),
-    )
 }
 
 /// The JSON form of a client: its secrets by id and dates only.
@@ -167,46 +146,37 @@ async fn create(
     if name.trim().is_empty() {
         return Err(AdminError::Invalid("--name must not be empty".into()));
     }
-    let secret = generate_secret();
-    let stored = stored_secret(&secret, ctx.now, None);
-    let mut client = Client {
-        id: new_client_id(),
-        name,
-        org_id: org.filter(|o| !o.trim().is_empty()).map(OrgId::new),
-        status: ClientStatus::Active,
-        metadata: metadata.into_iter().collect::<BTreeMap<_, _>>(),
-        secrets: vec![stored],
-        version: 1,
-    };
-    // A random 143-bit id does not collide; the condition makes sure, and a fresh id is
-    // drawn if it ever did.
-    for _ in 0..ATTEMPTS {
-        match ctx.store.create_client(&client).await {
-            Ok(()) => {
-                let mut doc = client_json(&client, ctx.now);
-                doc["client_secret"] = json!(secret.expose());
-                doc["secret_id"] = json!(client.secrets.first().map(|s| s.id.as_str()));
-                return Ok(Output::new(
-                    doc,
-                    format!(
-                        "Created client.\n{}\n{}",
-                        fields(&client_fields(&client)),
-                        secret_notice(&secret)
-                    ),
-                ));
-            }
-            Err(StoreError::Conflict(_)) => client.id = new_client_id(),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(AdminError::Failed("could not find a free client id".into()))
+    let created = ctx
+        .op()
+        .create_client(
+            NewClient {
+                name,
+                org_id: org.map(OrgId::new),
+                metadata: metadata.into_iter().collect(),
+                grants: Vec::new(),
+            },
+            ctx.now,
+        )
+        .await?;
+    let client = &created.client;
+    let mut doc = client_json(client, ctx.now);
+    doc["client_secret"] = json!(created.secret.expose());
+    doc["secret_id"] = json!(client.secrets.first().map(|s| s.id.as_str()));
+    Ok(Output::new(
+        doc,
+        format!(
+            "Created client.\n{}\n{}",
+            fields(&client_fields(client)),
+            secret_notice(&created.secret)
+        ),
+    ))
 }
 
 async fn list(ctx: &Ctx, org: Option<String>) -> Result<Output, AdminError> {
-    let mut clients = ctx.store.list_clients().await?;
-    if let Some(org) = &org {
-        clients.retain(|c| c.org_id.as_ref().is_some_and(|o| o.as_str() == org));
-    }
+    let filter = ClientFilter {
+        org: org.filter(|o| !o.trim().is_empty()).map(OrgId::new),
+    };
+    let clients = ctx.op().all_clients(&filter).await?;
     let rows: Vec<Vec<String>> = clients
         .iter()
         .map(|c| {
@@ -226,12 +196,7 @@ async fn list(ctx: &Ctx, org: Option<String>) -> Result<Output, AdminError> {
 }
 
 async fn show(ctx: &Ctx, id: &ClientId) -> Result<Output, AdminError> {
-    let client = ctx
-        .store
-        .get_client(id)
-        .await?
-        .ok_or_else(|| client_not_found(id.as_str()))?;
-    let grants = ctx.store.client_grants(id).await?;
+    let (client, grants) = ctx.op().client_with_grants(id).await?;
     let mut doc = client_json(&client, ctx.now);
     doc["grants"] = grants_json(&grants);
     Ok(Output::new(
@@ -245,41 +210,8 @@ async fn show(ctx: &Ctx, id: &ClientId) -> Result<Output, AdminError> {
     ))
 }
 
-/// Reads client `id`, applies `change` and writes it back conditional on the version
-/// read (bumping it), retrying from a fresh read when someone else wrote in between.
-/// Returns the client as written and what `change` returned.
-///
-/// # Errors
-/// What `change` returns, [`client_not_found`], or a conflict after [`ATTEMPTS`].
-pub async fn mutate_client<T>(
-    ctx: &Ctx,
-    id: &ClientId,
-    mut change: impl FnMut(&mut Client) -> Result<T, AdminError>,
-) -> Result<(Client, T), AdminError> {
-    for _ in 0..ATTEMPTS {
-        let current = ctx
-            .store
-            .get_client(id)
-            .await?
-            .ok_or_else(|| client_not_found(id.as_str()))?;
-        let mut next = current.clone();
-        let out = change(&mut next)?;
-        next.version = current.version.saturating_add(1);
-        match ctx.store.replace_client(&next, current.version).await {
-            Ok(()) => return Ok((next, out)),
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(kept_changing(&format!("client {id}")))
-}
-
 async fn set_status(ctx: &Ctx, id: &ClientId, status: ClientStatus) -> Result<Output, AdminError> {
-    let (client, ()) = mutate_client(ctx, id, |c| {
-        c.status = status;
-        Ok(())
-    })
-    .await?;
+    let client = ctx.op().set_client_status(id, status, None).await?;
     let verb = match status {
         ClientStatus::Active => "Enabled",
         ClientStatus::Disabled => "Disabled",
@@ -291,23 +223,9 @@ async fn set_status(ctx: &Ctx, id: &ClientId, status: ClientStatus) -> Result<Ou
 }
 
 async fn delete(ctx: &Ctx, id: &ClientId) -> Result<Output, AdminError> {
-    for _ in 0..ATTEMPTS {
-        let client = ctx
-            .store
-            .get_client(id)
-            .await?
-            .ok_or_else(|| client_not_found(id.as_str()))?;
-        let grants = ctx.store.client_grants(id).await?;
-        match ctx.store.delete_client(id, client.version, &grants).await {
-            Ok(()) => {
-                return Ok(Output::new(
-                    json!({"deleted": id.as_str(), "grants_deleted": grants.len()}),
-                    format!("Deleted client {id} and its {} grant(s).", grants.len()),
-                ))
-            }
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(kept_changing(&format!("client {id}")))
+    let grants = ctx.op().delete_client(id, None).await?;
+    Ok(Output::new(
+        json!({"deleted": id.as_str(), "grants_deleted": grants.len()}),
+        format!("Deleted client {id} and its {} grant(s).", grants.len()),
+    ))
 }

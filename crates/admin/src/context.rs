@@ -10,7 +10,8 @@ use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::Client as DynamoClient;
 use aws_sdk_kms::Client as KmsClient;
 use aws_sdk_sts::Client as StsClient;
-use m2m_aws::AdminStore;
+use m2m_aws::DynamoAdminStore;
+use m2m_manage::Operator;
 
 use crate::error::AdminError;
 
@@ -38,7 +39,7 @@ pub fn now_override() -> Option<String> {
 #[derive(Debug)]
 pub struct Ctx {
     /// The directory table.
-    pub store: AdminStore,
+    pub store: DynamoAdminStore,
     /// DynamoDB, for table creation.
     pub dynamo: DynamoClient,
     /// KMS, for signing keys.
@@ -52,6 +53,11 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The operator rules over the directory table.
+    pub fn op(&self) -> Operator<DynamoAdminStore> {
+        Operator::new(self.store.clone())
+    }
+
     /// Builds the SDK clients from the standard AWS environment (`AWS_REGION`,
     /// `AWS_ENDPOINT_URL`, credentials chain). Operator commands are not latency-bound,
     /// so the timeouts are patient (KMS key generation can take seconds) and throttled
@@ -82,7 +88,7 @@ impl Ctx {
         }
         let dynamo = DynamoClient::new(&sdk);
         Ok(Self {
-            store: AdminStore::new(dynamo.clone(), table),
+            store: DynamoAdminStore::new(dynamo.clone(), table),
             dynamo,
             kms: KmsClient::new(&sdk),
             sts: StsClient::new(&sdk),

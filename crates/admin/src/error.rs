@@ -1,8 +1,10 @@
 //! The CLI's one error type: a message for the operator that says what to do, and the
 //! exit status scripts branch on. Never carries a secret or a secret hash.
 
-use m2m_aws::StoreError;
 use m2m_core::error::Chain;
+use m2m_manage::{ManageError, Refusal, StoreError, Target};
+
+use crate::output::time;
 
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +60,10 @@ impl From<StoreError> for AdminError {
             StoreError::Malformed(e) => Self::Failed(format!(
                 "the table holds an item m2m-admin cannot read ({e}); fix or remove that item"
             )),
-            StoreError::Aws(e) => Self::Failed(format!(
+            StoreError::InvalidCursor => Self::Failed(
+                "the table listing could not be continued; run the command again".into(),
+            ),
+            StoreError::Port(e) => Self::Failed(format!(
                 "AWS request failed: {}. Check AWS_REGION, your AWS credentials and, for the \
                  local stack, that AWS_ENDPOINT_URL points at the running emulator",
                 Chain(&e)
@@ -95,4 +100,145 @@ pub fn kept_changing(what: &str) -> AdminError {
         "{what} kept changing while this command ran (another operator or script is \
          writing it); nothing was written, run the command again"
     ))
+}
+
+impl From<ManageError> for AdminError {
+    fn from(e: ManageError) -> Self {
+        match e {
+            ManageError::Invalid(m) => Self::Invalid(m),
+            ManageError::UndefinedScopes {
+                api,
+                undefined,
+                defined,
+            } => Self::Invalid(format!(
+                "API {api} does not define the scope(s) {}; it defines: {}. Add them \
+                 with `m2m-admin api update {api} --add-scopes ...` first",
+                undefined.to_wire(),
+                if defined.is_empty() {
+                    "none".to_owned()
+                } else {
+                    defined.to_wire()
+                }
+            )),
+            ManageError::NotFound(t) => not_found(&t),
+            ManageError::Exists(Target::Api(id)) => Self::Refused(format!(
+                "an API with identifier {id} already exists: choose another identifier, or \
+                 change it with `m2m-admin api update`"
+            )),
+            ManageError::Exists(Target::Client(_)) => {
+                Self::Failed("could not find a free client id".into())
+            }
+            ManageError::Exists(t) => Self::Refused(format!("{t} already exists")),
+            ManageError::Refused(r) => refused(&r),
+            ManageError::KeptChanging(what) => kept_changing(&what),
+            ManageError::ChangedConcurrently(what) => Self::Refused(format!(
+                "{what} changed at the same time (another operator?); nothing was written. \
+                 Check `m2m-admin keys list` and run the command again"
+            )),
+            e @ (ManageError::VersionMismatch { .. }
+            | ManageError::IdempotencyKeyReused
+            | ManageError::IdempotencyInProgress) => Self::Refused(e.to_string()),
+            ManageError::Store(e) => e.into(),
+            ManageError::Vault(e) => Self::Failed(format!(
+                "KMS request failed: {}. Check AWS_REGION, credentials (kms:CreateKey, \
+                 kms:GetPublicKey, kms:TagResource, and kms:PutKeyPolicy: KMS refuses a key \
+                 policy its creator could not change) and AWS_ENDPOINT_URL for the local stack",
+                Chain(&e)
+            )),
+        }
+    }
+}
+
+fn not_found(t: &Target) -> AdminError {
+    match t {
+        Target::Client(id) => client_not_found(id.as_str()),
+        Target::Api(id) => api_not_found(id.as_str()),
+        Target::Key(kid) => key_not_found(kid.as_str()),
+        Target::Grant(c, a) => AdminError::NotFound(format!(
+            "client {c} has no grant on API {a}: `m2m-admin grant list --client {c}` shows its grants"
+        )),
+        Target::Secret(c, s) => AdminError::NotFound(format!(
+            "client {c} has no secret {s}: `m2m-admin client show {c}` lists its secrets"
+        )),
+        Target::Org(o) => AdminError::NotFound(format!("organization {o} has no clients")),
+    }
+}
+
+fn ids<T: std::fmt::Display>(ids: &[T]) -> String {
+    ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+}
+
+fn refused(r: &Refusal) -> AdminError {
+    AdminError::Refused(match r {
+        Refusal::ApiInUse { api, clients } => format!(
+            "API {api} is granted to {} client(s) ({}); remove those grants with \
+             `m2m-admin grant remove`, or pass --force to delete the API and its grants",
+            clients.len(),
+            ids(clients)
+        ),
+        Refusal::ScopesGranted {
+            dropped, clients, ..
+        } => format!(
+            "scope(s) {} are granted to {} client(s) ({}); pass --cascade to remove them \
+             from those grants too, or remove them with `m2m-admin grant` first",
+            dropped.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
+            clients.len(),
+            ids(clients)
+        ),
+        Refusal::KeyNotReady {
+            kid,
+            published_for,
+            ready_at,
+            created_at,
+        } => format!(
+            "key {kid} was published {published_for} s ago; verifiers may hold a JWKS without it \
+             for {} s and would reject its tokens until they refresh. Activate it after {}, or \
+             pass --force if no verifier has fetched the JWKS since {}",
+            m2m_manage::keys::PUBLISH_DELAY,
+            time(*ready_at),
+            time(*created_at)
+        ),
+        Refusal::KeyNotReactivated { kid, status } => format!(
+            "key {kid} is {} and is not reactivated; create a new key with \
+             `m2m-admin keys create` and activate that",
+            status.as_str()
+        ),
+        Refusal::KeyAlreadyRetired { kid, retired_at } => format!(
+            "key {kid} is already retired (since {})",
+            crate::output::opt_time(*retired_at)
+        ),
+        Refusal::KeyRevoked { kid } => {
+            format!("key {kid} is revoked; it is neither published nor signing")
+        }
+        Refusal::KeyActive { kid } => format!(
+            "key {kid} is the active key; retiring it leaves no active key, and the token \
+             function stops signing within 10 minutes. To rotate, create and activate a \
+             new key (which retires this one); to retire it anyway, pass --force"
+        ),
+        Refusal::KeyNotPending { kid } => format!(
+            "key {kid} is not a pending key; `m2m-admin keys list` shows the keys"
+        ),
+        Refusal::NoSuccessor { kid } => format!(
+            "key {kid} is the active key and no key is pending to take over; create one \
+             with `m2m-admin keys create` and pass --activate <kid>, or pass --force to \
+             revoke it now and issue no token until a key is activated"
+        ),
+        Refusal::SeveralPending { kids } => format!(
+            "several keys are pending ({}); choose the one to activate with --activate <kid>",
+            ids(kids)
+        ),
+        Refusal::KeyNotRetired { kid, status } => format!(
+            "key {kid} is {}; only a retired key can be deleted (`m2m-admin keys retire`)",
+            status.as_str()
+        ),
+        Refusal::KeyNoRetirementTime { kid } => format!(
+            "key {kid} has no retirement time, so when its last token expires is unknown; \
+             it is kept"
+        ),
+        Refusal::KeyStillValid { kid, safe_at } => format!(
+            "tokens signed by key {kid} may be valid until {}; it must stay published until \
+             then. Delete it after that time",
+            time(*safe_at)
+        ),
+    })
 }

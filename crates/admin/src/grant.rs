@@ -1,17 +1,15 @@
-//! `m2m-admin grant ...`: which scopes of which API a client may obtain. A grant write
-//! is one transaction that also bumps the client's and the API's versions, conditional
-//! on the versions read, so it cannot race a client delete, an API delete or an API
-//! scope change.
+//! `m2m-admin grant ...`: which scopes of which API a client may obtain, as
+//! `m2m-manage` rules them (every scope defined by the API; one conditional write that
+//! also bumps the client's and the API's versions).
 
-use m2m_aws::StoreError;
 use m2m_core::model::Grant;
 use m2m_core::types::{Audience, ClientId, Scope, ScopeSet};
 use serde_json::{json, Value};
 
 use crate::cli::GrantCommand;
-use crate::client::{grants_table, ATTEMPTS};
+use crate::client::grants_table;
 use crate::context::Ctx;
-use crate::error::{api_not_found, client_not_found, kept_changing, AdminError};
+use crate::error::AdminError;
 use crate::output::{fields, Output};
 
 /// Runs one `grant` command.
@@ -60,62 +58,11 @@ async fn add(
     scopes: Vec<Scope>,
 ) -> Result<Output, AdminError> {
     let wanted: ScopeSet = scopes.into_iter().collect();
-    for _ in 0..ATTEMPTS {
-        let client = ctx
-            .store
-            .get_client(client_id)
-            .await?
-            .ok_or_else(|| client_not_found(client_id.as_str()))?;
-        let api = ctx
-            .store
-            .get_api(audience)
-            .await?
-            .ok_or_else(|| api_not_found(audience.as_str()))?;
-        let undefined = wanted.difference(&api.value.scopes);
-        if !undefined.is_empty() {
-            return Err(AdminError::Invalid(format!(
-                "API {audience} does not define the scope(s) {}; it defines: {}. Add them \
-                 with `m2m-admin api update {audience} --add-scopes ...` first",
-                undefined.to_wire(),
-                if api.value.scopes.is_empty() {
-                    "none".to_owned()
-                } else {
-                    api.value.scopes.to_wire()
-                }
-            )));
-        }
-        let existing = ctx
-            .store
-            .client_grants(client_id)
-            .await?
-            .into_iter()
-            .find(|g| &g.audience == audience);
-        let mut grant = existing.unwrap_or_else(|| Grant {
-            client_id: client_id.clone(),
-            audience: audience.clone(),
-            scopes: ScopeSet::new(),
-        });
-        for s in wanted.iter() {
-            grant.scopes.insert(s.clone());
-        }
-        match ctx
-            .store
-            .put_grant(&grant, client.version, api.version)
-            .await
-        {
-            Ok(()) => {
-                return Ok(Output::new(
-                    grant_json(&grant),
-                    grant_text("Granted.", &grant),
-                ))
-            }
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(kept_changing(&format!(
-        "client {client_id} or API {audience}"
-    )))
+    let grant = ctx.op().add_scopes(client_id, audience, &wanted).await?;
+    Ok(Output::new(
+        grant_json(&grant),
+        grant_text("Granted.", &grant),
+    ))
 }
 
 async fn remove(
@@ -125,72 +72,17 @@ async fn remove(
     scopes: Vec<Scope>,
 ) -> Result<Output, AdminError> {
     let taken: ScopeSet = scopes.into_iter().collect();
-    for _ in 0..ATTEMPTS {
-        let client = ctx
-            .store
-            .get_client(client_id)
-            .await?
-            .ok_or_else(|| client_not_found(client_id.as_str()))?;
-        let Some(mut grant) = ctx
-            .store
-            .client_grants(client_id)
-            .await?
-            .into_iter()
-            .find(|g| &g.audience == audience)
-        else {
-            return Err(AdminError::NotFound(format!(
-                "client {client_id} has no grant on API {audience}: `m2m-admin grant list \
-                 --client {client_id}` shows its grants"
-            )));
-        };
-        grant.scopes = if taken.is_empty() {
-            ScopeSet::new()
-        } else {
-            grant.scopes.difference(&taken)
-        };
-        let written = if grant.scopes.is_empty() {
-            ctx.store
-                .delete_grant(client_id, audience, client.version)
-                .await
-        } else {
-            // Narrowing a grant needs no API version check (nothing is added), but the
-            // same transaction shape keeps API deletes and grant writes ordered.
-            match ctx.store.get_api(audience).await? {
-                Some(api) => {
-                    ctx.store
-                        .put_grant(&grant, client.version, api.version)
-                        .await
-                }
-                // The API is gone: its grants are meaningless, remove this one whole.
-                None => {
-                    grant.scopes = ScopeSet::new();
-                    ctx.store
-                        .delete_grant(client_id, audience, client.version)
-                        .await
-                }
-            }
-        };
-        match written {
-            Ok(()) => {
-                let verb = if grant.scopes.is_empty() {
-                    "Removed the grant."
-                } else {
-                    "Narrowed the grant."
-                };
-                return Ok(Output::new(grant_json(&grant), grant_text(verb, &grant)));
-            }
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(kept_changing(&format!("client {client_id}")))
+    let grant = ctx.op().remove_scopes(client_id, audience, &taken).await?;
+    let verb = if grant.scopes.is_empty() {
+        "Removed the grant."
+    } else {
+        "Narrowed the grant."
+    };
+    Ok(Output::new(grant_json(&grant), grant_text(verb, &grant)))
 }
 
 async fn list(ctx: &Ctx, client_id: &ClientId) -> Result<Output, AdminError> {
-    if ctx.store.get_client(client_id).await?.is_none() {
-        return Err(client_not_found(client_id.as_str()));
-    }
-    let grants = ctx.store.client_grants(client_id).await?;
+    let grants = ctx.op().grants(client_id).await?;
     Ok(Output::new(
         json!({"client_id": client_id.as_str(), "grants": grants.iter().map(grant_json).collect::<Vec<_>>()}),
         grants_table(&grants),

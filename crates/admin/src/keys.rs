@@ -7,29 +7,18 @@
 //! published for the JWKS cache lifetime (so every verifier's cached JWKS already holds
 //! it), and a retired key is deleted only when no token it signed can still be valid.
 
-use m2m_aws::kms::keys::{create_kms_signing_key, schedule_kms_key_deletion};
-use m2m_aws::{public_jwk, StoreError};
-use m2m_core::jwk::JwkSet;
+use m2m_aws::KmsVault;
 use m2m_core::model::{Alg, KeyStatus, SigningKey, MAX_TOKEN_LIFETIME};
 use m2m_core::types::Kid;
+pub use m2m_manage::keys::active_keys;
+use m2m_manage::keys::PUBLISH_DELAY;
 use serde_json::{json, Value};
 
 use crate::cli::KeysCommand;
 use crate::context::Ctx;
-use crate::error::{key_not_found, AdminError};
+use crate::error::AdminError;
 use crate::key_policy::{partition_and_account, resolve_stack, signing_key_policy};
 use crate::output::{fields, opt_time, table, time, Output};
-
-/// The JWKS `Cache-Control: max-age` (DESIGN.md): how long a verifier may keep using a
-/// JWKS fetched before a key was published.
-pub const JWKS_MAX_AGE: u64 = 300;
-/// How long a new key must be published before it may sign: the JWKS function's
-/// in-memory key-set cache (60 s, `jwks::cache::KEY_SET_TTL_SECS`) plus the
-/// `max-age` verifiers may cache the document for. Until then some verifier may hold a
-/// JWKS without the key and reject its tokens.
-pub const PUBLISH_DELAY: u64 = 60 + JWKS_MAX_AGE;
-/// KMS's shortest deletion window, used to clean up a key whose registration failed.
-const CLEANUP_PENDING_DAYS: i32 = 7;
 
 /// Runs one `keys` command.
 ///
@@ -103,43 +92,9 @@ pub async fn create_key(
     stack: &str,
     status: KeyStatus,
 ) -> Result<SigningKey, AdminError> {
-    let kms_error = |e: m2m_core::error::PortError| {
-        AdminError::Failed(format!(
-            "KMS request failed: {}. Check AWS_REGION, credentials (kms:CreateKey, \
-             kms:GetPublicKey, kms:TagResource, and kms:PutKeyPolicy: KMS refuses a key \
-             policy its creator could not change) and AWS_ENDPOINT_URL for the local stack",
-            m2m_core::error::Chain(&e)
-        ))
-    };
     let policy = key_policy(ctx, stack).await?;
-    let key_id = create_kms_signing_key(&ctx.kms, alg, stack, &policy)
-        .await
-        .map_err(kms_error)?;
-    let registered = async {
-        let public = public_jwk(&ctx.kms, &key_id).await.map_err(kms_error)?;
-        let key = SigningKey {
-            kid: public
-                .jwk
-                .kid
-                .clone()
-                .unwrap_or_else(|| public.jwk.thumbprint()),
-            kms_key_id: public.key_arn,
-            alg,
-            status,
-            public_jwk: public.jwk,
-            created_at: ctx.now,
-            activated_at: (status == KeyStatus::Active).then_some(ctx.now),
-            retired_at: None,
-        };
-        ctx.store.create_key(&key).await?;
-        Ok::<_, AdminError>(key)
-    }
-    .await;
-    if registered.is_err() {
-        // Best effort: the error being reported matters more than this cleanup's.
-        let _ = schedule_kms_key_deletion(&ctx.kms, &key_id, CLEANUP_PENDING_DAYS).await;
-    }
-    registered
+    let vault = KmsVault::new(ctx.kms.clone(), stack, policy);
+    Ok(ctx.op().create_key(&vault, alg, status, ctx.now).await?)
 }
 
 /// The key policy of a new key for `stack`, naming the caller's account (STS
@@ -175,66 +130,15 @@ pub fn add_alg_warning(json: &mut Value, text: &mut String, alg: Alg) {
     }
 }
 
-/// Keys currently active other than `except`.
-pub fn active_keys<'a>(keys: &'a [SigningKey], except: Option<&Kid>) -> Vec<&'a SigningKey> {
-    keys.iter()
-        .filter(|k| k.status == KeyStatus::Active && Some(&k.kid) != except)
-        .collect()
-}
-
 async fn activate(ctx: &Ctx, kid: &Kid, force: bool) -> Result<Output, AdminError> {
-    let key = ctx
-        .store
-        .get_key(kid)
-        .await?
-        .ok_or_else(|| key_not_found(kid.as_str()))?;
-    match key.status {
-        KeyStatus::Active => {
-            return Ok(Output::new(
-                key_json(&key, true),
-                format!("Key {kid} is already the active key."),
-            ))
-        }
-        KeyStatus::Retired | KeyStatus::Revoked => {
-            return Err(AdminError::Refused(format!(
-                "key {kid} is {} and is not reactivated; create a new key with \
-                 `m2m-admin keys create` and activate that",
-                key.status.as_str()
-            )))
-        }
-        KeyStatus::Pending => {}
+    let done = ctx.op().activate_key(kid, force, ctx.now).await?;
+    if !done.changed {
+        return Ok(Output::new(
+            key_json(&done.key, true),
+            format!("Key {kid} is already the active key."),
+        ));
     }
-    let ready_at = key.created_at.saturating_add(PUBLISH_DELAY);
-    if ctx.now < ready_at && !force {
-        return Err(AdminError::Refused(format!(
-            "key {kid} was published {} s ago; verifiers may hold a JWKS without it for {PUBLISH_DELAY} s \
-             and would reject its tokens until they refresh. Activate it after {}, or pass \
-             --force if no verifier has fetched the JWKS since {}",
-            ctx.now.saturating_sub(key.created_at),
-            time(ready_at),
-            time(key.created_at)
-        )));
-    }
-    let keys = ctx.store.list_keys().await?;
-    let previous: Vec<Kid> = active_keys(&keys, Some(kid))
-        .into_iter()
-        .map(|k| k.kid.clone())
-        .collect();
-    match ctx
-        .store
-        .activate_key(kid, KeyStatus::Pending, &previous, ctx.now)
-        .await
-    {
-        Ok(()) => {}
-        Err(StoreError::Conflict(what)) => {
-            return Err(AdminError::Refused(format!(
-                "{what} changed while activating (another operator?); nothing was written. \
-                 Check `m2m-admin keys list` and run the command again"
-            )))
-        }
-        Err(e) => return Err(e.into()),
-    }
-    let retired: Vec<&str> = previous.iter().map(Kid::as_str).collect();
+    let retired: Vec<&str> = done.retired.iter().map(Kid::as_str).collect();
     let mut text = format!("Activated key {kid}: it signs every new token.");
     for old in &retired {
         text.push_str(&format!(
@@ -243,38 +147,12 @@ async fn activate(ctx: &Ctx, kid: &Kid, force: bool) -> Result<Output, AdminErro
         ));
     }
     let mut json = json!({"activated": kid.as_str(), "retired": retired, "at": ctx.now});
-    add_alg_warning(&mut json, &mut text, key.alg);
+    add_alg_warning(&mut json, &mut text, done.key.alg);
     Ok(Output::new(json, text))
 }
 
 async fn retire(ctx: &Ctx, kid: &Kid, force: bool) -> Result<Output, AdminError> {
-    let key = ctx
-        .store
-        .get_key(kid)
-        .await?
-        .ok_or_else(|| key_not_found(kid.as_str()))?;
-    match key.status {
-        KeyStatus::Retired => {
-            return Err(AdminError::Refused(format!(
-                "key {kid} is already retired (since {})",
-                opt_time(key.retired_at)
-            )))
-        }
-        KeyStatus::Revoked => {
-            return Err(AdminError::Refused(format!(
-                "key {kid} is revoked; it is neither published nor signing"
-            )))
-        }
-        KeyStatus::Active if !force => {
-            return Err(AdminError::Refused(format!(
-                "key {kid} is the active key; retiring it leaves no active key, and the token \
-                 function stops signing within 10 minutes. To rotate, create and activate a \
-                 new key (which retires this one); to retire it anyway, pass --force"
-            )))
-        }
-        KeyStatus::Active | KeyStatus::Pending => {}
-    }
-    ctx.store.retire_key(kid, key.status, ctx.now).await?;
+    ctx.op().retire_key(kid, force, ctx.now).await?;
     let until = ctx.now.saturating_add(MAX_TOKEN_LIFETIME);
     Ok(Output::new(
         json!({"retired": kid.as_str(), "at": ctx.now, "published_until": until}),
@@ -295,80 +173,31 @@ async fn revoke(
     activate: Option<Kid>,
     force: bool,
 ) -> Result<Output, AdminError> {
-    let key = ctx
-        .store
-        .get_key(kid)
-        .await?
-        .ok_or_else(|| key_not_found(kid.as_str()))?;
-    if key.status == KeyStatus::Revoked {
+    let done = ctx
+        .op()
+        .revoke_key(kid, activate.as_ref(), force, ctx.now)
+        .await?;
+    if !done.changed {
         return Ok(Output::new(
-            key_json(&key, false),
+            key_json(&done.key, false),
             format!("Key {kid} is already revoked."),
         ));
-    }
-    let keys = ctx.store.list_keys().await?;
-    let pending: Vec<&SigningKey> = keys
-        .iter()
-        .filter(|k| k.status == KeyStatus::Pending && &k.kid != kid)
-        .collect();
-    let promote = match (&activate, key.status) {
-        (Some(next), _) => {
-            if !pending.iter().any(|k| &k.kid == next) {
-                return Err(AdminError::Refused(format!(
-                    "key {next} is not a pending key; `m2m-admin keys list` shows the keys"
-                )));
-            }
-            Some(next.clone())
-        }
-        (None, KeyStatus::Active) => match pending.as_slice() {
-            [only] => Some(only.kid.clone()),
-            [] if force => None,
-            [] => {
-                return Err(AdminError::Refused(format!(
-                    "key {kid} is the active key and no key is pending to take over; create one \
-                     with `m2m-admin keys create` and pass --activate <kid>, or pass --force to \
-                     revoke it now and issue no token until a key is activated"
-                )))
-            }
-            several => {
-                let kids: Vec<&str> = several.iter().map(|k| k.kid.as_str()).collect();
-                return Err(AdminError::Refused(format!(
-                    "several keys are pending ({}); choose the one to activate with --activate <kid>",
-                    kids.join(", ")
-                )));
-            }
-        },
-        (None, _) => None,
-    };
-    match ctx
-        .store
-        .revoke_key(kid, key.status, promote.as_ref(), ctx.now)
-        .await
-    {
-        Ok(()) => {}
-        Err(StoreError::Conflict(what)) => {
-            return Err(AdminError::Refused(format!(
-                "{what} changed while revoking (another operator?); nothing was written. \
-                 Check `m2m-admin keys list` and run the command again"
-            )))
-        }
-        Err(e) => return Err(e.into()),
     }
     let mut text = format!(
         "Revoked key {kid}: removed from the JWKS within 60 s (verifiers may cache the JWKS \
          for 300 s more) and never signs again."
     );
-    if let Some(next) = &promote {
+    if let Some(next) = &done.promoted {
         text.push_str(&format!(
             "\nActivated key {next}: it signs every new token within 60 s."
         ));
-    } else if key.status == KeyStatus::Active {
+    } else if done.key.status == KeyStatus::Active {
         text.push_str("\nNo key is active: no token is issued until one is activated.");
     }
     Ok(Output::new(
         json!({
             "revoked": kid.as_str(),
-            "activated": promote.as_ref().map(Kid::as_str),
+            "activated": done.promoted.as_ref().map(Kid::as_str),
             "at": ctx.now,
         }),
         text,
@@ -376,12 +205,10 @@ async fn revoke(
 }
 
 async fn list(ctx: &Ctx) -> Result<Output, AdminError> {
-    let keys = ctx.store.list_keys().await?;
-    let published = JwkSet::published(&keys, ctx.now);
-    let is_published = |k: &SigningKey| published.find(&k.kid).is_some();
+    let keys = ctx.op().keys(ctx.now).await?;
     let rows: Vec<Vec<String>> = keys
         .iter()
-        .map(|k| {
+        .map(|(k, published)| {
             vec![
                 k.kid.to_string(),
                 k.alg.as_str().to_owned(),
@@ -389,12 +216,12 @@ async fn list(ctx: &Ctx) -> Result<Output, AdminError> {
                 time(k.created_at),
                 opt_time(k.activated_at),
                 opt_time(k.retired_at),
-                if is_published(k) { "yes" } else { "no" }.to_owned(),
+                if *published { "yes" } else { "no" }.to_owned(),
             ]
         })
         .collect();
     Ok(Output::new(
-        json!({"keys": keys.iter().map(|k| key_json(k, is_published(k))).collect::<Vec<_>>()}),
+        json!({"keys": keys.iter().map(|(k, p)| key_json(k, *p)).collect::<Vec<_>>()}),
         table(
             &[
                 "KID",
@@ -411,45 +238,20 @@ async fn list(ctx: &Ctx) -> Result<Output, AdminError> {
 }
 
 async fn delete(ctx: &Ctx, kid: &Kid, pending_days: i32) -> Result<Output, AdminError> {
-    let key = ctx
-        .store
-        .get_key(kid)
-        .await?
-        .ok_or_else(|| key_not_found(kid.as_str()))?;
-    let retired_at = match (key.status, key.retired_at) {
-        (KeyStatus::Retired, Some(t)) => t,
-        (KeyStatus::Retired, None) => {
-            return Err(AdminError::Refused(format!(
-                "key {kid} has no retirement time, so when its last token expires is unknown; \
-                 it is kept"
-            )))
-        }
-        _ => {
-            return Err(AdminError::Refused(format!(
-                "key {kid} is {}; only a retired key can be deleted (`m2m-admin keys retire`)",
-                key.status.as_str()
-            )))
-        }
-    };
-    let safe_at = retired_at.saturating_add(MAX_TOKEN_LIFETIME);
-    if ctx.now < safe_at {
-        return Err(AdminError::Refused(format!(
-            "tokens signed by key {kid} may be valid until {}; it must stay published until \
-             then. Delete it after that time",
-            time(safe_at)
-        )));
-    }
-    ctx.store.delete_key(kid, retired_at).await?;
-    let deletion = schedule_kms_key_deletion(&ctx.kms, &key.kms_key_id, pending_days)
+    // Deleting needs no key policy: the vault only schedules the deletion.
+    let vault = KmsVault::new(ctx.kms.clone(), "", "");
+    let kms_key_id = ctx.op().key(kid).await?.kms_key_id;
+    let (key, deletion) = ctx
+        .op()
+        .delete_key(&vault, kid, pending_days, ctx.now)
         .await
-        .map_err(|e| {
-            AdminError::Failed(format!(
-                "key {kid} was removed from the registry, but scheduling deletion of KMS key {} \
-                 failed ({}); run `aws kms schedule-key-deletion --key-id {}`",
-                key.kms_key_id,
+        .map_err(|e| match e {
+            m2m_manage::ManageError::Vault(e) => AdminError::Failed(format!(
+                "key {kid} was removed from the registry, but scheduling deletion of KMS key \
+                 {kms_key_id} failed ({}); run `aws kms schedule-key-deletion --key-id {kms_key_id}`",
                 m2m_core::error::Chain(&e),
-                key.kms_key_id
-            ))
+            )),
+            other => other.into(),
         })?;
     Ok(Output::new(
         json!({"deleted": kid.as_str(), "kms_key_id": key.kms_key_id, "kms_deletion_at": deletion}),

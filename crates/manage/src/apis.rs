@@ -2,7 +2,9 @@
 //! an API leave its grants too (or the change is refused), and an API with grants is
 //! deleted only on request, grants first, so no grant ever outlives its API.
 
-use m2m_core::model::{Api, Grant, Profile, Reuse, MAX_TOKEN_LIFETIME};
+use m2m_core::model::{
+    Api, Grant, Profile, Reuse, DEFAULT_REUSE_MIN_REMAINING_PCT, MAX_TOKEN_LIFETIME,
+};
 use m2m_core::types::{Audience, ScopeSet};
 
 use crate::error::{no_api, ManageError, Refusal, Target};
@@ -28,8 +30,8 @@ pub struct ApiChange {
     pub token_lifetime: Option<u64>,
     /// A new claim layout.
     pub profile: Option<Profile>,
-    /// A new reuse setting.
-    pub reuse: Option<Reuse>,
+    /// A change to the reuse setting.
+    pub reuse: ReusePatch,
     /// Remove scopes leaving the API from the grants holding them, rather than refuse.
     pub cascade: bool,
 }
@@ -43,7 +45,48 @@ impl ApiChange {
             && self.remove_scopes.is_empty()
             && self.token_lifetime.is_none()
             && self.profile.is_none()
-            && self.reuse.is_none()
+            && self.reuse.is_empty()
+    }
+}
+
+/// A change to an API's token reuse; `None` keeps the current value. Applied to the
+/// setting read inside the change's retry, so concurrent changes to other fields of
+/// the reuse setting are not lost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReusePatch {
+    /// Turn reuse on or off.
+    pub enabled: Option<bool>,
+    /// The threshold in percent of a token's lifetime.
+    pub min_remaining_pct: Option<u8>,
+    /// Whether reuse applies with a claims hook configured.
+    pub with_hook: Option<bool>,
+}
+
+impl ReusePatch {
+    /// Whether the patch changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.enabled.is_none() && self.min_remaining_pct.is_none() && self.with_hook.is_none()
+    }
+
+    /// The setting after applying the patch to `current`. Reuse stays on or off as it
+    /// was unless `enabled` says otherwise; the threshold and hook flag keep their
+    /// values (or their defaults, when reuse was off) unless given.
+    pub fn apply(&self, current: Reuse) -> Reuse {
+        let (pct, hook) = match current {
+            Reuse::On {
+                min_remaining_pct,
+                with_hook,
+            } => (min_remaining_pct, with_hook),
+            Reuse::Off => (DEFAULT_REUSE_MIN_REMAINING_PCT, false),
+        };
+        if self.enabled.unwrap_or(current != Reuse::Off) {
+            Reuse::On {
+                min_remaining_pct: self.min_remaining_pct.unwrap_or(pct),
+                with_hook: self.with_hook.unwrap_or(hook),
+            }
+        } else {
+            Reuse::Off
+        }
     }
 }
 
@@ -266,9 +309,7 @@ fn apply(api: &mut Api, change: &ApiChange) {
     if let Some(p) = change.profile {
         api.profile = p;
     }
-    if let Some(r) = change.reuse {
-        api.reuse = r;
-    }
+    api.reuse = change.reuse.apply(api.reuse);
 }
 
 /// Refuses when the caller expected another version than the stored one.

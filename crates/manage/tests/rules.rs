@@ -6,10 +6,11 @@
 use std::collections::BTreeMap;
 
 use m2m_core::model::{ClientStatus, Reuse};
+
 use m2m_core::secret::hash_secret;
 use m2m_core::testing::fixtures::{api, scopes, DAY, NOW};
 use m2m_core::types::{Audience, ClientId, OrgId, SecretId};
-use m2m_manage::apis::ApiChange;
+use m2m_manage::apis::{ApiChange, ReusePatch};
 use m2m_manage::clients::{ClientChange, NewClient};
 use m2m_manage::testing::InMemoryAdminStore;
 use m2m_manage::{Backoff, ClientFilter, Cursor, ManageError, Operator, Refusal, Target};
@@ -632,4 +633,40 @@ async fn org_disable_then_enable_every_client_only_that_org() {
     for id in &acme {
         assert_eq!(op.client(id).await.unwrap().status, ClientStatus::Active);
     }
+}
+
+#[test]
+fn reuse_patch_keeps_what_it_does_not_name() {
+    let on = Reuse::On {
+        min_remaining_pct: 30,
+        with_hook: true,
+    };
+    let pct_only = ReusePatch {
+        min_remaining_pct: Some(70),
+        ..ReusePatch::default()
+    };
+    assert_eq!(
+        pct_only.apply(on),
+        Reuse::On {
+            min_remaining_pct: 70,
+            with_hook: true
+        }
+    );
+    assert_eq!(pct_only.apply(Reuse::Off), Reuse::Off);
+    let off = ReusePatch {
+        enabled: Some(false),
+        ..ReusePatch::default()
+    };
+    assert_eq!(off.apply(on), Reuse::Off);
+    let back_on = ReusePatch {
+        enabled: Some(true),
+        ..ReusePatch::default()
+    };
+    assert_eq!(
+        back_on.apply(Reuse::Off),
+        Reuse::On {
+            min_remaining_pct: 50,
+            with_hook: false
+        }
+    );
 }

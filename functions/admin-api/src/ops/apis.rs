@@ -3,10 +3,10 @@
 use http::header::LOCATION;
 use http::StatusCode;
 use m2m_core::model::{
-    Api, Profile, Reuse, DEFAULT_REUSE_MIN_REMAINING_PCT, DEFAULT_TOKEN_LIFETIME,
+    Api, Profile, Reuse, DEFAULT_TOKEN_LIFETIME,
 };
 use m2m_core::types::Audience;
-use m2m_manage::apis::ApiChange;
+use m2m_manage::apis::{ApiChange, ReusePatch};
 use m2m_manage::idempotency::{once, Outcome as Once};
 use m2m_manage::keys::KeyVault;
 use m2m_manage::AdminStore;
@@ -20,31 +20,22 @@ use crate::request::{body, idempotency, if_match, query};
 use crate::route::PREFIX;
 use crate::{render, Call, Outcome};
 
-/// A reuse setting in a request.
+/// A reuse setting in a request: fields left out keep their current (or default)
+/// values.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReuseBody {
-    enabled: bool,
+    enabled: Option<bool>,
     min_remaining_pct: Option<u8>,
     with_hook: Option<bool>,
 }
 
 impl ReuseBody {
-    fn apply(&self, current: Reuse) -> Reuse {
-        let (pct, hook) = match current {
-            Reuse::On {
-                min_remaining_pct,
-                with_hook,
-            } => (min_remaining_pct, with_hook),
-            Reuse::Off => (DEFAULT_REUSE_MIN_REMAINING_PCT, false),
-        };
-        if self.enabled {
-            Reuse::On {
-                min_remaining_pct: self.min_remaining_pct.unwrap_or(pct),
-                with_hook: self.with_hook.unwrap_or(hook),
-            }
-        } else {
-            Reuse::Off
+    fn patch(&self) -> ReusePatch {
+        ReusePatch {
+            enabled: self.enabled,
+            min_remaining_pct: self.min_remaining_pct,
+            with_hook: self.with_hook,
         }
     }
 }
@@ -112,7 +103,7 @@ pub(crate) async fn create<S: AdminStore, V: KeyVault>(call: &Call<'_, S, V>) ->
         reuse: b
             .reuse
             .as_ref()
-            .map_or(Reuse::default(), |r| r.apply(Reuse::default())),
+            .map_or(Reuse::default(), |r| r.patch().apply(Reuse::default())),
     };
     let op = &call.app.operator;
     let created = once(
@@ -162,13 +153,6 @@ pub(crate) async fn update<S: AdminStore, V: KeyVault>(call: &Call<'_, S, V>, id
     let expected = if_match(call.req)?;
     let id = Audience::new(id);
     let op = &call.app.operator;
-    // The reuse change applies to the stored setting, read inside the use case's retry
-    // through the current value; a partial reuse body keeps the fields it omits.
-    let current_reuse = if b.reuse.is_some() {
-        Some(op.api(&id).await.map_err(fail)?.value.reuse)
-    } else {
-        None
-    };
     let change = ApiChange {
         name: b.name,
         scopes: b.scopes.as_deref().map(scopes).transpose()?,
@@ -176,11 +160,7 @@ pub(crate) async fn update<S: AdminStore, V: KeyVault>(call: &Call<'_, S, V>, id
         remove_scopes: scopes(&b.remove_scopes)?,
         token_lifetime: b.token_lifetime,
         profile: profile(b.profile.as_deref())?,
-        reuse: b
-            .reuse
-            .as_ref()
-            .zip(current_reuse)
-            .map(|(r, current)| r.apply(current)),
+        reuse: b.reuse.as_ref().map(ReuseBody::patch).unwrap_or_default(),
         cascade: b.cascade,
     };
     let updated = op.update_api(&id, &change, expected).await.map_err(fail)?;
