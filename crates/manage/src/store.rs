@@ -214,8 +214,7 @@ pub trait AdminStore: Send + Sync {
         kid: &Kid,
     ) -> impl Future<Output = Result<Option<SigningKey>, StoreError>> + Send;
     /// Registers a new key; [`StoreError::Conflict`] if the kid is taken.
-    fn create_key(&self, key: &SigningKey)
-        -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn create_key(&self, key: &SigningKey) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// In one write: `kid` goes from `from` to `active` and every key in `previous`
     /// from `active` to `retired`, conditional on every status.
     fn activate_key(
