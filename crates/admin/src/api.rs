@@ -1,8 +1,8 @@
 //! `m2m-admin api ...`: register, list, show, update and delete APIs (resource servers).
 
-use m2m_aws::{StoreError, Versioned};
 use m2m_core::model::{Api, Grant, Reuse};
 use m2m_core::types::{Audience, ScopeSet};
+use m2m_manage::{AdminStore as _, StoreError, Versioned};
 use serde_json::{json, Value};
 
 use crate::cli::{ApiCommand, ApiCreate, ApiUpdate, OnOff};

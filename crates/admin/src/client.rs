@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use m2m_aws::StoreError;
 use m2m_core::model::{Client, ClientStatus, Grant};
 use m2m_core::secret::{generate_secret, stored_secret};
 use m2m_core::types::{ClientId, ClientSecret, OrgId};
+use m2m_manage::{AdminStore as _, ClientFilter, StoreError, MAX_PAGE};
 use rand::distributions::Alphanumeric;
 use rand::rngs::OsRng;
 use rand::Rng as _;
@@ -181,7 +181,7 @@ async fn create(
     // A random 143-bit id does not collide; the condition makes sure, and a fresh id is
     // drawn if it ever did.
     for _ in 0..ATTEMPTS {
-        match ctx.store.create_client(&client).await {
+        match ctx.store.create_client(&client, &[]).await {
             Ok(()) => {
                 let mut doc = client_json(&client, ctx.now);
                 doc["client_secret"] = json!(secret.expose());
@@ -203,7 +203,19 @@ async fn create(
 }
 
 async fn list(ctx: &Ctx, org: Option<String>) -> Result<Output, AdminError> {
-    let mut clients = ctx.store.list_clients().await?;
+    let mut clients = Vec::new();
+    let mut after = None;
+    loop {
+        let page = ctx
+            .store
+            .list_clients(&ClientFilter::default(), after.as_ref(), MAX_PAGE)
+            .await?;
+        clients.extend(page.items);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
     if let Some(org) = &org {
         clients.retain(|c| c.org_id.as_ref().is_some_and(|o| o.as_str() == org));
     }

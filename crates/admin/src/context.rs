@@ -10,7 +10,7 @@ use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::Client as DynamoClient;
 use aws_sdk_kms::Client as KmsClient;
 use aws_sdk_sts::Client as StsClient;
-use m2m_aws::AdminStore;
+use m2m_aws::DynamoAdminStore;
 
 use crate::error::AdminError;
 
@@ -38,7 +38,7 @@ pub fn now_override() -> Option<String> {
 #[derive(Debug)]
 pub struct Ctx {
     /// The directory table.
-    pub store: AdminStore,
+    pub store: DynamoAdminStore,
     /// DynamoDB, for table creation.
     pub dynamo: DynamoClient,
     /// KMS, for signing keys.
@@ -82,7 +82,7 @@ impl Ctx {
         }
         let dynamo = DynamoClient::new(&sdk);
         Ok(Self {
-            store: AdminStore::new(dynamo.clone(), table),
+            store: DynamoAdminStore::new(dynamo.clone(), table),
             dynamo,
             kms: KmsClient::new(&sdk),
             sts: StsClient::new(&sdk),

@@ -1,8 +1,8 @@
 //! The CLI's one error type: a message for the operator that says what to do, and the
 //! exit status scripts branch on. Never carries a secret or a secret hash.
 
-use m2m_aws::StoreError;
 use m2m_core::error::Chain;
+use m2m_manage::StoreError;
 
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +58,8 @@ impl From<StoreError> for AdminError {
             StoreError::Malformed(e) => Self::Failed(format!(
                 "the table holds an item m2m-admin cannot read ({e}); fix or remove that item"
             )),
-            StoreError::Aws(e) => Self::Failed(format!(
+            e @ StoreError::InvalidCursor => Self::Failed(e.to_string()),
+            StoreError::Port(e) => Self::Failed(format!(
                 "AWS request failed: {}. Check AWS_REGION, your AWS credentials and, for the \
                  local stack, that AWS_ENDPOINT_URL points at the running emulator",
                 Chain(&e)

@@ -3,9 +3,9 @@
 //! on the versions read, so it cannot race a client delete, an API delete or an API
 //! scope change.
 
-use m2m_aws::StoreError;
 use m2m_core::model::Grant;
 use m2m_core::types::{Audience, ClientId, Scope, ScopeSet};
+use m2m_manage::{AdminStore as _, StoreError};
 use serde_json::{json, Value};
 
 use crate::cli::GrantCommand;

@@ -8,10 +8,11 @@
 //! it), and a retired key is deleted only when no token it signed can still be valid.
 
 use m2m_aws::kms::keys::{create_kms_signing_key, schedule_kms_key_deletion};
-use m2m_aws::{public_jwk, StoreError};
+use m2m_aws::public_jwk;
 use m2m_core::jwk::JwkSet;
 use m2m_core::model::{Alg, KeyStatus, SigningKey, MAX_TOKEN_LIFETIME};
 use m2m_core::types::Kid;
+use m2m_manage::{AdminStore as _, StoreError};
 use serde_json::{json, Value};
 
 use crate::cli::KeysCommand;
