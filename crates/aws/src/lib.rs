@@ -21,7 +21,7 @@ pub mod telemetry;
 
 pub use dynamo::{
     create_table, protect_table, DynamoAdminStore, DynamoDirectory, DynamoKeyRegistry,
-    TableCreation,
+    TableCreation, MAX_CREATE_GRANTS,
 };
 pub use env::{ConfigError, Env};
 pub use kms::{public_jwk, KmsPublicKey, KmsSigner};
