@@ -165,7 +165,10 @@ fn not_found(t: &Target) -> AdminError {
 }
 
 fn ids<T: std::fmt::Display>(ids: &[T]) -> String {
-    ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    ids.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn refused(r: &Refusal) -> AdminError {
@@ -181,7 +184,11 @@ fn refused(r: &Refusal) -> AdminError {
         } => format!(
             "scope(s) {} are granted to {} client(s) ({}); pass --cascade to remove them \
              from those grants too, or remove them with `m2m-admin grant` first",
-            dropped.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
+            dropped
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
             clients.len(),
             ids(clients)
         ),
@@ -215,9 +222,9 @@ fn refused(r: &Refusal) -> AdminError {
              function stops signing within 10 minutes. To rotate, create and activate a \
              new key (which retires this one); to retire it anyway, pass --force"
         ),
-        Refusal::KeyNotPending { kid } => format!(
-            "key {kid} is not a pending key; `m2m-admin keys list` shows the keys"
-        ),
+        Refusal::KeyNotPending { kid } => {
+            format!("key {kid} is not a pending key; `m2m-admin keys list` shows the keys")
+        }
         Refusal::NoSuccessor { kid } => format!(
             "key {kid} is the active key and no key is pending to take over; create one \
              with `m2m-admin keys create` and pass --activate <kid>, or pass --force to \

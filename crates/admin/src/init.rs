@@ -13,6 +13,7 @@ use aws_sdk_kms::error::DisplayErrorContext;
 use m2m_aws::kms::keys::STACK_TAG;
 use m2m_aws::{create_table, protect_table, public_jwk, TableCreation};
 use m2m_core::model::{KeyStatus, SigningKey};
+use m2m_manage::AdminStore as _;
 use serde_json::json;
 
 use crate::cli::InitArgs;

@@ -9,8 +9,9 @@ mod common;
 use common::{get_token, Stack, API, ISSUER, T0};
 use jsonwebtoken::{decode_header, Algorithm};
 use m2m_aws::dynamo::registry::DynamoKeyRegistry;
-use m2m_aws::{AdminStore, StoreError};
+use m2m_aws::DynamoAdminStore;
 use m2m_core::types::{Audience, ClientId};
+use m2m_manage::{AdminStore as _, StoreError};
 use m2m_testkit::jwt::{self, Expect};
 use serde_json::Value;
 
@@ -350,7 +351,7 @@ async fn grants_extend_narrow_and_every_client_write_bumps_version() {
 async fn stale_writes_refused_and_change_nothing() {
     let stack = Stack::with_table("m2m-admin-stale").await;
     let (client_id, _) = stack.customer(T0);
-    let store = AdminStore::new(stack.dynamo().await, &stack.table);
+    let store = DynamoAdminStore::new(stack.dynamo().await, &stack.table);
     let id = ClientId::new(client_id.as_str());
     let audience = Audience::new(API);
     let stale_client = store.get_client(&id).await.unwrap().unwrap();
@@ -401,7 +402,7 @@ async fn stale_writes_refused_and_change_nothing() {
             .await,
     );
     conflict(store.delete_api(&audience, stale_api.version, &[]).await);
-    conflict(store.create_client(&stale_client).await);
+    conflict(store.create_client(&stale_client, &[]).await);
     conflict(store.create_api(&stale_api.value).await);
     assert_eq!(
         stack.scan().await,

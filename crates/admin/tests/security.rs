@@ -8,9 +8,10 @@ mod common;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::{key, Stack, API, T0};
-use m2m_aws::{dynamo::item, AdminStore};
+use m2m_aws::{dynamo::item, DynamoAdminStore};
 use m2m_core::model::{Client, ClientStatus, Grant};
 use m2m_core::types::{Audience, ClientId, ScopeSet};
+use m2m_manage::AdminStore as _;
 use serde_json::Value;
 
 #[tokio::test]
@@ -270,7 +271,7 @@ async fn api_delete_force_interrupted_then_resumed() {
             scopes,
         },
     );
-    let store = AdminStore::new(dynamo.clone(), &stack.table);
+    let store = DynamoAdminStore::new(dynamo.clone(), &stack.table);
     let current = store.get_api(&Audience::new(API)).await.unwrap().unwrap();
     assert!(store
         .delete_api(&Audience::new(API), current.version, &with_ghost)

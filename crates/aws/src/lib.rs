@@ -2,7 +2,8 @@
 //! `m2m_core` (DESIGN.md "Ports"):
 //!
 //! - [`dynamo`]: the directory table — item codecs, the token endpoint's directory, the
-//!   key registry, the operator's store and the table itself;
+//!   key registry, the operator's store (`m2m-manage`'s [`AdminStore`] port) and the
+//!   table itself;
 //! - [`kms`]: the signer and the operator's key operations;
 //! - [`lambda`]: the custom-claims hook;
 //! - [`sdk`]: the SDK settings every client shares and the mapping of SDK errors;
@@ -19,10 +20,15 @@ pub mod sdk;
 pub mod telemetry;
 
 pub use dynamo::{
-    create_table, protect_table, AdminStore, DynamoDirectory, DynamoKeyRegistry, StoreError,
-    TableCreation, Versioned,
+    create_table, protect_table, DynamoAdminStore, DynamoDirectory, DynamoKeyRegistry,
+    TableCreation, MAX_CREATE_GRANTS,
 };
 pub use env::{ConfigError, Env};
 pub use kms::{public_jwk, KmsPublicKey, KmsSigner, KmsVault};
 pub use lambda::LambdaHook;
+/// The operator's storage port that [`DynamoAdminStore`] implements, and its types.
+pub use m2m_manage::{
+    AdminStore, Claim, ClientFilter, Cursor, IdempotencyClaim, Page, StoreError, Versioned,
+    MAX_PAGE,
+};
 pub use sdk::sdk_config;

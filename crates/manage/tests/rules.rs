@@ -458,10 +458,11 @@ async fn api_update_nothing_and_bad_lifetime_invalid() {
         .update_api(
             &orders(),
             &ApiChange {
-                reuse: Some(Reuse::On {
-                    min_remaining_pct: 0,
-                    with_hook: false,
-                }),
+                reuse: ReusePatch {
+                    enabled: Some(true),
+                    min_remaining_pct: Some(0),
+                    with_hook: None,
+                },
                 ..ApiChange::default()
             },
             None,

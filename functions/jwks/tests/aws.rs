@@ -15,7 +15,7 @@ use jsonwebtoken::decode_header;
 use jwks::App as JwksApp;
 use m2m_aws::clock::system_clock;
 use m2m_aws::dynamo::registry::DynamoKeyRegistry;
-use m2m_aws::{dynamo::item, public_jwk, DynamoDirectory, KmsSigner};
+use m2m_aws::{dynamo::item, public_jwk, AdminStore as _, DynamoDirectory, KmsSigner};
 use m2m_core::model::{Alg, KeyStatus, SigningKey, MAX_TOKEN_LIFETIME};
 use m2m_core::ports::NoHook;
 use m2m_core::testing::fixtures::{self, API, API_SCOPES, CLIENT_ID, CLIENT_SECRET, ISSUER, NOW};
@@ -350,7 +350,7 @@ async fn compromise_drill_revoked_key_gone_within_cache_ttl() {
     assert_eq!(again, old_token);
 
     // The drill: revoke A, activating B in the same transaction.
-    let store = m2m_aws::AdminStore::new(DynamoClient::new(&setup), &table);
+    let store = m2m_aws::DynamoAdminStore::new(DynamoClient::new(&setup), &table);
     store
         .revoke_key(&a.kid, KeyStatus::Active, Some(&b.kid), t0 + 2)
         .await

@@ -6,7 +6,8 @@
 //!   one strongly consistent `BatchGetItem` per request, and the reuse cache writes.
 //! - [`registry`]: the signing-key registry ([`KeySource`](m2m_core::keys::KeySource),
 //!   [`KeyRegistry`](m2m_core::keys::KeyRegistry)) for the signer and the JWKS.
-//! - [`admin`]: the operator's conditional reads and writes (`m2m-admin`).
+//! - [`admin`]: the operator's conditional reads, paged listings and writes, the
+//!   [`AdminStore`](m2m_manage::AdminStore) port of `m2m-manage`.
 //! - [`table`]: creating the table and turning on its deletion protection.
 //!
 //! Shared by those: one strongly consistent `BatchGetItem` with the retry of unprocessed
@@ -20,7 +21,7 @@ mod paging;
 pub mod registry;
 pub mod table;
 
-pub use admin::{AdminStore, StoreError, Versioned};
+pub use admin::{DynamoAdminStore, MAX_CREATE_GRANTS};
 pub use directory::DynamoDirectory;
 pub use registry::DynamoKeyRegistry;
 pub use table::{create_table, protect_table, TableCreation};

@@ -1,5 +1,5 @@
-//! Creates the directory table (`PK`/`SK` strings, on-demand billing, the `ByKind`
-//! index) and waits until it and its index are active. Used by the operator CLI's
+//! Creates the directory table (`PK`/`SK` strings, on-demand billing, the `ByKind` and
+//! `ByOrg` indexes) and waits until it and its index are active. Used by the operator CLI's
 //! `init`, the local stack and the tests; production tables come from the SAM template
 //! with the same shape.
 
@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client as DynamoClient;
 use m2m_core::error::PortError;
 
-use crate::dynamo::item::{BY_KIND_INDEX, KIND, PK, SK};
+use crate::dynamo::item::{BY_KIND_INDEX, BY_ORG_INDEX, KIND, ORG_ID, PK, SK};
 use crate::sdk::error::{code, port_error};
 
 /// How long [`create_table`] waits for the table to become active.
@@ -50,18 +50,11 @@ fn string_attr(name: &str) -> Result<AttributeDefinition, PortError> {
         .map_err(build_error)
 }
 
-/// Creates `table` with the directory's key schema, `PAY_PER_REQUEST` billing and the
-/// `ByKind` global secondary index (hash `kind`, range `PK`, all attributes), then
-/// waits until the table and index are `ACTIVE` (DynamoDB developer guide, "Creating a
-/// table": creation is asynchronous).
-///
-/// # Errors
-/// A [`PortError`] when DynamoDB refuses or the table does not become active within
-/// [`ACTIVE_WAIT`].
-pub async fn create_table(client: &DynamoClient, table: &str) -> Result<TableCreation, PortError> {
-    let index = GlobalSecondaryIndex::builder()
-        .index_name(BY_KIND_INDEX)
-        .key_schema(key(KIND, KeyType::Hash)?)
+/// A global secondary index `name`: hash `hash`, range `PK`, all attributes projected.
+fn index(name: &str, hash: &str) -> Result<GlobalSecondaryIndex, PortError> {
+    GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key(hash, KeyType::Hash)?)
         .key_schema(key(PK, KeyType::Range)?)
         .projection(
             Projection::builder()
@@ -69,7 +62,21 @@ pub async fn create_table(client: &DynamoClient, table: &str) -> Result<TableCre
                 .build(),
         )
         .build()
-        .map_err(build_error)?;
+        .map_err(build_error)
+}
+
+/// Creates `table` with the directory's key schema, `PAY_PER_REQUEST` billing and two
+/// global secondary indexes, all attributes projected: `ByKind` (hash `kind`, range
+/// `PK`: items of one kind) and `ByOrg` (hash `org_id`, range `PK`: one organization's
+/// clients). Then waits until the table and indexes are `ACTIVE` (DynamoDB developer guide, "Creating a
+/// table": creation is asynchronous).
+///
+/// # Errors
+/// A [`PortError`] when DynamoDB refuses or the table does not become active within
+/// [`ACTIVE_WAIT`].
+pub async fn create_table(client: &DynamoClient, table: &str) -> Result<TableCreation, PortError> {
+    let by_kind = index(BY_KIND_INDEX, KIND)?;
+    let by_org = index(BY_ORG_INDEX, ORG_ID)?;
     let created = client
         .create_table()
         .table_name(table)
@@ -77,9 +84,11 @@ pub async fn create_table(client: &DynamoClient, table: &str) -> Result<TableCre
         .attribute_definitions(string_attr(PK)?)
         .attribute_definitions(string_attr(SK)?)
         .attribute_definitions(string_attr(KIND)?)
+        .attribute_definitions(string_attr(ORG_ID)?)
         .key_schema(key(PK, KeyType::Hash)?)
         .key_schema(key(SK, KeyType::Range)?)
-        .global_secondary_indexes(index)
+        .global_secondary_indexes(by_kind)
+        .global_secondary_indexes(by_org)
         .send()
         .await;
     let outcome = match created {

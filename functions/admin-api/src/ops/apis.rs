@@ -2,9 +2,7 @@
 
 use http::header::LOCATION;
 use http::StatusCode;
-use m2m_core::model::{
-    Api, Profile, Reuse, DEFAULT_TOKEN_LIFETIME,
-};
+use m2m_core::model::{Api, Profile, Reuse, DEFAULT_TOKEN_LIFETIME};
 use m2m_core::types::Audience;
 use m2m_manage::apis::{ApiChange, ReusePatch};
 use m2m_manage::idempotency::{once, Outcome as Once};

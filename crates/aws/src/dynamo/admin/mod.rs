@@ -14,7 +14,8 @@
 //!   `TransactWriteItems`: all or nothing.
 //!
 //! This file holds the store and its shared building blocks; the operations live in
-//! [`crate::admin_apis`], [`crate::admin_clients`] and [`crate::admin_keys`].
+//! one module per concern (`apis`, `clients`, `keys`, `listing`, `idempotency`) and
+//! [`m2m_manage::AdminStore`] is implemented over them in `port`.
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -23,6 +24,7 @@ use aws_sdk_dynamodb::Client as DynamoClient;
 use m2m_core::error::PortError;
 use m2m_core::model::Grant;
 use m2m_core::types::ClientId;
+use m2m_manage::StoreError;
 
 use crate::dynamo::item::attr::{n, s};
 
@@ -30,9 +32,14 @@ pub(crate) use crate::dynamo::paging::all_items;
 
 mod apis;
 mod clients;
+mod cursor;
+mod idempotency;
 mod keys;
+mod listing;
+mod port;
 use crate::dynamo::item::{self, Item, ItemError, BY_KIND_INDEX, KIND, PK};
 use crate::sdk::error::port_error;
+pub use clients::MAX_CREATE_GRANTS;
 
 /// The attribute holding an item's optimistic-concurrency version.
 pub const VERSION: &str = "version";
@@ -42,32 +49,12 @@ pub const MAX_TRANSACTION_ITEMS: usize = 100;
 /// operator lists from a terminal, and a guard against a runaway loop.
 pub(crate) const MAX_PAGES: usize = 10_000;
 
-/// Why a store operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A conditional write found the table other than expected (an item exists that
-    /// should not, is gone, or changed since it was read); the write changed nothing.
-    /// Names what the failed condition was about, e.g. `client c-1`.
-    #[error("the condition on {0} failed: it was changed or removed concurrently")]
-    Conflict(String),
-    /// The table does not exist.
-    #[error("table {0} does not exist")]
-    TableMissing(String),
-    /// An item in the table could not be decoded.
-    #[error(transparent)]
-    Malformed(#[from] ItemError),
-    /// DynamoDB failed or could not be reached.
-    #[error(transparent)]
-    Aws(#[from] PortError),
-}
-
-/// A value with the `version` its item carried when read.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Versioned<T> {
-    /// The decoded value.
-    pub value: T,
-    /// The item's `version` (0 when the attribute is absent).
-    pub version: u64,
+/// A malformed item becomes [`StoreError::Malformed`] with the same message (which
+/// names the item kind and attribute, never a value).
+impl From<ItemError> for StoreError {
+    fn from(e: ItemError) -> Self {
+        StoreError::Malformed(e.to_string())
+    }
 }
 
 /// A condition expression with its attribute names and values.
@@ -83,9 +70,10 @@ pub(crate) struct Condition<'a> {
 /// One labelled action of a transaction: the label names the item in a [`StoreError::Conflict`].
 pub(crate) type Action = (String, TransactWriteItem);
 
-/// Administrative access to the directory table.
+/// Administrative access to the directory table: the DynamoDB adapter of the
+/// [`m2m_manage::AdminStore`] port.
 #[derive(Clone, Debug)]
-pub struct AdminStore {
+pub struct DynamoAdminStore {
     pub(crate) client: DynamoClient,
     pub(crate) table: String,
 }
@@ -94,7 +82,7 @@ pub(crate) fn build<T>(
     what: &str,
     r: Result<T, aws_sdk_dynamodb::error::BuildError>,
 ) -> Result<T, StoreError> {
-    r.map_err(|e| StoreError::Aws(PortError::malformed(format!("building {what}")).with_source(e)))
+    r.map_err(|e| StoreError::Port(PortError::malformed(format!("building {what}")).with_source(e)))
 }
 
 /// The `version` attribute of a raw item (absent → 0).
@@ -124,7 +112,7 @@ pub(crate) fn version_condition(expected: u64) -> &'static str {
     }
 }
 
-impl AdminStore {
+impl DynamoAdminStore {
     /// An admin store on `table`.
     pub fn new(client: DynamoClient, table: impl Into<String>) -> Self {
         Self {
@@ -147,13 +135,13 @@ impl AdminStore {
         if err.code() == Some("ResourceNotFoundException") {
             return StoreError::TableMissing(self.table.clone());
         }
-        StoreError::Aws(port_error(what, err))
+        StoreError::Port(port_error(what, err))
     }
 
     /// Whether the table exists (`DescribeTable`).
     ///
     /// # Errors
-    /// [`StoreError::Aws`] when DynamoDB fails.
+    /// [`StoreError::Port`] when DynamoDB fails.
     pub async fn table_exists(&self) -> Result<bool, StoreError> {
         match self
             .client
@@ -170,7 +158,6 @@ impl AdminStore {
         }
     }
 
-    /// A strongly consistent `GetItem`.
     /// Every grant among `pages` (a `Query` or `Scan` with the SDK's paginator), sorted
     /// by `order`.
     pub(crate) async fn grants_of<P, E, R>(
@@ -194,6 +181,7 @@ impl AdminStore {
         Ok(grants)
     }
 
+    /// A strongly consistent `GetItem`.
     pub(crate) async fn get(&self, key: Item) -> Result<Option<Item>, StoreError> {
         let out = self
             .client

@@ -9,16 +9,21 @@ use m2m_core::model::{Client, ClientStatus, StoredSecret};
 use m2m_core::types::{ClientId, OrgId, SecretId};
 
 use super::attr::{n, parse_u64, s, Reader};
-use super::{client_key, Item, ItemError, CLIENT_PREFIX, KIND, KIND_CLIENT, LAST_USED, PK, SK};
+use super::{
+    client_key, Item, ItemError, CLIENT_PREFIX, KIND, KIND_CLIENT, LAST_USED, ORG_ID, PK, SK,
+};
 
 /// Encodes a client, its secrets (hashes as binary) and an empty or filled
-/// [`LAST_USED`] map, which must exist for `SET last_used.#sid` to work.
+/// [`LAST_USED`] map, which must exist for `SET last_used.#sid` to work. [`ORG_ID`]
+/// is present only for a client of a (non-empty) organization.
 pub fn client_to_item(client: &Client) -> Item {
     let mut item = client_key(&client.id);
     item.insert(KIND.to_owned(), s(KIND_CLIENT));
     item.insert("name".to_owned(), s(&client.name));
-    if let Some(org) = &client.org_id {
-        item.insert("org_id".to_owned(), s(org.as_str()));
+    // No organization, or an empty one, is no attribute at all: `org_id` keys the
+    // `ByOrg` index, which refuses an empty string and must not list such clients.
+    if let Some(org) = client.org_id.as_ref().filter(|o| !o.as_str().is_empty()) {
+        item.insert(ORG_ID.to_owned(), s(org.as_str()));
     }
     item.insert("status".to_owned(), s(client.status.as_str()));
     item.insert(
@@ -127,7 +132,10 @@ pub fn client_from_item(item: &Item) -> Result<Client, ItemError> {
     Ok(Client {
         id,
         name: r.string("name")?.to_owned(),
-        org_id: r.opt_string("org_id")?.map(OrgId::new),
+        org_id: r
+            .opt_string(ORG_ID)?
+            .filter(|o| !o.is_empty())
+            .map(OrgId::new),
         status,
         metadata,
         secrets,

@@ -2,13 +2,14 @@
 //! DESIGN.md's single-table layout. A malformed item is an [`ItemError`] naming the
 //! item and attribute (never a value: a value could be a secret hash), never a panic.
 //!
-//! | item | PK | SK | kind (GSI `ByKind`) |
-//! |---|---|---|---|
-//! | API | `API#<identifier>` | `API` | `API` |
-//! | client | `CLIENT#<client_id>` | `CLIENT` | `CLIENT` |
-//! | grant | `CLIENT#<client_id>` | `GRANT#<api identifier>` | — |
-//! | signing key | `KEY#<kid>` | `KEY` | `KEY` |
-//! | reusable token | `CACHE#<client_id>` | `TOKEN#<slot>` | — ([`reuse`]) |
+//! | item | PK | SK | kind (GSI `ByKind`) | org_id (GSI `ByOrg`) |
+//! |---|---|---|---|---|
+//! | API | `API#<identifier>` | `API` | `API` | — |
+//! | client | `CLIENT#<client_id>` | `CLIENT` | `CLIENT` | its organization, if any |
+//! | grant | `CLIENT#<client_id>` | `GRANT#<api identifier>` | — | — |
+//! | signing key | `KEY#<kid>` | `KEY` | `KEY` | — |
+//! | reusable token | `CACHE#<client_id>` | `TOKEN#<slot>` | — ([`reuse`]) | — |
+//! | idempotency record | `IDEMPOTENCY#<key hash>` | `IDEMPOTENCY` | — ([`idempotency`]) | — |
 //!
 //! One file per item kind; [`attr`] holds the attribute helpers they share.
 //!
@@ -24,6 +25,7 @@ mod api;
 pub(crate) mod attr;
 mod client;
 mod grant;
+pub mod idempotency;
 mod key;
 pub mod reuse;
 #[cfg(test)]
@@ -46,6 +48,14 @@ pub const KIND: &str = "kind";
 /// The global secondary index (hash `kind`, range `PK`, all attributes projected) that
 /// lists items of one kind with a `Query` rather than a `Scan`.
 pub const BY_KIND_INDEX: &str = "ByKind";
+/// The client item's organization attribute: the hash key of the [`BY_ORG_INDEX`].
+/// Absent on clients without an organization (an index key attribute can be neither
+/// NULL nor an empty string) and on every other item, so only clients of an
+/// organization are in that index.
+pub const ORG_ID: &str = "org_id";
+/// The global secondary index (hash `org_id`, range `PK`, all attributes projected)
+/// that lists one organization's clients with a `Query`.
+pub const BY_ORG_INDEX: &str = "ByOrg";
 /// `kind` of API items.
 pub const KIND_API: &str = "API";
 /// `kind` of client items.

@@ -148,6 +148,22 @@ fn client_without_org_round_trip_equal() {
 }
 
 #[test]
+fn client_org_keys_by_org_index_only_when_set() {
+    // The `ByOrg` index's hash key: present for a client of an organization, absent
+    // (never NULL or empty, which the index refuses) otherwise, and never on grants.
+    let item = client_to_item(&client());
+    assert_eq!(item.get(ORG_ID), Some(&s("org_acme")));
+    for org in [None, Some(OrgId::new(""))] {
+        let mut c = client();
+        c.org_id = org;
+        let item = client_to_item(&c);
+        assert!(!item.contains_key(ORG_ID), "{item:?}");
+        assert_eq!(client_from_item(&item).unwrap().org_id, None);
+    }
+    assert!(!grant_to_item(&grant()).contains_key(ORG_ID));
+}
+
+#[test]
 fn client_last_used_map_merged() {
     let mut item = client_to_item(&client());
     item.insert(
