@@ -13,3 +13,10 @@ export M2M_ISSUER=${M2M_ISSUER:-http://127.0.0.1:${M2M_LOCAL_PORT}}
 # Used only while no key is active in the registry; `m2m-admin init` activates one.
 export M2M_SIGNING_KEY=${M2M_SIGNING_KEY:-alias/m2m-auth-local}
 export M2M_CLAIMS_HOOK=${M2M_CLAIMS_HOOK-claims-hook}
+# The management API: the stack its new signing keys belong to (moto's account), and
+# the stand-in principal for requests without SigV4 (honoured by debug builds only; the
+# local stack has no API Gateway to verify signatures). Never set in template.yaml.
+export M2M_STACK=${M2M_STACK:-local}
+export M2M_PARTITION=${M2M_PARTITION:-aws}
+export M2M_ACCOUNT_ID=${M2M_ACCOUNT_ID:-123456789012}
+export M2M_ADMIN_LOCAL_PRINCIPAL=${M2M_ADMIN_LOCAL_PRINCIPAL:-local-operator}

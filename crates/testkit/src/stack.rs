@@ -19,6 +19,10 @@ use crate::moto::{workspace_root, LocalAws};
 /// Execution environments `cargo lambda watch` may start per function.
 pub const INSTANCES: u32 = 4;
 
+/// The management API's stand-in principal on the local stack (no API Gateway to verify
+/// SigV4 there; debug builds of the function only).
+pub const LOCAL_PRINCIPAL: &str = "local-operator";
+
 /// The API every e2e client asks a token for.
 pub const API: &str = "https://api.example.com";
 
@@ -145,6 +149,10 @@ impl Stack {
             .env("M2M_ISSUER", &base_url)
             .env("M2M_SIGNING_KEY", &key_id)
             .env("M2M_CLAIMS_HOOK", "claims-hook")
+            .env("M2M_STACK", "local")
+            .env("M2M_PARTITION", "aws")
+            .env("M2M_ACCOUNT_ID", "123456789012")
+            .env("M2M_ADMIN_LOCAL_PRINCIPAL", LOCAL_PRINCIPAL)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
@@ -174,7 +182,11 @@ impl Stack {
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(20 * 60);
         // Both functions must answer: each is compiled and started on first use.
-        for path in ["/.well-known/openid-configuration", "/oauth/token"] {
+        for path in [
+            "/.well-known/openid-configuration",
+            "/oauth/token",
+            "/admin/v1/apis",
+        ] {
             loop {
                 let url = format!("{}{path}", self.base_url);
                 let answered = match http
@@ -233,6 +245,11 @@ impl Stack {
     /// `<base>/oauth/token`.
     pub fn token_url(&self) -> String {
         format!("{}/oauth/token", self.base_url)
+    }
+
+    /// `<base>/admin/v1`: the management API.
+    pub fn admin_url(&self) -> String {
+        format!("{}/admin/v1", self.base_url)
     }
 
     /// The function log so far (for leak scans).
