@@ -43,3 +43,32 @@ pub fn local_principal() -> Option<String> {
 pub fn principal(req: &Request, local: Option<&str>) -> Option<String> {
     iam_principal(req).or_else(|| local.map(str::to_owned))
 }
+
+#[cfg(test)]
+mod tests {
+    /// The stand-in's variable is read only under `cfg(debug_assertions)`: a release
+    /// build (every SAM build) neither holds its name nor reads it, so no deployment
+    /// can make the function accept an unsigned request.
+    #[test]
+    fn local_principal_debug_only() {
+        let src = include_str!("auth.rs");
+        let name = ["M2M", "ADMIN", "LOCAL", "PRINCIPAL"].join("_");
+        let lines: Vec<&str> = src.lines().collect();
+        let mut reads = 0;
+        for (i, line) in lines.iter().enumerate() {
+            if line.contains(&format!("env::var(\"{name}\")")) {
+                reads += 1;
+                let window = &lines[i.saturating_sub(3)..i];
+                assert!(
+                    window.iter().any(|l| l.trim() == "#[cfg(debug_assertions)]"),
+                    "auth.rs:{} reads the stand-in outside cfg(debug_assertions)",
+                    i + 1
+                );
+            }
+        }
+        assert_eq!(reads, 1);
+        for file in [include_str!("lib.rs"), include_str!("main.rs"), include_str!("config.rs")] {
+            assert!(!file.contains(&name), "only auth.rs may name the stand-in variable");
+        }
+    }
+}
