@@ -38,7 +38,11 @@ async fn provisioning_flow(stack: &Stack) -> Vec<String> {
         .unwrap();
     assert_eq!(r.status(), 201);
     // The identifier, itself a URL, travels percent-encoded in one path segment.
-    let r = http.get(format!("{admin}/apis/{ORDERS_PATH}")).send().await.unwrap();
+    let r = http
+        .get(format!("{admin}/apis/{ORDERS_PATH}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["etag"], "\"1\"");
 
@@ -47,8 +51,10 @@ async fn provisioning_flow(stack: &Stack) -> Vec<String> {
         let r = http
             .post(format!("{admin}/clients"))
             .header("idempotency-key", format!("signup-acme-{name}"))
-            .json(&json!({"name": name, "org_id": "acme", "metadata": {"plan": "gold"},
-                          "grants": [{"api": ORDERS, "scopes": ["read"]}]}))
+            .json(
+                &json!({"name": name, "org_id": "acme", "metadata": {"plan": "gold"},
+                          "grants": [{"api": ORDERS, "scopes": ["read"]}]}),
+            )
             .send()
             .await
             .unwrap();
@@ -82,16 +88,31 @@ async fn provisioning_flow(stack: &Stack) -> Vec<String> {
         .unwrap();
     assert_eq!(off["changed"].as_array().unwrap().len(), 2);
     for (id, secret) in &clients {
-        assert_eq!(token_status(stack, id, secret).await, 401, "an offboarded customer gets no token");
+        assert_eq!(
+            token_status(stack, id, secret).await,
+            401,
+            "an offboarded customer gets no token"
+        );
     }
-    let r = http.post(format!("{admin}/orgs/acme/enable")).send().await.unwrap();
+    let r = http
+        .post(format!("{admin}/orgs/acme/enable"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     for (id, secret) in &clients {
         assert_eq!(token_status(stack, id, secret).await, 200);
     }
-    let problem = http.get(format!("{admin}/clients/nope")).send().await.unwrap();
+    let problem = http
+        .get(format!("{admin}/clients/nope"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(problem.status(), 404);
-    assert_eq!(problem.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        problem.headers()["content-type"],
+        "application/problem+json"
+    );
     clients.into_iter().map(|(_, secret)| secret).collect()
 }
 
@@ -100,7 +121,14 @@ fn contract_test(stack: &Stack) {
     let out = Command::new(root.join("infra/local/contract-test"))
         .arg(&stack.base_url)
         .current_dir(&root)
-        .env("PATH", format!("{}:{}", root.join(".venv/bin").display(), std::env::var("PATH").unwrap_or_default()))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                root.join(".venv/bin").display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
         .output()
         .unwrap();
     let text = format!(
@@ -119,6 +147,9 @@ async fn management_api_provisions_offboards_and_keeps_its_contract() {
     contract_test(&stack);
     let log = stack.log_text();
     for secret in secrets {
-        assert!(!log.contains(&secret), "a client secret reached the function log");
+        assert!(
+            !log.contains(&secret),
+            "a client secret reached the function log"
+        );
     }
 }

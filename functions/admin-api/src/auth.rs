@@ -60,15 +60,24 @@ mod tests {
                 reads += 1;
                 let window = &lines[i.saturating_sub(3)..i];
                 assert!(
-                    window.iter().any(|l| l.trim() == "#[cfg(debug_assertions)]"),
+                    window
+                        .iter()
+                        .any(|l| l.trim() == "#[cfg(debug_assertions)]"),
                     "auth.rs:{} reads the stand-in outside cfg(debug_assertions)",
                     i + 1
                 );
             }
         }
         assert_eq!(reads, 1);
-        for file in [include_str!("lib.rs"), include_str!("main.rs"), include_str!("config.rs")] {
-            assert!(!file.contains(&name), "only auth.rs may name the stand-in variable");
+        for file in [
+            include_str!("lib.rs"),
+            include_str!("main.rs"),
+            include_str!("config.rs"),
+        ] {
+            assert!(
+                !file.contains(&name),
+                "only auth.rs may name the stand-in variable"
+            );
         }
     }
 }
