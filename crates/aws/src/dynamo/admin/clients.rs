@@ -59,7 +59,7 @@ pub(super) async fn client_grants(
     .await
 }
 
-/// Most grants [`create_client`] writes with the client: each takes two actions (the
+/// Most grants [`create_client`](m2m_manage::AdminStore::create_client) writes with the client: each takes two actions (the
 /// grant and its API's version bump) beside the client's own, within DynamoDB's 100.
 pub const MAX_CREATE_GRANTS: usize = (MAX_TRANSACTION_ITEMS - 1) / 2;
 
