@@ -59,8 +59,9 @@ pub(super) async fn client_grants(
     .await
 }
 
-/// Most grants [`create_client`] writes with the client: each takes two actions (the
-/// grant and its API's version bump) beside the client's own, within DynamoDB's 100.
+/// Most grants [`create_client`](m2m_manage::AdminStore::create_client) writes with the
+/// client: each takes two actions (the grant and its API's version bump) beside the
+/// client's own, within DynamoDB's 100 per transaction.
 pub const MAX_CREATE_GRANTS: usize = (MAX_TRANSACTION_ITEMS - 1) / 2;
 
 /// Creates `client` with `grants`, in one transaction: the client (conditional on its

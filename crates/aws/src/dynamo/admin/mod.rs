@@ -1,6 +1,9 @@
-//! The operator's view of the directory table (used by `m2m-admin`): reads, listings and
-//! conditional writes of APIs, clients and grants. Every write is conditional, so two
-//! operators acting at once never lose an update and a refused write changes nothing.
+//! The operator's view of the directory table, [`DynamoAdminStore`]: the DynamoDB
+//! adapter of `m2m-manage`'s [`AdminStore`](m2m_manage::AdminStore) port (the operator
+//! rules behind `m2m-admin` and the management API). Reads, paged listings and
+//! conditional writes of APIs, clients, grants, signing keys and idempotency records.
+//! Every write is conditional, so two operators acting at once never lose an update and
+//! a refused write changes nothing.
 //!
 //! Concurrency rules (optimistic, no locks):
 //! - a client item's `version` is bumped by every write to the client **or its grants**
@@ -10,8 +13,8 @@
 //!   as 0), bumped by `api update` and by every grant written for it, so `api delete`
 //!   (conditional on the version it read) can never race a concurrent `grant add` into
 //!   leaving an orphan grant;
-//! - multi-item changes (grant + client + API, client + its grants) are one
-//!   `TransactWriteItems`: all or nothing.
+//! - multi-item changes (grant + client + API, a new client + its grants + their APIs,
+//!   client + its grants) are one `TransactWriteItems`: all or nothing.
 //!
 //! This file holds the store and its shared building blocks; the operations live in
 //! one module per concern (`apis`, `clients`, `keys`, `listing`, `idempotency`) and
