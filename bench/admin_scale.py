@@ -19,6 +19,7 @@ def main():
     p.add_argument("--clients", type=int, default=10000)
     p.add_argument("--orgs", type=int, default=1000)
     p.add_argument("--creators", type=int, default=8)
+    p.add_argument("--grants-phase", type=int, default=500)
     p.add_argument("--out", required=True)
     a = p.parse_args()
     template = json.load(open(a.event))
@@ -55,33 +56,42 @@ def main():
             assert r.status_code == 200, r.text
         return statistics.median(times) * 1000
 
-    def create(i, session):
+    def create(i, session, grants=True):
         org = f"org-{i % a.orgs:04d}"
-        status, body = call("POST", "/admin/v1/clients",
-                            {"name": f"customer {i}", "org_id": org,
-                             "grants": [{"api": a.api, "scopes": ["read:orders"]}]},
-                            session=session)
+        body = {"name": f"customer {i}", "org_id": org, "metadata": {"tier": "standard"}}
+        if grants:
+            body["grants"] = [{"api": a.api, "scopes": ["read:orders"]}]
+        status, body = call("POST", "/admin/v1/clients", body, session=session)
         assert status == 201, (status, body)
         return body["client_id"], body["client_secret"]
+
+    def create_many(first, count, grants):
+        sessions = [requests.Session() for _ in range(a.creators)]
+        start = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(a.creators) as pool:
+            futures = [pool.submit(create, i, sessions[i % a.creators], grants)
+                       for i in range(first, first + count)]
+            done = 0
+            for f in concurrent.futures.as_completed(futures):
+                f.result()
+                done += 1
+                if done % 1000 == 0:
+                    print(f"  {first + done} clients", flush=True)
+        return count / (time.perf_counter() - start)
 
     # 10 clients first: the small directory's token p50.
     first = [create(i, local) for i in range(10)]
     small_p50 = token_p50(*first[0])
     print(f"token p50 with 10 clients: {small_p50:.2f} ms", flush=True)
 
-    sessions = [requests.Session() for _ in range(a.creators)]
-    start = time.perf_counter()
-    with concurrent.futures.ThreadPoolExecutor(a.creators) as pool:
-        futures = [pool.submit(create, i, sessions[i % a.creators]) for i in range(10, a.clients)]
-        done = 0
-        for f in concurrent.futures.as_completed(futures):
-            f.result()
-            done += 1
-            if done % 1000 == 0:
-                print(f"  {done + 10} clients", flush=True)
-    elapsed = time.perf_counter() - start
-    rate = (a.clients - 10) / elapsed
-    print(f"creates: {a.clients - 10} in {elapsed:.1f} s = {rate:.0f} per second ({a.creators} callers)", flush=True)
+    # Creates with a grant: one transaction that also bumps the API's version, so
+    # concurrent creates granting the same API contend on that item.
+    with_grants = a.grants_phase
+    grant_rate = create_many(10, with_grants, True)
+    print(f"creates with a grant: {with_grants} at {grant_rate:.0f} per second ({a.creators} callers)", flush=True)
+    bulk = a.clients - 10 - with_grants
+    rate = create_many(10 + with_grants, bulk, False)
+    print(f"creates (organization and metadata, no grant): {bulk} at {rate:.0f} per second ({a.creators} callers)", flush=True)
 
     list_times = []
     for i in range(50):
@@ -111,7 +121,8 @@ def main():
     large_p50 = token_p50(*first[0])
     print(f"token p50 with {a.clients} clients: {large_p50:.2f} ms (10 clients: {small_p50:.2f} ms)", flush=True)
     json.dump({"clients": a.clients, "orgs": a.orgs, "creators": a.creators,
-               "creates_per_second": rate, "list_org_ms": list_ms,
+               "creates_per_second": rate, "creates_with_grant_per_second": grant_rate,
+               "list_org_ms": list_ms,
                "disable_org_ms": off_ms, "enable_org_ms": on_ms,
                "token_p50_ms_10_clients": small_p50, "token_p50_ms_all_clients": large_p50},
               open(a.out, "w"), indent=2)

@@ -30,7 +30,7 @@ trap bench_cleanup EXIT INT TERM
 
 mkdir -p .local
 # The local AWS API with keep-alive (infra/local/moto-serve), as AWS endpoints behave.
-python infra/local/moto-serve -H 127.0.0.1 -p "$M2M_LOCAL_AWS_PORT" > .local/bench-moto.log 2>&1 &
+python infra/local/moto-serve -H 127.0.0.1 -p "$M2M_LOCAL_AWS_PORT" --threads "${M2M_BENCH_MOTO_THREADS:-8}" > .local/bench-moto.log 2>&1 &
 bench_pids+=($!)
 moto_up=0
 for _ in $(seq 1 100); do

@@ -1,6 +1,7 @@
 //! The operator's client and grant operations on the directory table: conditional on
 //! the client's `version`, which every write to a client or its grants bumps.
 
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use m2m_core::error::PortError;
 use m2m_core::model::{Client, Grant};
@@ -100,6 +101,27 @@ pub(super) async fn create_client(
                 client.id, grant.audience
             ))));
         }
+    }
+    if grants.is_empty() {
+        // One item: a conditional PutItem, at half a transaction's write capacity.
+        return match store
+            .client
+            .put_item()
+            .table_name(&store.table)
+            .set_item(Some(item::client_to_item(client)))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(_)) => {
+                    Err(StoreError::Conflict(format!("client {}", client.id)))
+                }
+                _ => Err(store.sdk("DynamoDB PutItem", e)),
+            },
+        };
     }
     let mut actions: Vec<Action> = vec![(
         format!("client {}", client.id),
