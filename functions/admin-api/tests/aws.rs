@@ -331,3 +331,31 @@ async fn admin_role_allows_exactly_what_the_code_calls() {
         "AdminApiRole must allow exactly what the code calls"
     );
 }
+
+#[test]
+fn template_admin_routes_need_iam_and_never_set_the_local_principal() {
+    let route = TEMPLATE
+        .split("\n  AdminApiRoute:\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .expect("AdminApiRoute in template.yaml");
+    assert!(
+        route.contains("RouteKey: ANY /admin/v1/{proxy+}"),
+        "{route}"
+    );
+    assert!(route.contains("AuthorizationType: AWS_IAM"), "{route}");
+    // Every route under /admin/ is the IAM one.
+    for line in TEMPLATE
+        .lines()
+        .filter(|l| l.trim_start().starts_with("RouteKey:"))
+    {
+        if line.contains("/admin/") {
+            assert!(line.contains("ANY /admin/v1/{proxy+}"), "{line}");
+        }
+    }
+    let name = ["M2M", "ADMIN", "LOCAL", "PRINCIPAL"].join("_");
+    assert!(
+        !TEMPLATE.contains(&name),
+        "the template must never set {name}"
+    );
+}
