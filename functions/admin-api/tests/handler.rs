@@ -311,6 +311,22 @@ async fn bad_bodies_precise_problems() {
     assert!(app.operator.store.clients().is_empty());
 }
 
+/// API Gateway base64-encodes a body that is not text (`isBase64Encoded`): the
+/// handler sees bytes that are not JSON and refuses them.
+#[tokio::test]
+async fn binary_body_refused_not_500() {
+    let app = app();
+    let a = call(
+        &app,
+        event("POST", "/admin/v1/clients")
+            .header("content-type", "application/json")
+            .base64_body("\u{fffd}}\u{0}\u{7f}"),
+    )
+    .await;
+    assert_problem(&a, 400, "invalid-request");
+    assert!(app.operator.store.clients().is_empty());
+}
+
 #[tokio::test]
 async fn list_by_org_pages_with_cursor() {
     let app = app();
