@@ -109,6 +109,12 @@ pub fn validate_api(api: &Api) -> Result<(), ManageError> {
             "the API identifier must not be empty".into(),
         ));
     }
+    if api.identifier.as_str().len() > crate::MAX_ID_LEN {
+        return Err(ManageError::Invalid(format!(
+            "the API identifier must be at most {} bytes",
+            crate::MAX_ID_LEN
+        )));
+    }
     if api.name.trim().is_empty() {
         return Err(ManageError::Invalid(
             "the API name must not be empty".into(),
@@ -156,6 +162,9 @@ impl<S: AdminStore> Operator<S> {
     /// # Errors
     /// [`ManageError::NotFound`].
     pub async fn api(&self, id: &Audience) -> Result<Versioned<Api>, ManageError> {
+        if id.as_str().len() > crate::MAX_ID_LEN {
+            return Err(no_api(id));
+        }
         self.store.get_api(id).await?.ok_or_else(|| no_api(id))
     }
 

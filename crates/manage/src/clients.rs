@@ -119,6 +119,15 @@ impl<S: AdminStore> Operator<S> {
     pub async fn create_client(&self, new: NewClient, now: u64) -> Result<Created, ManageError> {
         validate_name(&new.name)?;
         validate_metadata(&new.metadata)?;
+        if new
+            .org_id
+            .as_ref()
+            .is_some_and(|o| o.as_str().chars().count() > MAX_NAME_LEN)
+        {
+            return Err(ManageError::Invalid(format!(
+                "the organization id must be at most {MAX_NAME_LEN} characters"
+            )));
+        }
         if new.grants.len() > MAX_GRANTS_AT_CREATE {
             return Err(ManageError::Invalid(format!(
                 "at most {MAX_GRANTS_AT_CREATE} grants can be given at creation; add more afterwards"
@@ -180,6 +189,9 @@ impl<S: AdminStore> Operator<S> {
     /// # Errors
     /// [`ManageError::NotFound`].
     pub async fn client(&self, id: &ClientId) -> Result<Client, ManageError> {
+        if id.as_str().len() > crate::MAX_ID_LEN {
+            return Err(no_client(id));
+        }
         self.store
             .get_client(id)
             .await?
@@ -210,6 +222,16 @@ impl<S: AdminStore> Operator<S> {
         after: Option<&Cursor>,
         limit: usize,
     ) -> Result<Page<Client>, ManageError> {
+        if filter
+            .org
+            .as_ref()
+            .is_some_and(|o| o.as_str().len() > crate::MAX_ID_LEN)
+        {
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        }
         if !(1..=MAX_PAGE).contains(&limit) {
             return Err(ManageError::Invalid(format!(
                 "the page size must be 1 to {MAX_PAGE}"

@@ -105,6 +105,9 @@ impl<S: AdminStore> Operator<S> {
     /// # Errors
     /// [`ManageError::NotFound`].
     pub async fn key(&self, kid: &Kid) -> Result<SigningKey, ManageError> {
+        if kid.as_str().len() > crate::MAX_ID_LEN {
+            return Err(no_key(kid));
+        }
         self.store.get_key(kid).await?.ok_or_else(|| no_key(kid))
     }
 

@@ -671,3 +671,38 @@ fn reuse_patch_keeps_what_it_does_not_name() {
         }
     );
 }
+
+#[tokio::test]
+async fn overlong_identifiers_refused_before_the_store() {
+    let op = operator().await;
+    let long = "x".repeat(m2m_manage::MAX_ID_LEN + 1);
+    let err = op.create_api(&api(&long, &["read"])).await.unwrap_err();
+    assert!(matches!(err, ManageError::Invalid(_)), "{err:?}");
+    op.store.set_unavailable(true);
+    // Nothing with such an id can exist: not found, without asking the store.
+    assert!(matches!(
+        op.client(&ClientId::new(long.as_str())).await,
+        Err(ManageError::NotFound(_))
+    ));
+    assert!(matches!(
+        op.api(&Audience::new(long.as_str())).await,
+        Err(ManageError::NotFound(_))
+    ));
+    let page = op
+        .clients(
+            &ClientFilter {
+                org: Some(OrgId::new(long.as_str())),
+            },
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert!(page.items.is_empty());
+    op.store.set_unavailable(false);
+    let err = op
+        .create_client(new_client("x", Some(&"o".repeat(201))), NOW)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ManageError::Invalid(_)), "{err:?}");
+}
