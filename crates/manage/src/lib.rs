@@ -24,10 +24,10 @@ pub mod testing;
 pub use error::{ManageError, Refusal, Target};
 
 /// The longest identifier (API identifier, client id, key id, organization) the rules
-/// accept, in bytes. DynamoDB keys hold at most 2,048 bytes (1,024 for a sort key), so
-/// a longer one names nothing that can exist: it is refused or not found before any
-/// store call.
-pub const MAX_ID_LEN: usize = 1024;
+/// accept, in bytes. DynamoDB keys hold at most 2,048 bytes, a sort key 1,024 (a grant's
+/// is `GRANT#` and its API's identifier), so a longer one names nothing that can exist:
+/// it is refused or not found before any store call.
+pub const MAX_ID_LEN: usize = 1000;
 pub use operator::Operator;
 pub use retry::Backoff;
 pub use store::{
