@@ -125,9 +125,6 @@ impl From<ManageError> for AdminError {
                 "an API with identifier {id} already exists: choose another identifier, or \
                  change it with `m2m-admin api update`"
             )),
-            ManageError::Exists(Target::Client(_)) => {
-                Self::Failed("could not find a free client id".into())
-            }
             ManageError::Exists(t) => Self::Refused(format!("{t} already exists")),
             ManageError::Refused(r) => refused(&r),
             ManageError::KeptChanging(what) => kept_changing(&what),

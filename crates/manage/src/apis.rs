@@ -9,7 +9,7 @@ use m2m_core::types::{Audience, ScopeSet};
 
 use crate::error::{no_api, ManageError, Refusal, Target};
 use crate::operator::Operator;
-use crate::retry::Retry;
+use crate::retry::{check_version, mismatch, Retry};
 use crate::store::{AdminStore, StoreError, Versioned};
 
 /// Shortest token lifetime an API may set, seconds.
@@ -319,30 +319,4 @@ fn apply(api: &mut Api, change: &ApiChange) {
         api.profile = p;
     }
     api.reuse = change.reuse.apply(api.reuse);
-}
-
-/// Refuses when the caller expected another version than the stored one.
-pub(crate) fn check_version(
-    target: Target,
-    expected: Option<u64>,
-    current: u64,
-) -> Result<(), ManageError> {
-    match expected {
-        Some(e) if e != current => Err(ManageError::VersionMismatch {
-            target,
-            expected: e,
-            current,
-        }),
-        _ => Ok(()),
-    }
-}
-
-/// The error for a write at an expected version that lost a race: the stored version
-/// moved on after the read.
-pub(crate) fn mismatch(target: Target, expected: Option<u64>, read: u64) -> ManageError {
-    ManageError::VersionMismatch {
-        target,
-        expected: expected.unwrap_or(read),
-        current: read.saturating_add(1),
-    }
 }

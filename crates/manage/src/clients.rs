@@ -12,11 +12,10 @@ use rand::distributions::Alphanumeric;
 use rand::rngs::OsRng;
 use rand::Rng as _;
 
-use crate::apis::{check_version, mismatch};
 use crate::error::{no_client, ManageError, Target};
 use crate::grants::undefined_scopes;
 use crate::operator::Operator;
-use crate::retry::Retry;
+use crate::retry::{check_version, mismatch, Retry};
 use crate::store::{AdminStore, ClientFilter, Cursor, Page, StoreError, MAX_PAGE};
 
 /// Characters in a generated client id: alphanumeric, ~143 bits, never starting with a

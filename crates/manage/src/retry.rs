@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rand::Rng as _;
 
-use crate::error::ManageError;
+use crate::error::{ManageError, Target};
 
 /// How often and how patiently a change is retried on conflict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +77,32 @@ impl Retry {
             tokio::time::sleep(wait).await;
         }
         Ok(())
+    }
+}
+
+/// Refuses when the caller expected another version than the stored one.
+pub(crate) fn check_version(
+    target: Target,
+    expected: Option<u64>,
+    current: u64,
+) -> Result<(), ManageError> {
+    match expected {
+        Some(e) if e != current => Err(ManageError::VersionMismatch {
+            target,
+            expected: e,
+            current,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The error for a write at an expected version that lost a race: the stored version
+/// moved on after the read.
+pub(crate) fn mismatch(target: Target, expected: Option<u64>, read: u64) -> ManageError {
+    ManageError::VersionMismatch {
+        target,
+        expected: expected.unwrap_or(read),
+        current: read.saturating_add(1),
     }
 }
 

@@ -10,6 +10,11 @@ use serde_json::Value;
 
 use crate::reply::Problem;
 
+/// The body of an operation that takes no input: absent, empty or `{}`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
 /// The idempotency header (IETF draft "The Idempotency-Key HTTP Header Field").

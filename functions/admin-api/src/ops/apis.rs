@@ -12,7 +12,7 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{fail, scopes};
+use super::scopes;
 use crate::reply::{Problem, Reply};
 use crate::request::{body, idempotency, if_match, query};
 use crate::route::PREFIX;
@@ -83,7 +83,7 @@ pub(crate) fn location(id: &str) -> String {
 }
 
 pub(crate) async fn list<S: AdminStore, V: KeyVault>(call: &Call<'_, S, V>) -> Outcome {
-    let apis = call.app.operator.apis().await.map_err(fail)?;
+    let apis = call.app.operator.apis().await?;
     Ok(Reply::ok(json!({
         "apis": apis.iter().map(|a| render::api(&a.value, a.version)).collect::<Vec<_>>()
     })))
@@ -111,8 +111,7 @@ pub(crate) async fn create<S: AdminStore, V: KeyVault>(call: &Call<'_, S, V>) ->
         |a: &m2m_manage::Versioned<Api>| a.value.identifier.to_string(),
         || op.create_api(&api),
     )
-    .await
-    .map_err(fail)?;
+    .await?;
     match created {
         Once::Created(a) => Ok(
             Reply::json(StatusCode::CREATED, render::api(&a.value, a.version))
@@ -121,7 +120,7 @@ pub(crate) async fn create<S: AdminStore, V: KeyVault>(call: &Call<'_, S, V>) ->
                 .target(a.value.identifier.as_str()),
         ),
         Once::Replayed(id) => {
-            let a = op.api(&Audience::new(id)).await.map_err(fail)?;
+            let a = op.api(&Audience::new(id)).await?;
             Ok(Reply::ok(render::api(&a.value, a.version))
                 .etag(a.version)
                 .header(LOCATION, location(a.value.identifier.as_str()))
@@ -136,8 +135,7 @@ pub(crate) async fn get<S: AdminStore, V: KeyVault>(call: &Call<'_, S, V>, id: &
         .app
         .operator
         .api_with_grants(&Audience::new(id))
-        .await
-        .map_err(fail)?;
+        .await?;
     let mut doc = render::api(&a.value, a.version);
     doc["grants"] = grants
         .iter()
@@ -161,7 +159,7 @@ pub(crate) async fn update<S: AdminStore, V: KeyVault>(call: &Call<'_, S, V>, id
         reuse: b.reuse.as_ref().map(ReuseBody::patch).unwrap_or_default(),
         cascade: b.cascade,
     };
-    let updated = op.update_api(&id, &change, expected).await.map_err(fail)?;
+    let updated = op.update_api(&id, &change, expected).await?;
     let mut doc = render::api(&updated.api.value, updated.api.version);
     doc["grants_updated"] = updated
         .grants_updated
@@ -181,7 +179,6 @@ pub(crate) async fn delete<S: AdminStore, V: KeyVault>(call: &Call<'_, S, V>, id
     call.app
         .operator
         .delete_api(&Audience::new(id), force, expected)
-        .await
-        .map_err(fail)?;
+        .await?;
     Ok(Reply::no_content().target(id))
 }

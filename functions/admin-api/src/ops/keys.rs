@@ -9,7 +9,6 @@ use m2m_manage::AdminStore;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::fail;
 use crate::reply::{Problem, Reply, REPLAYED};
 use crate::request::{body, idempotency};
 use crate::route::KeyStep;
@@ -30,7 +29,7 @@ struct StepBody {
 }
 
 pub(crate) async fn list<S: AdminStore, V: KeyVault>(call: &Call<'_, S, V>) -> Outcome {
-    let keys = call.app.operator.keys(call.now).await.map_err(fail)?;
+    let keys = call.app.operator.keys(call.now).await?;
     Ok(Reply::ok(json!({
         "keys": keys.iter().map(|(k, p)| render::key(k, *p)).collect::<Vec<_>>()
     })))
@@ -53,15 +52,24 @@ pub(crate) async fn create<S: AdminStore, V: KeyVault>(call: &Call<'_, S, V>) ->
         |k: &m2m_core::model::SigningKey| k.kid.to_string(),
         || op.create_key(&call.app.vault, alg, KeyStatus::Pending, call.now),
     )
-    .await
-    .map_err(fail)?;
+    .await?;
     match made {
         Once::Created(k) => {
             Ok(Reply::json(StatusCode::CREATED, render::key(&k, true)).target(k.kid.as_str()))
         }
         Once::Replayed(kid) => {
-            let k = op.key(&Kid::new(kid)).await.map_err(fail)?;
-            let published = k.status != KeyStatus::Revoked;
+            // Published or not by the JWKS's one rule, as in the listing.
+            let kid = Kid::new(kid);
+            let (k, published) = op
+                .keys(call.now)
+                .await?
+                .into_iter()
+                .find(|(k, _)| k.kid == kid)
+                .ok_or_else(|| {
+                    Problem::from(m2m_manage::ManageError::NotFound(m2m_manage::Target::Key(
+                        kid,
+                    )))
+                })?;
             Ok(Reply::ok(render::key(&k, published))
                 .header(REPLAYED, "true")
                 .target(k.kid.as_str()))
@@ -82,10 +90,7 @@ pub(crate) async fn step<S: AdminStore, V: KeyVault>(
     }
     let doc = match step {
         KeyStep::Activate => {
-            let done = op
-                .activate_key(&kid, b.force, call.now)
-                .await
-                .map_err(fail)?;
+            let done = op.activate_key(&kid, b.force, call.now).await?;
             json!({
                 "activated": kid.as_str(),
                 "retired": done.retired.iter().map(Kid::as_str).collect::<Vec<_>>(),
@@ -93,7 +98,7 @@ pub(crate) async fn step<S: AdminStore, V: KeyVault>(
             })
         }
         KeyStep::Retire => {
-            op.retire_key(&kid, b.force, call.now).await.map_err(fail)?;
+            op.retire_key(&kid, b.force, call.now).await?;
             json!({
                 "retired": kid.as_str(),
                 "at": call.now,
@@ -104,8 +109,7 @@ pub(crate) async fn step<S: AdminStore, V: KeyVault>(
             let next = b.activate.map(Kid::new);
             let done = op
                 .revoke_key(&kid, next.as_ref(), b.force, call.now)
-                .await
-                .map_err(fail)?;
+                .await?;
             json!({
                 "revoked": kid.as_str(),
                 "activated": done.promoted.as_ref().map(Kid::as_str),

@@ -101,8 +101,3 @@ pub(crate) fn scopes(list: &[String]) -> Result<ScopeSet, Problem> {
         })
         .collect()
 }
-
-/// A problem from a use case's error.
-pub(crate) fn fail(e: m2m_manage::ManageError) -> Problem {
-    Problem::from(e)
-}

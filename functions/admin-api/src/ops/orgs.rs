@@ -5,18 +5,12 @@ use m2m_core::model::ClientStatus;
 use m2m_core::types::OrgId;
 use m2m_manage::keys::KeyVault;
 use m2m_manage::AdminStore;
-use serde::Deserialize;
 use serde_json::json;
 
-use super::fail;
 use crate::reply::Reply;
-use crate::request::body;
+use crate::request::{body, Empty};
 use crate::route::Switch;
 use crate::{Call, Outcome};
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Empty {}
 
 pub(crate) async fn switch<S: AdminStore, V: KeyVault>(
     call: &Call<'_, S, V>,
@@ -32,8 +26,7 @@ pub(crate) async fn switch<S: AdminStore, V: KeyVault>(
         .app
         .operator
         .set_org_status(&OrgId::new(org), status)
-        .await
-        .map_err(fail)?;
+        .await?;
     Ok(Reply::ok(json!({
         "org_id": done.org_id.as_str(),
         "status": done.status.as_str(),
