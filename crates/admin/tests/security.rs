@@ -242,6 +242,8 @@ async fn api_delete_force_interrupted_then_resumed() {
             status: ClientStatus::Active,
             metadata: Default::default(),
             secrets: vec![],
+            keys: Vec::new(),
+            jwks_uri: None,
             version: 1,
         };
         let grant = Grant {

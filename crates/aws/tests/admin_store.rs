@@ -112,6 +112,8 @@ fn client(id: &str, org: Option<&str>) -> Client {
         status: ClientStatus::Active,
         metadata: BTreeMap::new(),
         secrets: Vec::new(),
+        keys: Vec::new(),
+        jwks_uri: None,
         version: 1,
     }
 }

@@ -123,6 +123,8 @@ fn client() -> Client {
                 last_used_at: None,
             },
         ],
+        keys: Vec::new(),
+        jwks_uri: None,
         version: 3,
     }
 }

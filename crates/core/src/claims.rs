@@ -111,6 +111,8 @@ mod tests {
             status: ClientStatus::Active,
             metadata: Default::default(),
             secrets: vec![],
+            keys: Vec::new(),
+            jwks_uri: None,
             version: 1,
         }
     }

@@ -8,11 +8,10 @@ use crate::claims::{build_claims, merge_custom_claims, typ, ClaimInput};
 use crate::error::{Chain, OAuthError};
 use crate::hook::{HookClient, HookRequest, HOOK_VERSION};
 use crate::jws::{compact, signing_input, JwsError, JwsHeader};
-use crate::model::{ClientStatus, StoredSecret};
-use crate::ports::{ClaimsHook, Directory, Signer};
-use crate::request::TokenRequest;
+use crate::auth::{authenticate, AssertionPolicy, Context, Credential};
+use crate::ports::{ClaimsHook, Directory, KeySets, Signer};
+use crate::request::{ClientAuth, TokenRequest};
 use crate::reuse::{fingerprint, reusable_expires_in, CachedToken, FingerprintInput, ReuseKey};
-use crate::secret::{dummy_verify, verify_secret};
 use crate::types::{Audience, Scope, ScopeSet};
 
 /// `last_used_at` is written at most this often per secret (seconds).
@@ -25,6 +24,20 @@ pub struct IssuerConfig {
     pub issuer: String,
     /// The audience used when a request names none.
     pub default_audience: Option<Audience>,
+    /// Which client assertions are accepted (`private_key_jwt`, federation).
+    pub assertions: AssertionPolicy,
+}
+
+/// The token endpoint's path under the issuer (the token function's route).
+pub const TOKEN_PATH: &str = "/oauth/token";
+
+impl IssuerConfig {
+    /// The token endpoint's URL: the issuer, without a trailing slash, and
+    /// [`TOKEN_PATH`]. With the issuer, the audience a client assertion may name
+    /// (RFC 7523 §3 item 3).
+    pub fn token_endpoint(&self) -> String {
+        format!("{}{TOKEN_PATH}", self.issuer.trim_end_matches('/'))
+    }
 }
 
 /// A successful token response (RFC 6749 §5.1).
@@ -52,25 +65,28 @@ impl std::fmt::Debug for TokenResponse {
 /// Issues an access token.
 ///
 /// Order matters for what an unauthenticated caller can learn: the client is
-/// authenticated before the audience, grant or scope is examined, and an unknown
-/// client costs the same hash comparison as a known one (timing). Then: unknown
+/// authenticated ([`crate::auth`], whichever the method) before the audience, grant or
+/// scope is examined, and an unknown client costs the same work as a known one
+/// (timing). Then: unknown
 /// audience `invalid_target` (RFC 8707 §2), no grant `access_denied`, a scope not
 /// granted `invalid_scope` (RFC 6749 §5.2). Then a still-fresh token from the reuse
 /// cache ([`crate::reuse`]) is returned with its remaining lifetime as `expires_in`
 /// (RFC 6749 §5.1) and nothing is signed; otherwise the hook (fail closed), signing,
 /// and keeping the new token for reuse.
-pub async fn issue_token<D, S, H>(
+pub async fn issue_token<D, S, H, K>(
     request: &TokenRequest,
     now: u64,
     config: &IssuerConfig,
     directory: &D,
     signer: &S,
     hook: Option<&H>,
+    key_sets: &K,
 ) -> Result<TokenResponse, OAuthError>
 where
     D: Directory,
     S: Signer,
     H: ClaimsHook,
+    K: KeySets,
 {
     let audience = request
         .audience
@@ -80,30 +96,47 @@ where
 
     // The reuse cache entry is read in the same round trip as client, grant and API,
     // whether or not this API turns out to allow reuse. Its key is derived from the
-    // presented secret, so it is known before the read and only that secret reaches it.
-    let reuse_key = ReuseKey::new(
-        &request.client_id,
-        &request.client_secret,
-        audience,
-        request.scope.as_ref(),
-    );
-    let lookup = directory
-        .lookup_with_reuse(&request.client_id, audience, &reuse_key)
-        .await?;
+    // presented credential, so it is known before the read and only that credential
+    // reaches it: a secret, or an external issuer's token (a standing credential). A
+    // client's own assertion is single-use, so nothing could be found under it, and
+    // its public key is no secret to seal with: such requests always sign.
+    let credential = match &request.auth {
+        ClientAuth::SecretBasic(secret) | ClientAuth::SecretPost(secret) => Some(secret.expose()),
+        ClientAuth::JwtAssertion(a)
+            if !crate::auth::private_key_jwt::is_self_signed(a, &request.client_id) =>
+        {
+            Some(a.expose())
+        }
+        ClientAuth::JwtAssertion(_) => None,
+    };
+    let reuse_key = credential.map(|c| {
+        ReuseKey::from_credential(&request.client_id, c, audience, request.scope.as_ref())
+    });
+    let lookup = match &reuse_key {
+        Some(key) => {
+            directory
+                .lookup_with_reuse(&request.client_id, audience, key)
+                .await?
+        }
+        None => directory.lookup(&request.client_id, audience).await?,
+    };
 
-    // Authentication (RFC 6749 §3.2.1): one path for every failure.
-    let Some(client) = lookup.client.as_ref() else {
-        dummy_verify(&request.client_secret);
-        return Err(OAuthError::InvalidClient);
+    // Authentication (RFC 6749 §3.2.1): one answer for every failure.
+    let token_endpoint = config.token_endpoint();
+    let cx = Context {
+        now,
+        issuer: &config.issuer,
+        token_endpoint: &token_endpoint,
+        policy: &config.assertions,
+        directory,
+        key_sets,
     };
-    let matched: Option<&StoredSecret> =
-        verify_secret(&request.client_secret, &client.secrets, now);
-    let Some(secret) = matched else {
-        return Err(OAuthError::InvalidClient);
+    let authenticated = authenticate(request, lookup.client.as_ref(), &cx).await?;
+    let client = authenticated.client;
+    let secret = match authenticated.credential {
+        Credential::Secret(secret) => Some(secret),
+        Credential::Key(_) | Credential::TrustRule(_) => None,
     };
-    if client.status != ClientStatus::Active {
-        return Err(OAuthError::InvalidClient);
-    }
 
     let api = lookup.api.as_ref().ok_or(OAuthError::InvalidTarget)?;
     let grant = lookup.grant.as_ref().ok_or_else(|| {
@@ -127,11 +160,12 @@ where
 
     let lifetime = api.effective_lifetime();
     // Record the secret's use at most once an hour, concurrently with the rest.
-    let due = secret
-        .last_used_at
-        .is_none_or(|t| now.saturating_sub(t) >= SECRET_USE_RECORD_INTERVAL);
+    let due = secret.filter(|s| {
+        s.last_used_at
+            .is_none_or(|t| now.saturating_sub(t) >= SECRET_USE_RECORD_INTERVAL)
+    });
     let record_use = async {
-        if due {
+        if let Some(secret) = due {
             if let Err(e) = directory
                 .record_secret_use(&client.id, &secret.id, now)
                 .await
@@ -144,26 +178,26 @@ where
     // Token reuse: only after authentication, audience, grant and scopes have all been
     // checked against what was just read.
     let key = signer.active_key().await?;
-    let reuse = api
-        .reuse
-        .min_remaining_pct(hook.is_some())
-        .map(|min_remaining_pct| {
+    let reuse = reuse_key
+        .as_ref()
+        .zip(api.reuse.min_remaining_pct(hook.is_some()))
+        .map(|(reuse_key, min_remaining_pct)| {
             let fingerprint = fingerprint(&FingerprintInput {
                 issuer: &config.issuer,
-                key: &reuse_key,
+                key: reuse_key,
                 client,
                 grant,
                 api,
                 signing_key: &key,
                 hook: hook.map(ClaimsHook::identity),
             });
-            (min_remaining_pct, fingerprint)
+            (reuse_key, min_remaining_pct, fingerprint)
         });
     let cached = match (&reuse, &lookup.reuse) {
-        (Some(_), Some(sealed)) => reuse_key.open(&client.id, sealed),
+        (Some((reuse_key, _, _)), Some(sealed)) => reuse_key.open(&client.id, sealed),
         _ => None,
     };
-    if let (Some((pct, expected)), Some(cached)) = (&reuse, &cached) {
+    if let (Some((_, pct, expected)), Some(cached)) = (&reuse, &cached) {
         if let Some(expires_in) = reusable_expires_in(cached, expected, now, *pct) {
             record_use.await;
             tracing::debug!(client_id = %client.id, expires_in, "token reused");
@@ -244,7 +278,7 @@ where
     let sign_and_keep = async {
         let signature = signer.sign(&key, input.as_bytes()).await?;
         let access_token = compact(&input, &signature);
-        let Some((_, fingerprint)) = reuse else {
+        let Some((reuse_key, _, fingerprint)) = reuse else {
             return Ok::<String, OAuthError>(access_token);
         };
         let cached = CachedToken {

@@ -3,6 +3,8 @@
 #![deny(missing_docs)]
 
 pub mod alg;
+pub mod assertion;
+pub mod auth;
 pub mod basic;
 pub mod cache;
 pub mod claims;

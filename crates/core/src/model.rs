@@ -164,8 +164,98 @@ pub struct Client {
     pub metadata: BTreeMap<String, String>,
     /// Its secrets (hashes only); several during a rotation.
     pub secrets: Vec<StoredSecret>,
-    /// Optimistic-concurrency version, bumped on every write.
+    /// Public keys it signs `private_key_jwt` assertions with (RFC 7523 §2.2);
+    /// several during the customer's own rotation.
+    #[serde(default)]
+    pub keys: Vec<ClientKey>,
+    /// Where its public keys are published instead (OpenID Connect Core §9, the
+    /// `jwks_uri` client metadata of RFC 7591 §2): https only, fetched and cached.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// Optimistic-concurrency version, bumped on every write, including a change to
+    /// its keys or trust rules.
     pub version: u64,
+}
+
+/// Most public keys one client may register. The assertion names its key by `kid`;
+/// one without a `kid` is tried against each unexpired key, so the list stays short.
+pub const MAX_CLIENT_KEYS: usize = 16;
+
+/// A public key registered by a client for `private_key_jwt` (RFC 7523 §2.2): the JWK
+/// as given (public members only), its `kid` and an optional expiry, so a customer
+/// rotates its own keys with an overlap.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientKey {
+    /// The JWK's `kid`, or its RFC 7638 thumbprint when it had none.
+    pub kid: String,
+    /// The public JWK, as JSON text (RFC 7517 §4).
+    pub jwk: String,
+    /// Unix seconds.
+    pub added_at: u64,
+    /// Unix seconds after which the key no longer authenticates.
+    pub expires_at: Option<u64>,
+}
+
+impl ClientKey {
+    /// Whether the key may authenticate at `now`.
+    pub fn usable_at(&self, now: u64) -> bool {
+        self.expires_at.is_none_or(|e| now < e)
+    }
+}
+
+/// How a trust rule compares a claim of an external token with what it expects.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Match {
+    /// The claim equals this string, byte for byte.
+    Exact(String),
+    /// The whole claim matches this pattern: `*` stands for any run of characters
+    /// (none included) and `?` for exactly one; everything else is literal. Anchored
+    /// at both ends, so `repo:acme/api:*` never matches `repo:acme/api-evil:…` unless
+    /// the operator wrote it to.
+    Glob(String),
+}
+
+impl Match {
+    /// Whether `value` satisfies this condition.
+    pub fn matches(&self, value: &str) -> bool {
+        match self {
+            Self::Exact(expected) => expected == value,
+            Self::Glob(pattern) => wildmatch::WildMatch::new(pattern).matches(value),
+        }
+    }
+
+    /// The expected value or pattern.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Exact(s) | Self::Glob(s) => s,
+        }
+    }
+}
+
+/// A federated credential (workload identity federation): a token from `issuer`
+/// whose `sub`, `aud` and listed claims match authenticates as the client that holds
+/// the rule, presented as an RFC 7523 §2.2 client assertion.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustRule {
+    /// The rule's id (`tr_` and random characters).
+    pub id: String,
+    /// The external issuer (`iss`), exactly as it appears in its tokens; https, and on
+    /// the deployment's allowlist when used.
+    pub issuer: String,
+    /// The `sub` expected.
+    pub subject: Match,
+    /// The `aud` the external token must carry (one of its values).
+    pub audience: String,
+    /// Further claims, each a string that must match (for example GitHub's
+    /// `repository` and `ref`).
+    #[serde(default)]
+    pub claims: BTreeMap<String, Match>,
+    /// Free text for the operator.
+    #[serde(default)]
+    pub description: String,
+    /// Unix seconds.
+    pub created_at: u64,
 }
 
 /// The scopes one client may obtain for one API.

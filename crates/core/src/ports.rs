@@ -3,11 +3,14 @@
 //! in-memory fakes. The clock is not a port: `now` is a parameter.
 
 use std::future::Future;
+use std::sync::Arc;
+
+pub use jsonwebtoken::jwk::JwkSet;
 
 use crate::error::PortError;
 use crate::hook::{HookRequest, HookResponse};
 pub use crate::model::ActiveKey;
-use crate::model::{Api, Client, Grant};
+use crate::model::{Api, Client, Grant, TrustRule};
 use crate::reuse::{ReuseKey, SealedToken};
 use crate::types::{Audience, ClientId, SecretId};
 
@@ -72,6 +75,67 @@ pub trait Directory: Send + Sync {
         secret_id: &SecretId,
         now: u64,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// The trust rules of `client_id` for tokens from `issuer` (every one, however
+    /// many: adapters page). Read only for a federated client assertion.
+    fn trust_rules(
+        &self,
+        client_id: &ClientId,
+        issuer: &str,
+    ) -> impl Future<Output = Result<Vec<TrustRule>, PortError>> + Send;
+
+    /// Records that `client_id` presented an assertion with `jti` (RFC 7523 §3 item 7:
+    /// the server may refuse a replay), kept until `expires_at` and no longer.
+    /// `Ok(true)` the first time, `Ok(false)` for a replay; atomic, so of two
+    /// concurrent requests with one `jti` exactly one gets `true`.
+    fn claim_jti(
+        &self,
+        client_id: &ClientId,
+        jti: &str,
+        expires_at: u64,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
+}
+
+/// Where a client's or an issuer's public keys come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum JwksSource<'a> {
+    /// A client's registered `jwks_uri`.
+    Uri(&'a str),
+    /// An external issuer: its `jwks_uri` read from its OpenID discovery document
+    /// (`<issuer>/.well-known/openid-configuration`, OpenID Connect Discovery §4).
+    Issuer(&'a str),
+}
+
+/// Fetches and caches public key sets over HTTPS (RFC 7517 §5). Adapters enforce
+/// https, bounded size and time, and, in a deployed stack, refuse addresses that
+/// are private, loopback or link-local: a `jwks_uri` or issuer is a URL someone
+/// else chose, and fetching it must never reach the deployment's own network or the
+/// instance metadata service (server-side request forgery).
+pub trait KeySets: Send + Sync {
+    /// The key set at `source`, from the cache while it is fresh. With `refresh`
+    /// (the caller found no key with the assertion's `kid`) the adapter fetches
+    /// again unless it did so very recently, so a key rotation is picked up at once
+    /// and an attacker cannot make every request fetch.
+    fn key_set(
+        &self,
+        source: JwksSource<'_>,
+        refresh: bool,
+    ) -> impl Future<Output = Result<Arc<JwkSet>, PortError>> + Send;
+}
+
+/// No remote key sets: every fetch fails. For deployments and tests that register
+/// keys only, never a `jwks_uri` or a trust rule.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoKeySets;
+
+impl KeySets for NoKeySets {
+    async fn key_set(
+        &self,
+        _source: JwksSource<'_>,
+        _refresh: bool,
+    ) -> Result<Arc<JwkSet>, PortError> {
+        Err(PortError::refused("no remote key sets in this deployment"))
+    }
 }
 
 /// Signs JWS signing inputs with the active key.

@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
+use crate::assertion::Assertion;
 use crate::basic::decode_basic;
 use crate::error::OAuthError;
 use crate::types::{Audience, ClientId, ClientSecret, ScopeSet};
@@ -17,25 +18,67 @@ pub const MAX_BODY_BYTES: usize = 8 * 1024;
 /// The only grant served (RFC 6749 §4.4.2).
 pub const CLIENT_CREDENTIALS: &str = "client_credentials";
 
-/// How the client authenticated (RFC 6749 §2.3.1).
+/// `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// How the client authenticated, as the discovery document names the methods
+/// (RFC 8414 §2, `token_endpoint_auth_methods_supported`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthMethod {
-    /// HTTP Basic (`client_secret_basic`).
+    /// HTTP Basic (`client_secret_basic`, RFC 6749 §2.3.1).
     Basic,
-    /// Credentials in the body (`client_secret_post`).
+    /// Credentials in the body (`client_secret_post`, RFC 6749 §2.3.1).
     Post,
+    /// A signed JWT (`private_key_jwt`, RFC 7523 §2.2): by a key the client
+    /// registered, or by an external issuer the client trusts.
+    PrivateKeyJwt,
+}
+
+impl AuthMethod {
+    /// The method's registered name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Basic => "client_secret_basic",
+            Self::Post => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
+        }
+    }
+}
+
+/// The credential a token request presents: one variant per client authentication
+/// method, each authenticated by its own function in [`crate::auth`]. Its `Debug`
+/// never shows a secret or an assertion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `client_secret_basic`: the secret from the `Authorization` header.
+    SecretBasic(ClientSecret),
+    /// `client_secret_post`: the secret from the body.
+    SecretPost(ClientSecret),
+    /// `private_key_jwt`: a JWT from `client_assertion` with `client_assertion_type`
+    /// [`JWT_BEARER`] (RFC 7523 §2.2), parsed but not yet verified.
+    JwtAssertion(Box<Assertion>),
+}
+
+impl ClientAuth {
+    /// The method.
+    pub fn method(&self) -> AuthMethod {
+        match self {
+            Self::SecretBasic(_) => AuthMethod::Basic,
+            Self::SecretPost(_) => AuthMethod::Post,
+            Self::JwtAssertion(_) => AuthMethod::PrivateKeyJwt,
+        }
+    }
 }
 
 /// A syntactically valid client credentials token request. Its `Debug` never shows
-/// the secret ([`ClientSecret`] is redacted).
+/// the credential.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenRequest {
-    /// The client's id.
+    /// The client's id: `client_id`, or for an assertion without it, the assertion's
+    /// `sub` (RFC 7523 §3: the client is identified by the assertion).
     pub client_id: ClientId,
-    /// The presented secret.
-    pub client_secret: ClientSecret,
-    /// How it was presented.
-    pub auth_method: AuthMethod,
+    /// The presented credential.
+    pub auth: ClientAuth,
     /// `audience`, or `resource` (RFC 8707 §2); `None` means the default audience.
     pub audience: Option<Audience>,
     /// The requested scopes; `None` means every granted scope (RFC 6749 §3.3).
@@ -48,8 +91,11 @@ pub struct TokenRequest {
 /// [`crate::http_response::admit`]. Then, in order: a form or JSON
 /// body (`invalid_request`); no repeated parameter (RFC 6749 §3.2); `grant_type`
 /// present (`invalid_request`) and `client_credentials` (`unsupported_grant_type`);
-/// exactly one client authentication method (both: `invalid_request`, neither:
-/// `invalid_client`); a well-formed `scope` (`invalid_scope`). Empty parameters are
+/// exactly one client authentication method (two: `invalid_request`, none:
+/// `invalid_client`); for an assertion, `client_assertion_type` [`JWT_BEARER`]
+/// (`invalid_request` when missing, `invalid_client` when another, RFC 7523 §3.2) and
+/// a well-formed JWT of at most [`crate::assertion::MAX_ASSERTION_BYTES`]
+/// (`invalid_client`); a well-formed `scope` (`invalid_scope`). Empty parameters are
 /// treated as omitted (RFC 6749 §3.2) and unknown ones are ignored.
 pub fn parse_token_request(
     content_type: Option<&str>,
@@ -78,32 +124,7 @@ pub fn parse_token_request(
         Some(_) => return Err(OAuthError::UnsupportedGrantType),
     }
 
-    let body_id = get("client_id");
-    let body_secret = get("client_secret");
-    let (client_id, client_secret, auth_method) = match authorization.filter(|h| !h.is_empty()) {
-        Some(header) => {
-            if body_secret.is_some() {
-                return Err(OAuthError::InvalidRequest(
-                    "use one client authentication method, not both".into(),
-                ));
-            }
-            let (id, secret) = decode_basic(header)?;
-            if body_id.is_some_and(|b| b != id.as_str()) {
-                return Err(OAuthError::InvalidRequest(
-                    "client_id in the body differs from the Authorization header".into(),
-                ));
-            }
-            (id, secret, AuthMethod::Basic)
-        }
-        None => match (body_id, body_secret) {
-            (Some(id), Some(secret)) => (
-                ClientId::new(id),
-                ClientSecret::new(secret),
-                AuthMethod::Post,
-            ),
-            _ => return Err(OAuthError::InvalidClient),
-        },
-    };
+    let (client_id, auth) = client_auth(authorization, &get)?;
 
     let audience = match (get("audience"), get("resource")) {
         (Some(a), Some(r)) if a != r => {
@@ -130,11 +151,63 @@ pub fn parse_token_request(
 
     Ok(TokenRequest {
         client_id,
-        client_secret,
-        auth_method,
+        auth,
         audience: audience.map(Audience::new),
         scope,
     })
+}
+
+/// The client and its credential: exactly one of HTTP Basic, a secret in the body, or
+/// a client assertion (RFC 6749 §2.3: "MUST NOT use more than one authentication
+/// method in each request").
+fn client_auth<'a>(
+    authorization: Option<&str>,
+    get: &impl Fn(&str) -> Option<&'a str>,
+) -> Result<(ClientId, ClientAuth), OAuthError> {
+    let body_id = get("client_id");
+    let body_secret = get("client_secret");
+    let assertion = get("client_assertion");
+    let assertion_type = get("client_assertion_type");
+    let header = authorization.filter(|h| !h.is_empty());
+    let methods = usize::from(header.is_some())
+        + usize::from(body_secret.is_some())
+        + usize::from(assertion.is_some() || assertion_type.is_some());
+    if methods > 1 {
+        return Err(OAuthError::InvalidRequest(
+            "use one client authentication method, not both".into(),
+        ));
+    }
+    if let Some(header) = header {
+        let (id, secret) = decode_basic(header)?;
+        if body_id.is_some_and(|b| b != id.as_str()) {
+            return Err(OAuthError::InvalidRequest(
+                "client_id in the body differs from the Authorization header".into(),
+            ));
+        }
+        return Ok((id, ClientAuth::SecretBasic(secret)));
+    }
+    if let Some(secret) = body_secret {
+        let id = body_id.ok_or(OAuthError::InvalidClient)?;
+        return Ok((ClientId::new(id), ClientAuth::SecretPost(ClientSecret::new(secret))));
+    }
+    match (assertion_type, assertion) {
+        (None, None) => Err(OAuthError::InvalidClient),
+        (None, Some(_)) => Err(OAuthError::InvalidRequest(
+            "client_assertion_type is required with client_assertion".into(),
+        )),
+        (Some(_), None) => Err(OAuthError::InvalidRequest(
+            "client_assertion is required with client_assertion_type".into(),
+        )),
+        (Some(kind), Some(_)) if kind != JWT_BEARER => Err(OAuthError::InvalidClient),
+        (Some(_), Some(jwt)) => {
+            let assertion = Assertion::parse(jwt).map_err(|_| OAuthError::InvalidClient)?;
+            let id = body_id.unwrap_or(assertion.claims.sub.as_str());
+            Ok((
+                ClientId::new(id),
+                ClientAuth::JwtAssertion(Box::new(assertion)),
+            ))
+        }
+    }
 }
 
 /// The lower-cased media type of a `Content-Type` value, without parameters.
@@ -240,8 +313,7 @@ mod tests {
     fn form_post_credentials_parsed() {
         let r = parse_form("grant_type=client_credentials&client_id=c1&client_secret=s%2B1&audience=https%3A%2F%2Fapi&scope=read+write").unwrap();
         assert_eq!(r.client_id.as_str(), "c1");
-        assert_eq!(r.client_secret.expose(), "s+1");
-        assert_eq!(r.auth_method, AuthMethod::Post);
+        assert!(matches!(r.auth, ClientAuth::SecretPost(ref s) if s.expose() == "s+1"));
         assert_eq!(r.audience.unwrap().as_str(), "https://api");
         assert_eq!(r.scope.unwrap().to_wire(), "read write");
     }
@@ -334,7 +406,7 @@ mod tests {
         let h = encode_basic("c", "s");
         let r = parse_token_request(FORM, Some(&h), b"grant_type=client_credentials&client_id=c")
             .unwrap();
-        assert_eq!(r.auth_method, AuthMethod::Basic);
+        assert_eq!(r.auth.method(), AuthMethod::Basic);
     }
 
     #[test]

@@ -58,11 +58,23 @@ impl ReuseKey {
         audience: &Audience,
         requested: Option<&ScopeSet>,
     ) -> Self {
+        Self::from_credential(client_id, secret.expose(), audience, requested)
+    }
+
+    /// The key of a request by `client_id` presenting `credential` (a secret, or an
+    /// external issuer's token for a federated client) for `audience` with
+    /// `requested` scopes (`None`: omitted).
+    pub fn from_credential(
+        client_id: &ClientId,
+        credential: &str,
+        audience: &Audience,
+        requested: Option<&ScopeSet>,
+    ) -> Self {
         let scopes = requested.map_or_else(|| ALL_GRANTED.to_owned(), ScopeSet::to_wire);
         // A newline cannot occur in a scope (RFC 6749 §3.3 NQCHAR) and separates the two
         // unambiguously even if an audience contained one.
         let canonical = format!("{audience}\n{scopes}");
-        let keys = seal::SecretKeys::from_secret(secret, client_id, &canonical);
+        let keys = seal::SecretKeys::from_credential(credential, client_id, &canonical);
         Self { canonical, keys }
     }
 

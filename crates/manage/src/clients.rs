@@ -147,6 +147,8 @@ impl<S: AdminStore> Operator<S> {
             status: ClientStatus::Active,
             metadata: new.metadata,
             secrets: vec![stored_secret(&secret, now, None)],
+            keys: Vec::new(),
+            jwks_uri: None,
             version: 1,
         };
         let mut retry = Retry::new(self.backoff);

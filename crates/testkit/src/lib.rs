@@ -32,5 +32,6 @@ pub fn issuer_config(issuer: &str) -> IssuerConfig {
     IssuerConfig {
         issuer: issuer.to_owned(),
         default_audience: None,
+        assertions: Default::default(),
     }
 }

@@ -58,6 +58,7 @@ fn issuer_config() -> IssuerConfig {
     IssuerConfig {
         issuer: fixtures::ISSUER.to_owned(),
         default_audience: None,
+        assertions: Default::default(),
     }
 }
 

@@ -203,6 +203,7 @@ fn form_post_seed_reaches_issuance() {
         &m2m_core::IssuerConfig {
             issuer: m2m_core::testing::fixtures::ISSUER.into(),
             default_audience: None,
+            assertions: Default::default(),
         },
         &m2m_core::testing::fixtures::directory(),
         &m2m_core::testing::NoopSigner::new(),

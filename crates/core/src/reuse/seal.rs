@@ -33,7 +33,7 @@ use rand::RngCore as _;
 use sha2::Sha256;
 
 use super::{CachedToken, Fingerprint};
-use crate::types::{ClientId, ClientSecret};
+use crate::types::ClientId;
 
 /// HKDF salt (RFC 5869 §3.1: a non-secret random value strengthens the extract step).
 /// Fixed, so every function instance derives the same slot.
@@ -74,12 +74,8 @@ impl SecretKeys {
         Self { slot, aead }
     }
 
-    pub(super) fn from_secret(
-        secret: &ClientSecret,
-        client_id: &ClientId,
-        canonical: &str,
-    ) -> Self {
-        Self::derive(secret.expose().as_bytes(), client_id, canonical)
+    pub(super) fn from_credential(credential: &str, client_id: &ClientId, canonical: &str) -> Self {
+        Self::derive(credential.as_bytes(), client_id, canonical)
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use super::{lock, Failure};
 use crate::error::PortError;
-use crate::model::{Api, Client, Grant};
+use crate::model::{Api, Client, Grant, TrustRule};
 use crate::ports::{Directory, Lookup};
 use crate::reuse::{CachedToken, ReuseKey, SealedToken};
 use crate::types::{Audience, ClientId, SecretId};
@@ -23,6 +23,9 @@ struct State {
     reuse: HashMap<(ClientId, [u8; 32]), SealedToken>,
     reuse_failure: Option<Failure>,
     reuse_stores: usize,
+    rules: HashMap<ClientId, Vec<TrustRule>>,
+    jtis: HashMap<(ClientId, String), u64>,
+    rule_reads: usize,
 }
 
 /// An in-memory [`Directory`]. Like the DynamoDB adapter's one `BatchGetItem`, a
@@ -37,6 +40,33 @@ impl InMemoryDirectory {
     /// An empty directory.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Adds a trust rule to `client_id`.
+    pub fn put_trust_rule(&self, client_id: &ClientId, rule: TrustRule) {
+        lock(&self.state)
+            .rules
+            .entry(client_id.clone())
+            .or_default()
+            .push(rule);
+    }
+
+    /// How many times trust rules were read.
+    pub fn trust_rule_reads(&self) -> usize {
+        lock(&self.state).rule_reads
+    }
+
+    /// The `jti`s recorded for `client_id`, with the time each is kept until.
+    pub fn claimed_jtis(&self, client_id: &ClientId) -> Vec<(String, u64)> {
+        let state = lock(&self.state);
+        let mut out: Vec<_> = state
+            .jtis
+            .iter()
+            .filter(|((c, _), _)| c == client_id)
+            .map(|((_, j), t)| (j.clone(), *t))
+            .collect();
+        out.sort();
+        out
     }
 
     /// Adds (or replaces) an API; builder style.
@@ -258,6 +288,47 @@ impl Directory for InMemoryDirectory {
             })?;
         secret.last_used_at = Some(now);
         Ok(())
+    }
+
+    async fn trust_rules(
+        &self,
+        client_id: &ClientId,
+        issuer: &str,
+    ) -> Result<Vec<TrustRule>, PortError> {
+        let mut state = lock(&self.state);
+        state.rule_reads += 1;
+        if let Some(f) = &state.failure {
+            return Err(f.to_port_error());
+        }
+        Ok(state
+            .rules
+            .get(client_id)
+            .map(|rules| {
+                rules
+                    .iter()
+                    .filter(|r| r.issuer == issuer)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn claim_jti(
+        &self,
+        client_id: &ClientId,
+        jti: &str,
+        expires_at: u64,
+    ) -> Result<bool, PortError> {
+        let mut state = lock(&self.state);
+        if let Some(f) = &state.failure {
+            return Err(f.to_port_error());
+        }
+        let key = (client_id.clone(), jti.to_owned());
+        if state.jtis.contains_key(&key) {
+            return Ok(false);
+        }
+        state.jtis.insert(key, expires_at);
+        Ok(true)
     }
 }
 

@@ -109,6 +109,8 @@ pub fn client(id: &str, secret: &str) -> Client {
         status: ClientStatus::Active,
         metadata: BTreeMap::new(),
         secrets: vec![stored_secret(secret)],
+        keys: Vec::new(),
+        jwks_uri: None,
         version: 1,
     }
 }

@@ -139,6 +139,8 @@ pub fn client_from_item(item: &Item) -> Result<Client, ItemError> {
         status,
         metadata,
         secrets,
+        keys: Vec::new(),
+        jwks_uri: None,
         version: r.number("version")?,
     })
 }
