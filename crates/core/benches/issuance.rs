@@ -82,9 +82,17 @@ fn bench(c: &mut Criterion, name: &str, directory: m2m_core::testing::InMemoryDi
                 black_box(body),
             )
             .and_then(|req| {
-                issue_token(&req, NOW + 1, &config, &directory, &signer, None::<&NoHook>)
-                    .now_or_never()
-                    .unwrap_or_else(|| Err(m2m_core::OAuthError::server("pending")))
+                issue_token(
+                    &req,
+                    NOW + 1,
+                    &config,
+                    &directory,
+                    &signer,
+                    None::<&NoHook>,
+                    &m2m_core::ports::NoKeySets,
+                )
+                .now_or_never()
+                .unwrap_or_else(|| Err(m2m_core::OAuthError::server("pending")))
             });
             let response = token_http_response(&outcome);
             assert_eq!(response.status(), 200);

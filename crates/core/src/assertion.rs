@@ -294,7 +294,7 @@ fn take_time(
         Some(Value::Number(n)) => match (n.as_u64(), n.as_f64()) {
             (Some(t), _) => Ok(Some(t)),
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            (None, Some(f)) if f.is_finite() && f >= 0.0 && f < 1e15 => Ok(Some(f as u64)),
+            (None, Some(f)) if (0.0..1e15).contains(&f) => Ok(Some(f as u64)),
             _ => Err(AssertionError::Missing(name)),
         },
         Some(_) => Err(AssertionError::Missing(name)),

@@ -4,11 +4,11 @@
 
 use std::collections::BTreeSet;
 
+use crate::auth::{authenticate, AssertionPolicy, Context, Credential};
 use crate::claims::{build_claims, merge_custom_claims, typ, ClaimInput};
 use crate::error::{Chain, OAuthError};
 use crate::hook::{HookClient, HookRequest, HOOK_VERSION};
 use crate::jws::{compact, signing_input, JwsError, JwsHeader};
-use crate::auth::{authenticate, AssertionPolicy, Context, Credential};
 use crate::ports::{ClaimsHook, Directory, KeySets, Signer};
 use crate::request::{ClientAuth, TokenRequest};
 use crate::reuse::{fingerprint, reusable_expires_in, CachedToken, FingerprintInput, ReuseKey};
@@ -291,7 +291,7 @@ where
         // Not fatal: the next request signs again. The error never holds the token.
         match reuse_key.seal(&client.id, &cached) {
             Some(sealed) => {
-                if let Err(e) = directory.store_reuse(&client.id, &reuse_key, &sealed).await {
+                if let Err(e) = directory.store_reuse(&client.id, reuse_key, &sealed).await {
                     tracing::warn!(client_id = %client.id, error = %Chain(&e), "could not keep the token for reuse");
                 }
             }

@@ -188,7 +188,10 @@ fn client_auth<'a>(
     }
     if let Some(secret) = body_secret {
         let id = body_id.ok_or(OAuthError::InvalidClient)?;
-        return Ok((ClientId::new(id), ClientAuth::SecretPost(ClientSecret::new(secret))));
+        return Ok((
+            ClientId::new(id),
+            ClientAuth::SecretPost(ClientSecret::new(secret)),
+        ));
     }
     match (assertion_type, assertion) {
         (None, None) => Err(OAuthError::InvalidClient),

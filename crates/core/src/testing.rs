@@ -16,6 +16,7 @@
 //! Every fake is `Clone`, and clones share state: keep one to inspect call counts
 //! and flip failure switches after handing the other to the code under test.
 
+pub mod assertions;
 mod directory;
 pub mod fixtures;
 mod hook;
@@ -58,6 +59,22 @@ impl Failure {
         Self {
             message: message.into(),
             kind: PortErrorKind::Throttled,
+        }
+    }
+
+    /// A refusal (a key set at a forbidden address, a malformed answer).
+    pub fn refused(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            kind: PortErrorKind::Refused,
+        }
+    }
+
+    /// A timeout (→ 503).
+    pub fn timeout(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            kind: PortErrorKind::Timeout,
         }
     }
 

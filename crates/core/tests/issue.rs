@@ -40,6 +40,7 @@ async fn issue_with(
         dir,
         &NoopSigner::default(),
         None::<&NoHook>,
+        &m2m_core::ports::NoKeySets,
     )
     .await
 }
@@ -147,6 +148,7 @@ async fn missing_audience_with_default_uses_default() {
         &dir,
         &NoopSigner::default(),
         None::<&NoHook>,
+        &m2m_core::ports::NoKeySets,
     )
     .await
     .unwrap();
@@ -273,7 +275,16 @@ async fn hook_denied_access_denied_403() {
     let req = parse_token_request(FORM, None, form("").as_bytes()).unwrap();
     let hook = FakeHook::deny("customer suspended");
     let signer = SoftwareSigner::rs256();
-    let r = issue_token(&req, NOW, &config(), &dir, &signer, Some(&hook)).await;
+    let r = issue_token(
+        &req,
+        NOW,
+        &config(),
+        &dir,
+        &signer,
+        Some(&hook),
+        &m2m_core::ports::NoKeySets,
+    )
+    .await;
     let response = token_http_response(&r);
     assert!(response.body().contains("customer suspended"));
     assert_error(r, "access_denied", 403);
@@ -326,7 +337,16 @@ async fn signer_failure_server_error_500() {
     let req = parse_token_request(FORM, None, form("").as_bytes()).unwrap();
     let signer = SoftwareSigner::rs256();
     signer.fail(false);
-    let r = issue_token(&req, NOW, &config(), &dir, &signer, None::<&NoHook>).await;
+    let r = issue_token(
+        &req,
+        NOW,
+        &config(),
+        &dir,
+        &signer,
+        None::<&NoHook>,
+        &m2m_core::ports::NoKeySets,
+    )
+    .await;
     assert_error(r, "server_error", 500);
 }
 
@@ -340,7 +360,16 @@ async fn hook_failure_server_error_500_no_token() {
         FakeHook::timeout(),
         FakeHook::raw_json("{\"claims\":"),
     ] {
-        let r = issue_token(&req, NOW, &config(), &dir, &signer, Some(&hook)).await;
+        let r = issue_token(
+            &req,
+            NOW,
+            &config(),
+            &dir,
+            &signer,
+            Some(&hook),
+            &m2m_core::ports::NoKeySets,
+        )
+        .await;
         assert_error(r, "server_error", 500);
     }
     assert_eq!(signer.sign_count(), 0);
@@ -393,6 +422,7 @@ async fn json_and_form_bodies_same_token() {
         &dir,
         &NoopSigner::default(),
         None::<&NoHook>,
+        &m2m_core::ports::NoKeySets,
     )
     .await
     .unwrap();
@@ -448,7 +478,16 @@ async fn oversized_signing_input_server_error_500() {
     let big = "x".repeat(4096);
     let hook = FakeHook::claims(json!({ "https://a.example/blob": big }));
     let signer = SoftwareSigner::rs256();
-    let r = issue_token(&req, NOW, &config(), &dir, &signer, Some(&hook)).await;
+    let r = issue_token(
+        &req,
+        NOW,
+        &config(),
+        &dir,
+        &signer,
+        Some(&hook),
+        &m2m_core::ports::NoKeySets,
+    )
+    .await;
     assert_error(r, "server_error", 500);
     assert_eq!(signer.sign_count(), 0);
 }
@@ -473,19 +512,43 @@ async fn secret_use_recorded_at_most_hourly() {
     let dir = fixtures::directory();
     let req = parse_token_request(FORM, None, form("").as_bytes()).unwrap();
     let signer = NoopSigner::default();
-    issue_token(&req, NOW, &config(), &dir, &signer, None::<&NoHook>)
-        .await
-        .unwrap();
+    issue_token(
+        &req,
+        NOW,
+        &config(),
+        &dir,
+        &signer,
+        None::<&NoHook>,
+        &m2m_core::ports::NoKeySets,
+    )
+    .await
+    .unwrap();
     let first = dir.client(&ClientId::new(CLIENT_ID)).unwrap().secrets[0].last_used_at;
     assert_eq!(first, Some(NOW));
-    issue_token(&req, NOW + 60, &config(), &dir, &signer, None::<&NoHook>)
-        .await
-        .unwrap();
+    issue_token(
+        &req,
+        NOW + 60,
+        &config(),
+        &dir,
+        &signer,
+        None::<&NoHook>,
+        &m2m_core::ports::NoKeySets,
+    )
+    .await
+    .unwrap();
     let second = dir.client(&ClientId::new(CLIENT_ID)).unwrap().secrets[0].last_used_at;
     assert_eq!(second, Some(NOW));
-    issue_token(&req, NOW + 3600, &config(), &dir, &signer, None::<&NoHook>)
-        .await
-        .unwrap();
+    issue_token(
+        &req,
+        NOW + 3600,
+        &config(),
+        &dir,
+        &signer,
+        None::<&NoHook>,
+        &m2m_core::ports::NoKeySets,
+    )
+    .await
+    .unwrap();
     let third = dir.client(&ClientId::new(CLIENT_ID)).unwrap().secrets[0].last_used_at;
     assert_eq!(third, Some(NOW + 3600));
 }
@@ -497,7 +560,16 @@ async fn with_hook(hook: &FakeHook, extra: &str) -> (Result<TokenResponse, OAuth
     let req = parse_token_request(FORM, None, form(extra).as_bytes()).unwrap();
     let signer = SoftwareSigner::es256();
     let before = signer.sign_count();
-    let r = issue_token(&req, NOW, &config(), &dir, &signer, Some(hook)).await;
+    let r = issue_token(
+        &req,
+        NOW,
+        &config(),
+        &dir,
+        &signer,
+        Some(hook),
+        &m2m_core::ports::NoKeySets,
+    )
+    .await;
     (r, signer.sign_count() - before)
 }
 
@@ -639,6 +711,7 @@ async fn hook_not_called_when_authentication_fails() {
         &dir,
         &NoopSigner::default(),
         Some(&hook),
+        &m2m_core::ports::NoKeySets,
     )
     .await;
     assert!(r.is_err());

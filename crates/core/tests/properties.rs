@@ -69,6 +69,7 @@ fn issue(
         directory,
         &NoopSigner::new(),
         hook,
+        &m2m_core::ports::NoKeySets,
     ))?)
 }
 

@@ -38,7 +38,16 @@ async fn issue_at<S: Signer, H: ClaimsHook>(
         None,
         body.as_bytes(),
     )?;
-    issue_token(&req, now, &config(), dir, signer, hook).await
+    issue_token(
+        &req,
+        now,
+        &config(),
+        dir,
+        signer,
+        hook,
+        &m2m_core::ports::NoKeySets,
+    )
+    .await
 }
 
 async fn issue(

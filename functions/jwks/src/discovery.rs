@@ -12,7 +12,7 @@ pub const OPENID_CONFIGURATION_PATH: &str = "/.well-known/openid-configuration";
 /// RFC 8414 §3: inserted between the issuer's host and its path.
 pub const OAUTH_SERVER_PATH: &str = "/.well-known/oauth-authorization-server";
 /// The token endpoint path under the issuer (the token function's route).
-pub const TOKEN_PATH: &str = "/oauth/token";
+pub use m2m_core::issue::TOKEN_PATH;
 
 /// The algorithms our keys sign with (RFC 7518 §3.1): KMS `RSA_2048` and
 /// `ECC_NIST_P256`. Static, so the documents need no registry read.
@@ -39,7 +39,10 @@ pub fn issuer_path(issuer: &str) -> &str {
 ///   `https` whenever the issuer is.
 /// - `grant_types_supported`: only `client_credentials` (RFC 6749 §4.4).
 /// - `token_endpoint_auth_methods_supported`: `client_secret_basic` and
-///   `client_secret_post` (RFC 6749 §2.3.1).
+///   `client_secret_post` (RFC 6749 §2.3.1), and `private_key_jwt` (RFC 7523 §2.2,
+///   OpenID Connect Core §9), which also carries federated workload tokens.
+/// - `token_endpoint_auth_signing_alg_values_supported` (RFC 8414 §2, for
+///   `private_key_jwt`): the assertion algorithm allowlist; never `none` nor an HMAC.
 /// - `response_types_supported` (REQUIRED by RFC 8414 §2 and OIDC Discovery §3) and
 ///   `subject_types_supported` (REQUIRED by OIDC Discovery §3): `["token"]` and
 ///   `["public"]`.
@@ -48,9 +51,7 @@ pub fn issuer_path(issuer: &str) -> &str {
 ///   to pick the algorithms they accept from `jwks_uri`.
 ///
 /// Omitted on purpose: `authorization_endpoint` (RFC 8414 §2: not required when no
-/// grant type uses it), `scopes_supported` (scopes are per API, not per server), and
-/// `token_endpoint_auth_signing_alg_values_supported` (RFC 8414 §2: only for
-/// `private_key_jwt` / `client_secret_jwt`, which we do not accept).
+/// grant type uses it) and `scopes_supported` (scopes are per API, not per server).
 pub fn metadata(issuer: &str) -> Value {
     let base = base(issuer);
     json!({
@@ -58,7 +59,9 @@ pub fn metadata(issuer: &str) -> Value {
         "token_endpoint": format!("{base}{TOKEN_PATH}"),
         "jwks_uri": format!("{base}{JWKS_PATH}"),
         "grant_types_supported": ["client_credentials"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": m2m_core::assertion::ASSERTION_ALGS,
         "response_types_supported": ["token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": SIGNING_ALGS,

@@ -117,6 +117,7 @@ async fn rotation_never_leaves_a_valid_token_unverifiable() {
     let dynamo = DynamoClient::new(&sdk);
     let kms = aws_sdk_kms::Client::new(&sdk);
     let token_app = TokenApp {
+        key_sets: m2m_core::ports::NoKeySets,
         config: m2m_testkit::issuer_config(ISSUER),
         directory: DynamoDirectory::new(dynamo.clone(), &table),
         signer: KmsSigner::new(
@@ -295,6 +296,7 @@ async fn compromise_drill_revoked_key_gone_within_cache_ttl() {
     let c = Arc::clone(&clock);
     let dynamo = DynamoClient::new(&sdk);
     let token_app = TokenApp {
+        key_sets: m2m_core::ports::NoKeySets,
         config: m2m_testkit::issuer_config(ISSUER),
         directory: DynamoDirectory::new(dynamo.clone(), &table),
         signer: KmsSigner::new(

@@ -295,7 +295,16 @@ fn assert_metadata(m: &Value, issuer: &str) {
     );
     assert_eq!(
         m["token_endpoint_auth_methods_supported"],
-        serde_json::json!(["client_secret_basic", "client_secret_post"])
+        serde_json::json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt"
+        ])
+    );
+    // RFC 8414 §2: the assertion algorithms; never `none`, never an HMAC.
+    assert_eq!(
+        m["token_endpoint_auth_signing_alg_values_supported"],
+        serde_json::json!(["RS256", "PS256", "ES256", "EdDSA"])
     );
     assert_eq!(m["response_types_supported"], serde_json::json!(["token"]));
     assert_eq!(m["subject_types_supported"], serde_json::json!(["public"]));

@@ -85,6 +85,7 @@ fn serve(listener: TcpListener, app: Arc<App<FakeKeys>>, stop: Arc<AtomicBool>) 
 /// wall clock (PyJWT checks `exp` against it).
 async fn issue(issuer: &str, signer: SoftwareSigner) -> String {
     let app = token::App {
+        key_sets: m2m_core::ports::NoKeySets,
         config: m2m_testkit::issuer_config(issuer),
         directory: fixtures::directory(),
         signer,

@@ -32,7 +32,8 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let app: App<InMemoryDirectory, NoopSigner, FakeHook> = App {
+    let app: App<InMemoryDirectory, NoopSigner, FakeHook, m2m_core::ports::NoKeySets> = App {
+        key_sets: m2m_core::ports::NoKeySets,
         config: m2m_testkit::issuer_config(ISSUER),
         directory: fixtures::directory(),
         signer: NoopSigner::new(),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use m2m_aws::env::{ConfigError, Env};
+use m2m_aws::env::{validate_issuer, ConfigError, Env};
 use m2m_aws::lambda::hook::{
     parse_allowed_claims, DEFAULT_HOOK_TIMEOUT, HOOK_ALLOWED_CLAIMS_VARIABLE, HOOK_EPOCH_VARIABLE,
 };
@@ -34,7 +34,16 @@ pub struct Config {
     /// may set besides collision-resistant ones (RFC 7519 §4.2); reserved names are
     /// left out.
     pub hook_allowed_claims: Vec<String>,
+    /// `M2M_TRUSTED_ISSUERS`: the external issuers (exact `iss` values, comma- or
+    /// space-separated) whose tokens clients' trust rules may accept (workload
+    /// identity federation). Empty: none. Each is an absolute `http(s)` URL with no
+    /// query or fragment; the key fetcher refuses anything but https in a deployed
+    /// stack.
+    pub trusted_issuers: Vec<String>,
 }
+
+/// The variable listing trusted external issuers.
+pub const TRUSTED_ISSUERS_VARIABLE: &str = "M2M_TRUSTED_ISSUERS";
 
 impl Config {
     /// Reads the process environment.
@@ -63,6 +72,16 @@ impl Config {
             .optional(HOOK_ALLOWED_CLAIMS_VARIABLE)
             .map(|v| parse_allowed_claims(&v))
             .unwrap_or_default();
+        let mut trusted_issuers = Vec::new();
+        for issuer in env
+            .optional(TRUSTED_ISSUERS_VARIABLE)
+            .unwrap_or_default()
+            .split([',', ' ', '\n'])
+            .filter(|i| !i.is_empty())
+        {
+            validate_issuer(issuer).map_err(|p| ConfigError::new(TRUSTED_ISSUERS_VARIABLE, p))?;
+            trusted_issuers.push(issuer.to_owned());
+        }
         Ok(Self {
             table,
             issuer,
@@ -72,6 +91,7 @@ impl Config {
             hook_timeout,
             hook_epoch,
             hook_allowed_claims,
+            trusted_issuers,
         })
     }
 }

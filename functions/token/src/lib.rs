@@ -8,11 +8,11 @@ pub mod config;
 
 use m2m_core::error::{Chain, OAuthError, PortError};
 use m2m_core::http_response::{admit, token_http_response, ErrorAnswer as _, Refusal};
-use m2m_core::ports::{ClaimsHook, Directory, Signer};
+use m2m_core::ports::{ClaimsHook, Directory, KeySets, Signer};
 use m2m_core::{issue_token, parse_token_request, IssuerConfig};
 
 /// Everything the handler needs, built once at cold start.
-pub struct App<D, S, H> {
+pub struct App<D, S, H, K> {
     /// Issuer and default audience.
     pub config: IssuerConfig,
     /// Clients, grants and APIs.
@@ -21,6 +21,9 @@ pub struct App<D, S, H> {
     pub signer: S,
     /// The optional custom-claims hook.
     pub hook: Option<H>,
+    /// Public key sets of clients' `jwks_uri`s and trusted issuers, fetched and
+    /// cached.
+    pub key_sets: K,
 }
 
 /// The most one request may take before it is answered `503 server_error`: under the
@@ -33,18 +36,23 @@ pub const REQUEST_BUDGET: Duration = Duration::from_millis(9000);
 /// Handles one request at time `now` (unix seconds) within [`REQUEST_BUDGET`]. Never
 /// fails: every outcome, including a dependency failure, is an HTTP response (RFC 6749
 /// §5.1/§5.2).
-pub async fn handle<D, S, H>(app: &App<D, S, H>, request: &Request, now: u64) -> Response<Body>
+pub async fn handle<D, S, H, K>(
+    app: &App<D, S, H, K>,
+    request: &Request,
+    now: u64,
+) -> Response<Body>
 where
     D: Directory,
     S: Signer,
     H: ClaimsHook,
+    K: KeySets,
 {
     handle_within(app, request, now, REQUEST_BUDGET).await
 }
 
 /// [`handle`] with another budget (tests use a short one).
-pub async fn handle_within<D, S, H>(
-    app: &App<D, S, H>,
+pub async fn handle_within<D, S, H, K>(
+    app: &App<D, S, H, K>,
     request: &Request,
     now: u64,
     budget: Duration,
@@ -53,6 +61,7 @@ where
     D: Directory,
     S: Signer,
     H: ClaimsHook,
+    K: KeySets,
 {
     let header =
         |name: http::header::HeaderName| request.headers().get(name).and_then(|v| v.to_str().ok());
@@ -86,6 +95,7 @@ where
                 &app.directory,
                 &app.signer,
                 app.hook.as_ref(),
+                &app.key_sets,
             );
             let outcome = match tokio::time::timeout(budget, issued).await {
                 Ok(outcome) => outcome,

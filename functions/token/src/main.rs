@@ -4,6 +4,7 @@
 use lambda_http::{run, service_fn, Error, Request};
 use m2m_aws::clock::system_clock;
 use m2m_aws::{sdk_config, DynamoDirectory, DynamoKeyRegistry, KmsSigner, LambdaHook};
+use m2m_core::auth::AssertionPolicy;
 use m2m_core::IssuerConfig;
 use token::config::Config;
 use token::{handle, App};
@@ -48,10 +49,15 @@ async fn main() -> Result<(), Error> {
         config: IssuerConfig {
             issuer: config.issuer.clone(),
             default_audience: config.default_audience.clone(),
+            assertions: AssertionPolicy {
+                trusted_issuers: config.trusted_issuers.clone(),
+                ..AssertionPolicy::default()
+            },
         },
         directory,
         signer,
         hook,
+        key_sets: m2m_core::ports::NoKeySets,
     };
     // Every invocation borrows the one `App` built at cold start.
     let app = &app;

@@ -35,8 +35,12 @@ async fn seeded_table() -> (String, aws_sdk_dynamodb::Client) {
     (table, dynamo)
 }
 
-fn app<S>(directory: DynamoDirectory, signer: S) -> App<DynamoDirectory, S, NoHook> {
+fn app<S>(
+    directory: DynamoDirectory,
+    signer: S,
+) -> App<DynamoDirectory, S, NoHook, m2m_core::ports::NoKeySets> {
     App {
+        key_sets: m2m_core::ports::NoKeySets,
         config: m2m_testkit::issuer_config(ISSUER),
         directory,
         signer,
@@ -103,7 +107,7 @@ fn counts(pairs: &[(&str, &str, usize)]) -> BTreeMap<(String, String), usize> {
 /// A warm app on a seeded table and a new RSA key, with every AWS request counted;
 /// the cold first request (key resolution, first-use record of the secret) is done.
 async fn warm_counted_app() -> (
-    App<DynamoDirectory, KmsSigner<DynamoKeyRegistry>, NoHook>,
+    App<DynamoDirectory, KmsSigner<DynamoKeyRegistry>, NoHook, m2m_core::ports::NoKeySets>,
     RequestCounter,
     String,
     aws_sdk_dynamodb::Client,

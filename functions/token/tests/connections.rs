@@ -27,6 +27,7 @@ async fn warm_tokens_open_no_connection() {
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let kms = aws_sdk_kms::Client::new(&sdk);
     let app = App {
+        key_sets: m2m_core::ports::NoKeySets,
         config: m2m_testkit::issuer_config(ISSUER),
         directory: DynamoDirectory::new(dynamo.clone(), &table),
         signer: KmsSigner::new(kms, DynamoKeyRegistry::new(dynamo, &table), &key_id),

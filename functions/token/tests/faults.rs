@@ -75,10 +75,11 @@ impl World {
         &self,
         endpoint: &str,
         hook: Option<H>,
-    ) -> App<DynamoDirectory, KmsSigner<DynamoKeyRegistry>, H> {
+    ) -> App<DynamoDirectory, KmsSigner<DynamoKeyRegistry>, H, m2m_core::ports::NoKeySets> {
         let sdk = local_sdk_config(endpoint).await;
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
         App {
+            key_sets: m2m_core::ports::NoKeySets,
             config: m2m_testkit::issuer_config(ISSUER),
             directory: DynamoDirectory::new(dynamo.clone(), &self.table),
             signer: KmsSigner::new(

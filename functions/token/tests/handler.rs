@@ -20,8 +20,9 @@ use m2m_testkit::jwt::{self, Expect};
 use serde_json::{json, Value};
 use token::{handle, App};
 
-fn app<S: Signer>(signer: S) -> App<InMemoryDirectory, S, NoHook> {
+fn app<S: Signer>(signer: S) -> App<InMemoryDirectory, S, NoHook, m2m_core::ports::NoKeySets> {
     App {
+        key_sets: m2m_core::ports::NoKeySets,
         config: m2m_testkit::issuer_config(ISSUER),
         directory: fixtures::directory(),
         signer,
@@ -38,7 +39,7 @@ fn post_body(extra: &str) -> String {
 }
 
 async fn call<D: Directory, S: Signer, H: ClaimsHook>(
-    app: &App<D, S, H>,
+    app: &App<D, S, H, m2m_core::ports::NoKeySets>,
     req: Request,
 ) -> Response<Body> {
     handle(app, &req, NOW).await
@@ -226,6 +227,7 @@ async fn hook_claims_in_verified_token() {
     let signer = SoftwareSigner::rs256();
     let jwk = signer.jwk();
     let app = App {
+        key_sets: m2m_core::ports::NoKeySets,
         config: m2m_testkit::issuer_config(ISSUER),
         directory: fixtures::directory(),
         signer,
@@ -307,6 +309,7 @@ async fn request_over_budget_server_error_503() {
     // A hook slower than the whole request's budget (its own timeout aside): the
     // caller gets 503 server_error within the budget, never a Lambda timeout.
     let app = App {
+        key_sets: m2m_core::ports::NoKeySets,
         config: m2m_testkit::issuer_config(ISSUER),
         directory: fixtures::directory(),
         signer: SoftwareSigner::es256(),

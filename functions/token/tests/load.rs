@@ -51,6 +51,7 @@ async fn concurrent_callers_no_server_errors() {
     let public = public_jwk(&kms, &key_id).await.unwrap();
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let app = Arc::new(App {
+        key_sets: m2m_core::ports::NoKeySets,
         config: m2m_testkit::issuer_config(ISSUER),
         directory: DynamoDirectory::new(dynamo.clone(), &table),
         signer: KmsSigner::new(kms, DynamoKeyRegistry::new(dynamo, &table), &key_id),

@@ -56,6 +56,7 @@ async fn secret_absent_from_logs_errors_and_debug() {
     let directory = fixtures::directory();
     directory.put_client(fixtures::client(CLIENT_ID, SECRET));
     let mut app = App {
+        key_sets: m2m_core::ports::NoKeySets,
         config: m2m_testkit::issuer_config(ISSUER),
         directory,
         signer: SoftwareSigner::rs256(),

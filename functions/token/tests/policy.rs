@@ -51,7 +51,11 @@ async fn seeded_table(legacy_client: bool) -> String {
     table
 }
 
-async fn run<S: Signer, H: ClaimsHook>(app: &App<DynamoDirectory, S, H>, extra: &str, now: u64) {
+async fn run<S: Signer, H: ClaimsHook>(
+    app: &App<DynamoDirectory, S, H, m2m_core::ports::NoKeySets>,
+    extra: &str,
+    now: u64,
+) {
     let r = handle(app, &fixture_token_request(extra), now).await;
     assert_eq!(r.status(), 200, "{:?}", r.body());
 }
@@ -69,6 +73,7 @@ async fn recorded_operations() -> RequestCounter {
     let table = seeded_table(true).await;
     let fallback = aws().create_kms_key(KeySpec::Rsa2048).await.unwrap();
     let app = App {
+        key_sets: m2m_core::ports::NoKeySets,
         config: config.clone(),
         directory: DynamoDirectory::new(counter.dynamo(&sdk), &table),
         signer: KmsSigner::new(
@@ -114,6 +119,7 @@ async fn recorded_operations() -> RequestCounter {
     let server = CannedServer::start(Canned::lambda_invoke(r#"{"claims":{}}"#, None)).unwrap();
     let lambda = counter.lambda(&local_sdk_config(&server.endpoint()).await);
     let app = App {
+        key_sets: m2m_core::ports::NoKeySets,
         config,
         directory: DynamoDirectory::new(counter.dynamo(&sdk), &table),
         signer: KmsSigner::new(

@@ -17,8 +17,10 @@ fn event(client_id: &str, secret: &str) -> Request {
     token_form(&client_credentials_body(client_id, secret, ""))
 }
 
-fn app() -> App<m2m_core::testing::InMemoryDirectory, NoopSigner, FakeHook> {
+fn app(
+) -> App<m2m_core::testing::InMemoryDirectory, NoopSigner, FakeHook, m2m_core::ports::NoKeySets> {
     App {
+        key_sets: m2m_core::ports::NoKeySets,
         config: m2m_testkit::issuer_config(ISSUER),
         directory: fixtures::directory(),
         signer: NoopSigner::new(),

@@ -166,6 +166,7 @@ pub fn token_request(data: &[u8]) {
         &directory,
         &NoopSigner::new(),
         None::<&FakeHook>,
+        &m2m_core::ports::NoKeySets,
     ));
     if let Ok(token) = &outcome {
         let scopes = ScopeSet::parse(&token.scope).unwrap_or_default();
@@ -285,6 +286,7 @@ fn hook_issuance(data: &[u8]) {
         &fixtures::directory(),
         &NoopSigner::new(),
         Some(&hook),
+        &m2m_core::ports::NoKeySets,
     ));
     if let Ok(token) = &outcome {
         let claims = token_claims(&token.access_token);

@@ -208,6 +208,7 @@ fn form_post_seed_reaches_issuance() {
         &m2m_core::testing::fixtures::directory(),
         &m2m_core::testing::NoopSigner::new(),
         None::<&m2m_core::testing::FakeHook>,
+        &m2m_core::ports::NoKeySets,
     ));
     assert!(outcome.is_ok(), "{outcome:?}");
 }

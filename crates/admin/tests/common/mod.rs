@@ -200,11 +200,15 @@ impl Stack {
 
     /// The token handler wired to the table and KMS of the emulator, as the token
     /// function's `main` wires it in AWS.
-    pub async fn token_app(&self) -> App<DynamoDirectory, KmsSigner<DynamoKeyRegistry>, NoHook> {
+    pub async fn token_app(
+        &self,
+    ) -> App<DynamoDirectory, KmsSigner<DynamoKeyRegistry>, NoHook, m2m_core::ports::NoKeySets>
+    {
         let sdk = self.aws.setup_sdk_config().await;
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
         let kms = aws_sdk_kms::Client::new(&sdk);
         App {
+            key_sets: m2m_core::ports::NoKeySets,
             config: m2m_testkit::issuer_config(ISSUER),
             directory: DynamoDirectory::new(dynamo.clone(), &self.table),
             signer: KmsSigner::new(
@@ -255,7 +259,7 @@ fn percent(v: &str) -> String {
 
 /// Asks the token handler for a token at `now`; returns (status, body).
 pub async fn get_token(
-    app: &App<DynamoDirectory, KmsSigner<DynamoKeyRegistry>, NoHook>,
+    app: &App<DynamoDirectory, KmsSigner<DynamoKeyRegistry>, NoHook, m2m_core::ports::NoKeySets>,
     client_id: &str,
     secret: &str,
     now: u64,

@@ -203,4 +203,21 @@ impl Directory for DynamoDirectory {
             Err(e) => Err(port_error("DynamoDB UpdateItem (last_used)", e)),
         }
     }
+
+    async fn trust_rules(
+        &self,
+        _client_id: &ClientId,
+        _issuer: &str,
+    ) -> Result<Vec<m2m_core::model::TrustRule>, PortError> {
+        Err(PortError::refused("trust rules are not stored yet"))
+    }
+
+    async fn claim_jti(
+        &self,
+        _client_id: &ClientId,
+        _jti: &str,
+        _expires_at: u64,
+    ) -> Result<bool, PortError> {
+        Err(PortError::refused("assertion ids are not stored yet"))
+    }
 }

@@ -134,10 +134,7 @@ pub fn registrable_jwk(json: &str) -> Result<(String, Jwk), KeyRefusal> {
     }
     let jwk: Jwk =
         serde_json::from_value(value.clone()).map_err(|e| KeyRefusal::Malformed(e.to_string()))?;
-    if object
-        .get("use")
-        .is_some_and(|u| u.as_str() != Some("sig"))
-    {
+    if object.get("use").is_some_and(|u| u.as_str() != Some("sig")) {
         return Err(KeyRefusal::NotForSigning);
     }
     let usable = [
@@ -191,5 +188,94 @@ fn curve_name(curve: &EllipticCurve) -> &'static str {
         EllipticCurve::P384 => "P-384",
         EllipticCurve::P521 => "P-521",
         EllipticCurve::Ed25519 => "Ed25519",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use serde_json::json;
+
+    use super::*;
+
+    const RSA: &str = include_str!("../testing/keys/rsa.jwk.json");
+    const EC: &str = include_str!("../testing/keys/ec.jwk.json");
+    const OKP: &str = include_str!("../testing/keys/ed25519.jwk.json");
+
+    #[test]
+    fn thumbprints_are_rfc_7638() {
+        // Computed independently (Python: sorted required members, no whitespace).
+        for (jwk, expected) in [
+            (RSA, "Ivze3tcvvET6ycc1S4CZ4jooeAabO8r4XPnERlrimWY"),
+            (EC, "4vDUyF1M1guNOhipWJbdR-augEJarVTiOAWkiXiqyCg"),
+            (OKP, "DdrgDo6n-9rDhUv9lemruGgqRiCkHvoO7S2yhjzS3cQ"),
+        ] {
+            assert_eq!(registrable_jwk(jwk).unwrap().0, expected);
+        }
+    }
+
+    #[test]
+    fn own_kid_is_kept() {
+        let mut v: serde_json::Value = serde_json::from_str(EC).unwrap();
+        v["kid"] = json!("2026-11");
+        assert_eq!(registrable_jwk(&v.to_string()).unwrap().0, "2026-11");
+    }
+
+    #[test]
+    fn private_and_symmetric_keys_refused() {
+        let mut v: serde_json::Value = serde_json::from_str(EC).unwrap();
+        v["d"] = json!("c2VjcmV0");
+        assert_eq!(
+            registrable_jwk(&v.to_string()),
+            Err(KeyRefusal::Private("d"))
+        );
+        let oct = json!({"kty": "oct", "k": "c2VjcmV0"}).to_string();
+        assert_eq!(registrable_jwk(&oct), Err(KeyRefusal::Private("k")));
+    }
+
+    #[test]
+    fn unsupported_keys_refused() {
+        let small = json!({"kty": "RSA", "e": "AQAB", "n": URL_SAFE_NO_PAD.encode([0xC5u8; 128])});
+        let p384 = json!({"kty": "EC", "crv": "P-384", "x": "AA", "y": "AA"});
+        let mut wrong_alg: serde_json::Value = serde_json::from_str(EC).unwrap();
+        wrong_alg["alg"] = json!("RS256");
+        for jwk in [small, p384, wrong_alg] {
+            assert_eq!(
+                registrable_jwk(&jwk.to_string()),
+                Err(KeyRefusal::Unsupported),
+                "{jwk}"
+            );
+        }
+        let mut enc: serde_json::Value = serde_json::from_str(EC).unwrap();
+        enc["use"] = json!("enc");
+        assert_eq!(
+            registrable_jwk(&enc.to_string()),
+            Err(KeyRefusal::NotForSigning)
+        );
+        assert!(matches!(
+            registrable_jwk("[1]"),
+            Err(KeyRefusal::Malformed(_))
+        ));
+        assert!(matches!(
+            registrable_jwk("{\"kty\":\"XYZ\"}"),
+            Err(KeyRefusal::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn algorithms_fit_only_their_key_type() {
+        let rsa: Jwk = serde_json::from_str(RSA).unwrap();
+        let ec: Jwk = serde_json::from_str(EC).unwrap();
+        let okp: Jwk = serde_json::from_str(OKP).unwrap();
+        use AssertionAlg::*;
+        for (jwk, fitting) in [
+            (&rsa, [RS256, PS256].as_slice()),
+            (&ec, &[ES256]),
+            (&okp, &[EdDSA]),
+        ] {
+            for alg in [RS256, PS256, ES256, EdDSA] {
+                assert_eq!(alg.fits(jwk), fitting.contains(&alg), "{alg:?}");
+            }
+        }
     }
 }

@@ -38,14 +38,22 @@ pub async fn federated<'a, D: Directory, K: KeySets>(
     let claims = &assertion.claims;
     let issuer = claims.iss.as_str();
     if !cx.policy.trusted_issuers.iter().any(|t| t == issuer) {
-        return Err(refused(id, METHOD, &"issuer not on the deployment's allowlist"));
+        return Err(refused(
+            id,
+            METHOD,
+            &"issuer not on the deployment's allowlist",
+        ));
     }
     if assertion.alg().is_err() {
         return Err(refused(id, METHOD, &AssertionError::Algorithm));
     }
     let kid = assertion.header.kid.as_deref();
     let mut set = fetch(cx, issuer, false).await?;
-    if kid.is_some_and(|k| !set.keys.iter().any(|j| j.common.key_id.as_deref() == Some(k))) {
+    if kid.is_some_and(|k| {
+        !set.keys
+            .iter()
+            .any(|j| j.common.key_id.as_deref() == Some(k))
+    }) {
         set = fetch(cx, issuer, true).await?;
     }
     let verified = set
@@ -82,7 +90,7 @@ pub fn matches(rule: &TrustRule, assertion: &Assertion) -> bool {
     let claims = &assertion.claims;
     rule.issuer == claims.iss
         && rule.subject.matches(&claims.sub)
-        && claims.aud.iter().any(|a| *a == rule.audience)
+        && claims.aud.contains(&rule.audience)
         && rule.claims.iter().all(|(name, expected)| {
             claims
                 .other
