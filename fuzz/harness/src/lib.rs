@@ -40,6 +40,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("der_signature", der_signature),
     ("hook_response", hook_response),
     ("dynamo_item", dynamo_item),
+    ("client_assertion", client_assertion),
 ];
 
 /// Drives a future that never waits on I/O or timers (the in-memory fakes) to
@@ -148,7 +149,7 @@ pub fn token_request(data: &[u8]) {
         Ok(r) => r,
     };
     assert!(!request.client_id.as_str().is_empty());
-    if request.auth_method == AuthMethod::Basic {
+    if request.auth.method() == AuthMethod::Basic {
         assert!(authorization.is_some());
     }
     if let Some(scope) = &request.scope {
@@ -176,6 +177,87 @@ pub fn token_request(data: &[u8]) {
         assert_eq!(claims["sub"], fixtures::CLIENT_ID);
         assert_eq!(claims["aud"], fixtures::API);
     }
+    check_response(&outcome);
+}
+
+/// Target `client_assertion`: the JWT client assertion parser (RFC 7523 §2.2), then
+/// client authentication and issuance for whatever parses, against the fixture
+/// client holding the three test keys, a trusted external issuer and a federated
+/// client trusting it.
+///
+/// The input is used twice: whole, as the compact JWS; and as the claims segment of
+/// an assertion with a fixed header and a signature that cannot be valid.
+///
+/// Invariants: no panic; an accepted assertion is three segments within
+/// [`m2m_core::assertion::MAX_ASSERTION_BYTES`] and parses the same again; no
+/// fuzzer-made assertion ever authenticates (it holds no valid signature), and every
+/// outcome is an RFC 6749 §5.2 error body.
+pub fn client_assertion(data: &[u8]) {
+    use m2m_core::assertion::{Assertion, MAX_ASSERTION_BYTES};
+    use m2m_core::testing::assertions::{assertion_form, RSA};
+
+    let text = String::from_utf8_lossy(data);
+    if let Ok(parsed) = Assertion::parse(&text) {
+        assert!(text.len() <= MAX_ASSERTION_BYTES);
+        assert_eq!(text.matches('.').count(), 2);
+        assert_eq!(Assertion::parse(&text).as_ref(), Ok(&parsed));
+    }
+    let header =
+        URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"RS256","kid":"{}"}}"#, RSA.thumbprint()));
+    let as_claims = format!("{header}.{}.c2lnbmF0dXJl", URL_SAFE_NO_PAD.encode(data));
+    for jwt in [text.as_ref(), as_claims.as_str()] {
+        for client in ["", "&client_id=client-1", "&client_id=wl-client"] {
+            let body = assertion_form(
+                jwt,
+                &format!("{client}&audience=https%3A%2F%2Fapi.example.com"),
+            );
+            assertion_issuance(body.as_bytes());
+        }
+    }
+}
+
+fn assertion_issuance(body: &[u8]) {
+    use m2m_core::model::Match;
+    use m2m_core::testing::assertions::{
+        jwk_set, trust_rule, FakeKeySets, EC, ED25519, EXTERNAL_ISSUER, RSA,
+    };
+    use m2m_core::types::ClientId;
+
+    let request = match parse_token_request(Some("application/x-www-form-urlencoded"), None, body) {
+        Ok(r) => r,
+        Err(e) => return check_response(&Err(e)),
+    };
+    let directory: InMemoryDirectory = fixtures::directory();
+    directory.update_client(&ClientId::new(fixtures::CLIENT_ID), |c| {
+        c.keys = vec![
+            RSA.client_key(None),
+            EC.client_key(None),
+            ED25519.client_key(None),
+        ];
+    });
+    directory.put_client(fixtures::client("wl-client", "unused"));
+    directory.put_trust_rule(
+        &ClientId::new("wl-client"),
+        trust_rule("tr_1", Match::Glob("*".into()), fixtures::API),
+    );
+    let key_sets = FakeKeySets::new().with_issuer(EXTERNAL_ISSUER, jwk_set(&[RSA, EC, ED25519]));
+    let config = IssuerConfig {
+        assertions: m2m_core::auth::AssertionPolicy {
+            trusted_issuers: vec![EXTERNAL_ISSUER.to_owned()],
+            ..Default::default()
+        },
+        ..issuer_config()
+    };
+    let outcome = block_on(issue_token(
+        &request,
+        fixtures::NOW,
+        &config,
+        &directory,
+        &NoopSigner::new(),
+        None::<&FakeHook>,
+        &key_sets,
+    ));
+    assert!(outcome.is_err(), "a forged assertion authenticated");
     check_response(&outcome);
 }
 
