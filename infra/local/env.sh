@@ -20,3 +20,8 @@ export M2M_STACK=${M2M_STACK:-local}
 export M2M_PARTITION=${M2M_PARTITION:-aws}
 export M2M_ACCOUNT_ID=${M2M_ACCOUNT_ID:-123456789012}
 export M2M_ADMIN_LOCAL_PRINCIPAL=${M2M_ADMIN_LOCAL_PRINCIPAL:-local-operator}
+# Client key sets (`jwks_uri`) and trusted issuers may be served on loopback over
+# http in the local stack (debug builds only; private and link-local addresses stay
+# refused). Trusted external issuers for workload identity federation, if any:
+export M2M_FETCH_ALLOW_LOOPBACK=${M2M_FETCH_ALLOW_LOOPBACK:-1}
+export M2M_TRUSTED_ISSUERS=${M2M_TRUSTED_ISSUERS-}

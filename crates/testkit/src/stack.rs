@@ -63,6 +63,12 @@ impl Stack {
     /// Starts everything and waits until the functions answer (the first start
     /// compiles them, which can take minutes on a cold target directory).
     pub async fn start() -> Result<Self, BoxError> {
+        Self::start_with(&[]).await
+    }
+
+    /// Like [`Self::start`], with more environment for the functions (for example
+    /// `M2M_TRUSTED_ISSUERS` naming an issuer a test serves on loopback).
+    pub async fn start_with(env: &[(&str, &str)]) -> Result<Self, BoxError> {
         let aws = LocalAws::start()?;
         let sdk = aws.setup_sdk_config().await;
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
@@ -153,6 +159,11 @@ impl Stack {
             .env("M2M_PARTITION", "aws")
             .env("M2M_ACCOUNT_ID", "123456789012")
             .env("M2M_ADMIN_LOCAL_PRINCIPAL", LOCAL_PRINCIPAL)
+            // Key sets of `jwks_uri`s and trusted issuers may be served on loopback
+            // (over http) by the tests; private and link-local ranges stay refused.
+            // Honoured by debug builds only.
+            .env("M2M_FETCH_ALLOW_LOOPBACK", "1")
+            .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)

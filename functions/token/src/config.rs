@@ -7,6 +7,7 @@ use m2m_aws::env::{validate_issuer, ConfigError, Env};
 use m2m_aws::lambda::hook::{
     parse_allowed_claims, DEFAULT_HOOK_TIMEOUT, HOOK_ALLOWED_CLAIMS_VARIABLE, HOOK_EPOCH_VARIABLE,
 };
+use m2m_core::auth::DEFAULT_MAX_ASSERTION_LIFETIME;
 use m2m_core::types::Audience;
 
 /// The token function's configuration.
@@ -40,7 +41,13 @@ pub struct Config {
     /// query or fragment; the key fetcher refuses anything but https in a deployed
     /// stack.
     pub trusted_issuers: Vec<String>,
+    /// `M2M_ASSERTION_MAX_LIFETIME`: how far ahead, in seconds, a client's own
+    /// assertion may expire (default 300, at most 3600; RFC 7523 §3 item 4).
+    pub assertion_max_lifetime: u64,
 }
+
+/// The variable bounding a client assertion's lifetime.
+pub const MAX_LIFETIME_VARIABLE: &str = "M2M_ASSERTION_MAX_LIFETIME";
 
 /// The variable listing trusted external issuers.
 pub const TRUSTED_ISSUERS_VARIABLE: &str = "M2M_TRUSTED_ISSUERS";
@@ -82,6 +89,19 @@ impl Config {
             validate_issuer(issuer).map_err(|p| ConfigError::new(TRUSTED_ISSUERS_VARIABLE, p))?;
             trusted_issuers.push(issuer.to_owned());
         }
+        let assertion_max_lifetime = match env.optional(MAX_LIFETIME_VARIABLE) {
+            None => DEFAULT_MAX_ASSERTION_LIFETIME,
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|s| (60..=3600).contains(s))
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        MAX_LIFETIME_VARIABLE,
+                        "must be a whole number of seconds between 60 and 3600",
+                    )
+                })?,
+        };
         Ok(Self {
             table,
             issuer,
@@ -92,6 +112,7 @@ impl Config {
             hook_epoch,
             hook_allowed_claims,
             trusted_issuers,
+            assertion_max_lifetime,
         })
     }
 }
@@ -134,6 +155,39 @@ mod tests {
         assert_eq!(c.default_audience, None);
         assert_eq!(c.claims_hook, None);
         assert_eq!(c.hook_timeout, DEFAULT_HOOK_TIMEOUT);
+    }
+
+    #[test]
+    fn assertion_settings_read_and_checked() {
+        let c = Config::from_lookup(env(BASE)).unwrap();
+        assert!(c.trusted_issuers.is_empty());
+        assert_eq!(c.assertion_max_lifetime, 300);
+        let c = Config::from_lookup(env(&with(&[
+            (
+                "M2M_TRUSTED_ISSUERS",
+                "https://token.actions.githubusercontent.com, https://oidc.eks.example/id/ABC",
+            ),
+            ("M2M_ASSERTION_MAX_LIFETIME", "600"),
+        ])))
+        .unwrap();
+        assert_eq!(
+            c.trusted_issuers,
+            vec![
+                "https://token.actions.githubusercontent.com",
+                "https://oidc.eks.example/id/ABC"
+            ]
+        );
+        assert_eq!(c.assertion_max_lifetime, 600);
+        for (name, value) in [
+            ("M2M_TRUSTED_ISSUERS", "not a url"),
+            ("M2M_TRUSTED_ISSUERS", "https://a.example/#frag"),
+            ("M2M_ASSERTION_MAX_LIFETIME", "59"),
+            ("M2M_ASSERTION_MAX_LIFETIME", "3601"),
+            ("M2M_ASSERTION_MAX_LIFETIME", "5m"),
+        ] {
+            let e = Config::from_lookup(env(&with(&[(name, value)]))).unwrap_err();
+            assert!(e.to_string().contains(name), "{e}");
+        }
     }
 
     #[test]

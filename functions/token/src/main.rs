@@ -51,6 +51,7 @@ async fn main() -> Result<(), Error> {
             default_audience: config.default_audience.clone(),
             assertions: AssertionPolicy {
                 trusted_issuers: config.trusted_issuers.clone(),
+                max_assertion_lifetime: config.assertion_max_lifetime,
                 ..AssertionPolicy::default()
             },
         },

@@ -157,3 +157,112 @@ async fn secret_absent_from_logs_errors_and_debug() {
     }
     let _ = NoHook;
 }
+
+/// Client assertions and federated workload tokens are credentials too: neither the
+/// JWT nor its signature appears in a log line, a response or a `Debug` output, on
+/// success or on any refusal.
+#[tokio::test]
+async fn assertions_absent_from_logs_errors_and_debug() {
+    use m2m_core::auth::AssertionPolicy;
+    use m2m_core::model::Match;
+    use m2m_core::testing::assertions::{
+        assertion_form, jwk_set, self_claims, trust_rule, FakeKeySets, EC, EXTERNAL_ISSUER, RSA,
+    };
+    use m2m_core::types::ClientId;
+
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .json()
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let directory = fixtures::directory();
+    directory.update_client(&ClientId::new(CLIENT_ID), |c| {
+        c.keys = vec![EC.client_key(None)];
+    });
+    directory.put_trust_rule(
+        &ClientId::new(CLIENT_ID),
+        trust_rule(
+            "tr_1",
+            Match::Exact("system:serviceaccount:a:b".into()),
+            "m2m",
+        ),
+    );
+    let app = App {
+        key_sets: FakeKeySets::new().with_issuer(EXTERNAL_ISSUER, jwk_set(&[RSA])),
+        config: m2m_core::IssuerConfig {
+            assertions: AssertionPolicy {
+                trusted_issuers: vec![EXTERNAL_ISSUER.to_owned()],
+                ..AssertionPolicy::default()
+            },
+            ..m2m_testkit::issuer_config(ISSUER)
+        },
+        directory,
+        signer: SoftwareSigner::rs256(),
+        hook: None::<FakeHook>,
+    };
+    let aud = "&audience=https%3A%2F%2Fapi.example.com";
+    let own = EC.sign(
+        &self_claims(CLIENT_ID, "https://auth.example.com/oauth/token", NOW, "j1"),
+        None,
+        None,
+    );
+    let wrong_aud = EC.sign(
+        &self_claims(CLIENT_ID, "https://elsewhere.example", NOW, "j2"),
+        None,
+        None,
+    );
+    let workload = |iss: &str| {
+        RSA.sign(
+            &serde_json::json!({"iss": iss, "sub": "system:serviceaccount:a:b", "aud": "m2m",
+                "iat": NOW, "exp": NOW + 600}),
+            None,
+            None,
+        )
+    };
+    let federated = workload(EXTERNAL_ISSUER);
+    let untrusted = workload("https://untrusted.example");
+    let with_id = format!("&client_id={CLIENT_ID}{aud}");
+    let bodies = [
+        assertion_form(&own, aud),
+        assertion_form(&own, aud), // the replay
+        assertion_form(&wrong_aud, aud),
+        assertion_form(&federated, &with_id),
+        assertion_form(&untrusted, &with_id),
+        format!("{}&client_secret=x", assertion_form(&federated, &with_id)),
+    ];
+    let mut outputs = Vec::new();
+    for body in &bodies {
+        let r = handle(&app, &event(&[], body), NOW).await;
+        outputs.push(String::from_utf8_lossy(r.body().as_ref()).into_owned());
+        if let Ok(parsed) = parse_token_request(
+            Some("application/x-www-form-urlencoded"),
+            None,
+            body.as_bytes(),
+        ) {
+            outputs.push(format!("{parsed:?}"));
+        }
+    }
+    let issued = outputs
+        .iter()
+        .filter(|o| o.contains("access_token"))
+        .count();
+    assert_eq!(issued, 2, "own and federated assertions issue: {outputs:?}");
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("client authentication failed"),
+        "refusals are logged"
+    );
+    let haystack = format!("{logs}\n{}", outputs.join("\n"));
+    for jwt in [&own, &wrong_aud, &federated, &untrusted] {
+        let signature = jwt.rsplit('.').next().unwrap();
+        assert!(!haystack.contains(jwt.as_str()), "an assertion leaked");
+        assert!(
+            !haystack.contains(signature),
+            "an assertion's signature leaked"
+        );
+    }
+}
