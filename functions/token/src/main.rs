@@ -6,6 +6,7 @@ use m2m_aws::clock::system_clock;
 use m2m_aws::{sdk_config, DynamoDirectory, DynamoKeyRegistry, KmsSigner, LambdaHook};
 use m2m_core::auth::AssertionPolicy;
 use m2m_core::IssuerConfig;
+use m2m_fetch::{FetchPolicy, HttpKeySets};
 use token::config::Config;
 use token::{handle, App};
 
@@ -45,6 +46,12 @@ async fn main() -> Result<(), Error> {
             .with_policy(&config.hook_epoch, config.hook_allowed_claims.clone())
     });
 
+    // Client `jwks_uri`s and trusted issuers' keys: fetched over https on first use,
+    // behind the SSRF guard, and cached for every later invocation of this instance.
+    let key_sets = HttpKeySets::new(FetchPolicy::from_env(|name| std::env::var(name).ok()))
+        .map_err(|e| format!("building the key set fetcher failed: {e}"))?
+        .with_clock(system_clock);
+
     let app = App {
         config: IssuerConfig {
             issuer: config.issuer.clone(),
@@ -58,7 +65,7 @@ async fn main() -> Result<(), Error> {
         directory,
         signer,
         hook,
-        key_sets: m2m_core::ports::NoKeySets,
+        key_sets,
     };
     // Every invocation borrows the one `App` built at cold start.
     let app = &app;
