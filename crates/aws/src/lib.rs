@@ -29,6 +29,6 @@ pub use lambda::LambdaHook;
 /// The operator's storage port that [`DynamoAdminStore`] implements, and its types.
 pub use m2m_manage::{
     AdminStore, Claim, ClientFilter, Cursor, IdempotencyClaim, Page, StoreError, Versioned,
-    MAX_PAGE,
+    MAX_PAGE, MAX_RULES_PER_WRITE,
 };
 pub use sdk::sdk_config;

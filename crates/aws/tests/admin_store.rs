@@ -1,8 +1,8 @@
 //! [`DynamoAdminStore`] as m2m-manage's [`AdminStore`] against the local AWS emulator
 //! (moto from the project's `.venv`, one server shared by this binary; every test uses
 //! its own table): paged client listings on the `ByOrg` and `ByKind` indexes and their
-//! cursors, client creation with grants as one transaction, and idempotency records
-//! ([`idempotency`]).
+//! cursors, client creation with grants as one transaction, idempotency records
+//! ([`idempotency`]), and secretless clients' keys and trust rules ([`secretless`]).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -20,6 +20,8 @@ use m2m_testkit::LocalAws;
 
 #[path = "admin_store/idempotency.rs"]
 mod idempotency;
+#[path = "admin_store/secretless.rs"]
+mod secretless;
 
 const NOW: u64 = 1_763_000_000;
 

@@ -1,7 +1,9 @@
 //! Clients: one per customer backend. Registered with their organization, metadata
 //! and grants in one all-or-nothing write, with a server-generated secret shown once
-//! (only its hash is kept, DESIGN.md "Directory"); read, listed page by page, changed,
-//! disabled, enabled and deleted (with their grants, in one write).
+//! (only its hash is kept, DESIGN.md "Directory") or, for a client that will
+//! authenticate with keys or trust rules instead, with no secret at all; read, listed
+//! page by page, changed, disabled, enabled and deleted (with its grants in one write,
+//! its trust rules just before).
 
 use std::collections::BTreeMap;
 
@@ -16,7 +18,9 @@ use crate::error::{no_client, ManageError, Target};
 use crate::grants::undefined_scopes;
 use crate::operator::Operator;
 use crate::retry::{check_version, mismatch, Retry};
-use crate::store::{AdminStore, ClientFilter, Cursor, Page, StoreError, MAX_PAGE};
+use crate::store::{
+    AdminStore, ClientFilter, Cursor, Page, StoreError, MAX_PAGE, MAX_RULES_PER_WRITE,
+};
 
 /// Characters in a generated client id: alphanumeric, ~143 bits, never starting with a
 /// dash (safe as a command-line argument) and safe in HTTP Basic credentials.
@@ -42,6 +46,10 @@ pub struct NewClient {
     pub metadata: BTreeMap<String, String>,
     /// Grants: scopes of APIs, each defined by its API.
     pub grants: Vec<(Audience, ScopeSet)>,
+    /// Register the client without a secret: it will authenticate with
+    /// `private_key_jwt` (RFC 7523 §2.2) once it has registered keys, a `jwks_uri` or
+    /// trust rules. `secret rotate` can still issue it a secret later.
+    pub secretless: bool,
 }
 
 /// A registered client with the secret to show its owner once.
@@ -51,8 +59,17 @@ pub struct Created {
     pub client: Client,
     /// Its grants.
     pub grants: Vec<Grant>,
-    /// The secret: shown once, never stored.
-    pub secret: ClientSecret,
+    /// The secret: shown once, never stored. `None` for a secretless client.
+    pub secret: Option<ClientSecret>,
+}
+
+/// What deleting a client removed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deleted {
+    /// Its grants.
+    pub grants: Vec<Grant>,
+    /// How many trust rules it held.
+    pub trust_rules: usize,
 }
 
 /// A change to a client's name and metadata.
@@ -139,14 +156,14 @@ impl<S: AdminStore> Operator<S> {
                 entry.insert(s.clone());
             }
         }
-        let secret = generate_secret();
+        let secret = (!new.secretless).then(generate_secret);
         let mut client = Client {
             id: new_client_id(),
             name: new.name,
             org_id: new.org_id.filter(|o| !o.as_str().trim().is_empty()),
             status: ClientStatus::Active,
             metadata: new.metadata,
-            secrets: vec![stored_secret(&secret, now, None)],
+            secrets: secret.iter().map(|s| stored_secret(s, now, None)).collect(),
             keys: Vec::new(),
             jwks_uri: None,
             version: 1,
@@ -348,7 +365,11 @@ impl<S: AdminStore> Operator<S> {
         Ok(client)
     }
 
-    /// Deletes client `id` and its grants in one write; returns the grants deleted.
+    /// Deletes client `id`: first its trust rules, [`MAX_RULES_PER_WRITE`] per write
+    /// (each write conditional on the client's version and bumping it, so a rule added
+    /// meanwhile fails the delete and is read again), then the client and its grants in
+    /// one write. Returns what was deleted. Interrupted between those writes, the client
+    /// is left with fewer rules; deleting it again finishes.
     ///
     /// # Errors
     /// [`ManageError::NotFound`], [`ManageError::VersionMismatch`],
@@ -357,20 +378,41 @@ impl<S: AdminStore> Operator<S> {
         &self,
         id: &ClientId,
         expected: Option<u64>,
-    ) -> Result<Vec<Grant>, ManageError> {
+    ) -> Result<Deleted, ManageError> {
         let mut retry = Retry::new(self.backoff);
+        let mut expected = expected;
+        let mut rules_deleted = 0;
         loop {
             let client = self.client(id).await?;
             check_version(Target::Client(id.clone()), expected, client.version)?;
             let grants = self.store.client_grants(id).await?;
-            match self.store.delete_client(id, client.version, &grants).await {
-                Ok(()) => return Ok(grants),
+            let rules = self.all_trust_rules(id).await?;
+            let mut version = client.version;
+            let mut written = Ok(());
+            for chunk in rules.chunks(MAX_RULES_PER_WRITE) {
+                written = self.store.delete_trust_rules(id, chunk, version).await;
+                if written.is_err() {
+                    break;
+                }
+                version = version.saturating_add(1);
+                rules_deleted += chunk.len();
+                // The caller's precondition held; what changes now is this delete's own.
+                if expected.is_some() {
+                    expected = Some(version);
+                }
+            }
+            if written.is_ok() {
+                written = self.store.delete_client(id, version, &grants).await;
+            }
+            match written {
+                Ok(()) => {
+                    return Ok(Deleted {
+                        grants,
+                        trust_rules: rules_deleted,
+                    })
+                }
                 Err(StoreError::Conflict(_)) if expected.is_some() => {
-                    return Err(mismatch(
-                        Target::Client(id.clone()),
-                        expected,
-                        client.version,
-                    ))
+                    return Err(mismatch(Target::Client(id.clone()), expected, version))
                 }
                 Err(StoreError::Conflict(_)) => retry.again(|| format!("client {id}")).await?,
                 Err(e) => return Err(e.into()),

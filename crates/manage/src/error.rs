@@ -23,6 +23,10 @@ pub enum Target {
     Key(Kid),
     /// An organization.
     Org(OrgId),
+    /// A public key registered by a client, by its `kid`.
+    ClientKey(ClientId, String),
+    /// A client's trust rule, by its id.
+    TrustRule(ClientId, String),
 }
 
 impl std::fmt::Display for Target {
@@ -34,6 +38,8 @@ impl std::fmt::Display for Target {
             Self::Secret(c, s) => write!(f, "secret {s} of client {c}"),
             Self::Key(k) => write!(f, "signing key {k}"),
             Self::Org(o) => write!(f, "organization {o}"),
+            Self::ClientKey(c, k) => write!(f, "key {k} of client {c}"),
+            Self::TrustRule(c, r) => write!(f, "trust rule {r} of client {c}"),
         }
     }
 }
@@ -130,6 +136,40 @@ pub enum Refusal {
     KeyNoRetirementTime {
         /// The key.
         kid: Kid,
+    },
+    /// Registering a key for a client that publishes its keys at a `jwks_uri`
+    /// (OpenID Connect Dynamic Client Registration §2: `jwks` and `jwks_uri` are never
+    /// both present).
+    #[error("client {client} publishes its keys at its jwks_uri; it registers no keys")]
+    JwksUriSet {
+        /// The client.
+        client: ClientId,
+        /// Its `jwks_uri`.
+        jwks_uri: String,
+    },
+    /// Setting a `jwks_uri` on a client with registered keys (same rule).
+    #[error("client {client} has {keys} registered key(s); it cannot also have a jwks_uri")]
+    KeysRegistered {
+        /// The client.
+        client: ClientId,
+        /// How many keys it has.
+        keys: usize,
+    },
+    /// Registering a key beyond [`m2m_core::model::MAX_CLIENT_KEYS`].
+    #[error("client {client} already has {max} keys, the most a client may register")]
+    TooManyKeys {
+        /// The client.
+        client: ClientId,
+        /// The limit.
+        max: usize,
+    },
+    /// Registering a public key the client already has under another `kid`.
+    #[error("client {client} already has this public key, as key {kid}")]
+    SameKeyRegistered {
+        /// The client.
+        client: ClientId,
+        /// The `kid` it is registered under.
+        kid: String,
     },
     /// Deleting a retired key whose tokens may still be valid.
     #[error("tokens signed by key {kid} may be valid until {safe_at}")]

@@ -1,6 +1,7 @@
 //! The operator rules of m2m-auth as use cases: registering APIs and clients, grants,
-//! secret rotation with grace, the signing-key lifecycle and customer (organization)
-//! offboarding. `m2m-admin` renders their results on a terminal and the management
+//! secret rotation with grace, secretless client authentication (registered public
+//! keys, a `jwks_uri`, federated trust rules), the signing-key lifecycle and customer
+//! (organization) offboarding. `m2m-admin` renders their results on a terminal and the management
 //! API as JSON; neither holds a rule of its own.
 //!
 //! Storage is the [`AdminStore`] port (DynamoDB in `m2m-aws`, in memory in
@@ -8,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod apis;
+pub mod client_keys;
 pub mod clients;
 pub mod error;
 pub mod grants;
@@ -20,6 +22,8 @@ pub mod secrets;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod trust;
+pub mod urls;
 
 pub use error::{ManageError, Refusal, Target};
 
@@ -32,5 +36,5 @@ pub use operator::Operator;
 pub use retry::Backoff;
 pub use store::{
     AdminStore, Claim, ClientFilter, Cursor, IdempotencyClaim, Page, StoreError, Versioned,
-    MAX_PAGE,
+    MAX_PAGE, MAX_RULES_PER_WRITE,
 };

@@ -1,20 +1,23 @@
 //! The port the operator rules need from storage: reads, paged listings and
-//! conditional writes of APIs, clients, grants and signing keys.
+//! conditional writes of APIs, clients, grants, trust rules and signing keys.
 //!
 //! The conditional-write contract every adapter keeps (DynamoDB in `m2m-aws`, the
 //! in-memory fake in [`crate::testing`]):
 //! - every write names the version it read (`expected`) and fails with
 //!   [`StoreError::Conflict`], changing nothing, when the stored version differs or the
 //!   item is gone; a successful write stores `expected + 1`;
-//! - a client's version is bumped by every write to the client **or its grants**, an
-//!   API's by every write to it or to a grant on it, so a delete conditional on the
-//!   version read can never race a grant into an orphan;
+//! - a client's version is bumped by every write to the client, **its grants or its
+//!   trust rules** (its keys and `jwks_uri` are part of the client), an API's by every
+//!   write to it or to a grant on it, so a delete conditional on the version read can
+//!   never race a grant or a rule into an orphan, and the token endpoint's reuse cache,
+//!   which fingerprints the client's version, never hands out a token earned with a
+//!   credential since removed;
 //! - multi-item writes are all or nothing.
 
 use std::future::Future;
 
 use m2m_core::error::PortError;
-use m2m_core::model::{Api, Client, Grant, KeyStatus, SigningKey};
+use m2m_core::model::{Api, Client, Grant, KeyStatus, SigningKey, TrustRule};
 use m2m_core::types::{Audience, ClientId, Kid, OrgId};
 
 /// A value with the `version` its item carried when read.
@@ -108,6 +111,9 @@ pub enum Claim {
 
 /// Largest page a listing returns.
 pub const MAX_PAGE: usize = 100;
+/// Most trust rules one [`AdminStore::delete_trust_rules`] removes: with the client's
+/// version bump, one DynamoDB transaction of at most 100 actions.
+pub const MAX_RULES_PER_WRITE: usize = 99;
 
 /// Storage for the operator rules. Every write is conditional (see the module docs).
 pub trait AdminStore: Send + Sync {
@@ -182,7 +188,8 @@ pub trait AdminStore: Send + Sync {
         client: &Client,
         expected: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Deletes the client and `grants` in one write, conditional on `expected`.
+    /// Deletes the client and `grants` in one write, conditional on `expected`. Its
+    /// trust rules are deleted before, with [`Self::delete_trust_rules`].
     fn delete_client(
         &self,
         id: &ClientId,
@@ -203,6 +210,40 @@ pub trait AdminStore: Send + Sync {
         &self,
         client_id: &ClientId,
         audience: &Audience,
+        client_version: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// One page of the trust rules of client `id` (strongly consistent), at most
+    /// `limit` (1..=[`MAX_PAGE`]) long, starting after `after`, in the store's order
+    /// (stable from page to page; rules of one issuer together).
+    fn trust_rules(
+        &self,
+        id: &ClientId,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page<TrustRule>, StoreError>> + Send;
+    /// The trust rule `rule_id` of client `id`, if any.
+    fn get_trust_rule(
+        &self,
+        id: &ClientId,
+        rule_id: &str,
+    ) -> impl Future<Output = Result<Option<TrustRule>, StoreError>> + Send;
+    /// Adds `rule` to client `client_id`, bumping the client's version from
+    /// `client_version`, in one write: [`StoreError::Conflict`] if the client changed
+    /// or the rule id is taken.
+    fn put_trust_rule(
+        &self,
+        client_id: &ClientId,
+        rule: &TrustRule,
+        client_version: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Deletes `rules` (at most [`MAX_RULES_PER_WRITE`]) of client `client_id`,
+    /// bumping the client's version from `client_version`, in one write:
+    /// [`StoreError::Conflict`] if the client changed or a rule is gone.
+    fn delete_trust_rules(
+        &self,
+        client_id: &ClientId,
+        rules: &[TrustRule],
         client_version: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 

@@ -7,15 +7,21 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use m2m_core::error::PortError;
-use m2m_core::model::{Alg, Api, Client, Grant, KeyStatus, SigningKey};
+use m2m_core::model::{Alg, Api, Client, Grant, KeyStatus, SigningKey, TrustRule};
 use m2m_core::testing::SoftwareSigner;
 use m2m_core::types::{Audience, ClientId, Kid};
 
 use crate::keys::{KeyVault, VaultKey};
 use crate::store::{
     AdminStore, Claim, ClientFilter, Cursor, IdempotencyClaim, Page, StoreError, Versioned,
-    MAX_PAGE,
+    MAX_PAGE, MAX_RULES_PER_WRITE,
 };
+
+/// A trust rule's place in the store: client, issuer, rule id (the order of listings).
+type RuleKey = (ClientId, String, String);
+
+/// Separates the parts of an in-memory rule cursor.
+const SEP: char = '\u{1f}';
 
 #[derive(Clone, Debug)]
 struct Record {
@@ -30,6 +36,7 @@ struct State {
     apis: BTreeMap<Audience, Versioned<Api>>,
     clients: BTreeMap<ClientId, Client>,
     grants: BTreeMap<(ClientId, Audience), Grant>,
+    rules: BTreeMap<RuleKey, TrustRule>,
     keys: Vec<SigningKey>,
     idempotency: BTreeMap<String, Record>,
     conflicts: usize,
@@ -101,6 +108,19 @@ impl InMemoryAdminStore {
     pub fn all_grants(&self) -> Vec<Grant> {
         self.state().grants.values().cloned().collect()
     }
+
+    /// Every stored trust rule with its client (for assertions).
+    pub fn all_trust_rules(&self) -> Vec<(ClientId, TrustRule)> {
+        self.state()
+            .rules
+            .iter()
+            .map(|((c, _, _), r)| (c.clone(), r.clone()))
+            .collect()
+    }
+}
+
+fn rule_key(client: &ClientId, rule: &TrustRule) -> RuleKey {
+    (client.clone(), rule.issuer.clone(), rule.id.clone())
 }
 
 /// Runs a write against the state: refused while injected conflicts remain.
@@ -387,6 +407,105 @@ impl AdminStore for InMemoryAdminStore {
                 .is_none()
             {
                 return Err(conflict(format!("grant {client_id} {audience}")));
+            }
+            bump_client(st, client_id);
+            Ok(())
+        })
+    }
+
+    async fn trust_rules(
+        &self,
+        id: &ClientId,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page<TrustRule>, StoreError> {
+        let start = match after {
+            None => None,
+            Some(Cursor(c)) => match c.split(SEP).collect::<Vec<_>>().as_slice() {
+                ["rule", client, issuer, rule] if *client == id.as_str() => {
+                    Some(((*issuer).to_owned(), (*rule).to_owned()))
+                }
+                _ => return Err(StoreError::InvalidCursor),
+            },
+        };
+        let limit = limit.clamp(1, MAX_PAGE);
+        let st = self.reachable()?;
+        let matching: Vec<(&RuleKey, &TrustRule)> = st
+            .rules
+            .iter()
+            .filter(|((c, _, _), _)| c == id)
+            .filter(|((_, issuer, rule), _)| {
+                start
+                    .as_ref()
+                    .is_none_or(|(si, sr)| (issuer, rule) > (si, sr))
+            })
+            .collect();
+        let items: Vec<TrustRule> = matching
+            .iter()
+            .take(limit)
+            .map(|(_, r)| (*r).clone())
+            .collect();
+        let next = (matching.len() > limit)
+            .then(|| {
+                items
+                    .last()
+                    .map(|r| Cursor(format!("rule{SEP}{id}{SEP}{}{SEP}{}", r.issuer, r.id)))
+            })
+            .flatten();
+        Ok(Page { items, next })
+    }
+
+    async fn get_trust_rule(
+        &self,
+        id: &ClientId,
+        rule_id: &str,
+    ) -> Result<Option<TrustRule>, StoreError> {
+        Ok(self
+            .reachable()?
+            .rules
+            .iter()
+            .find(|((c, _, r), _)| c == id && r == rule_id)
+            .map(|(_, rule)| rule.clone()))
+    }
+
+    async fn put_trust_rule(
+        &self,
+        client_id: &ClientId,
+        rule: &TrustRule,
+        client_version: u64,
+    ) -> Result<(), StoreError> {
+        write(self, |st| {
+            check_client(st, client_id, client_version)?;
+            let key = rule_key(client_id, rule);
+            if st.rules.contains_key(&key) {
+                return Err(conflict(format!("trust rule {}", rule.id)));
+            }
+            st.rules.insert(key, rule.clone());
+            bump_client(st, client_id);
+            Ok(())
+        })
+    }
+
+    async fn delete_trust_rules(
+        &self,
+        client_id: &ClientId,
+        rules: &[TrustRule],
+        client_version: u64,
+    ) -> Result<(), StoreError> {
+        if rules.len() > MAX_RULES_PER_WRITE {
+            return Err(StoreError::Port(PortError::refused(format!(
+                "one write deletes at most {MAX_RULES_PER_WRITE} trust rules"
+            ))));
+        }
+        write(self, |st| {
+            check_client(st, client_id, client_version)?;
+            for r in rules {
+                if !st.rules.contains_key(&rule_key(client_id, r)) {
+                    return Err(conflict(format!("trust rule {}", r.id)));
+                }
+            }
+            for r in rules {
+                st.rules.remove(&rule_key(client_id, r));
             }
             bump_client(st, client_id);
             Ok(())

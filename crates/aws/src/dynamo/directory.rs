@@ -1,6 +1,9 @@
 //! The DynamoDB directory: [`Directory`] on one table, reading client, grant, API and
 //! the token reuse cache entry for a token request in one `BatchGetItem` round trip,
-//! and writing sealed reusable tokens with `PutItem`, bounded in time.
+//! and writing sealed reusable tokens with `PutItem`, bounded in time; for client
+//! assertions (RFC 7523 §2.2), a client's trust rules of one issuer (a strongly
+//! consistent `Query` on its partition) and the single use of a `jti` (a conditional
+//! `PutItem`).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -8,13 +11,15 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client as DynamoClient;
 use m2m_core::error::PortError;
+use m2m_core::model::TrustRule;
 use m2m_core::ports::{Directory, Lookup};
 use m2m_core::reuse::{ReuseKey, SealedToken, REUSE_WRITE_BUDGET_MS};
 use m2m_core::types::{Audience, ClientId, SecretId};
 
 use crate::dynamo::batch::batch_get_consistent;
-use crate::dynamo::item::reuse;
-use crate::dynamo::item::{self, Item, ItemError};
+use crate::dynamo::item::attr::s;
+use crate::dynamo::item::{self, jti, reuse, trust, Item, ItemError, PK, SK};
+use crate::dynamo::paging::all_items;
 use crate::sdk::error::{code, port_error};
 
 pub use crate::dynamo::batch::BATCH_ATTEMPTS;
@@ -23,12 +28,19 @@ pub use crate::dynamo::batch::BATCH_ATTEMPTS;
 /// so they are reported as absent (an unknown client or audience) instead of failing
 /// the request with `server_error`.
 const MAX_ID_BYTES: usize = 1000;
+/// Most `Query` pages (1 MB each) read for one issuer's trust rules: thousands of rules.
+/// A partition holding more is refused rather than read for ever.
+pub const MAX_TRUST_RULE_PAGES: usize = 8;
+/// The whole read of one issuer's trust rules, every page included, must end within
+/// this: a federated assertion waits on it.
+pub const TRUST_RULES_BUDGET: Duration = Duration::from_millis(3000);
 
 /// The directory on a DynamoDB table with DESIGN.md's single-table layout.
 #[derive(Clone, Debug)]
 pub struct DynamoDirectory {
     client: DynamoClient,
     table: String,
+    rule_page: Option<i32>,
 }
 
 impl DynamoDirectory {
@@ -37,7 +49,17 @@ impl DynamoDirectory {
         Self {
             client,
             table: table.into(),
+            rule_page: None,
         }
+    }
+
+    /// The same directory reading trust rules at most `items` per `Query` page
+    /// (DynamoDB's `Limit`; by default a page is up to 1 MB): lets a test exercise the
+    /// paging with a handful of rules.
+    #[must_use]
+    pub fn with_trust_rule_page_size(mut self, items: i32) -> Self {
+        self.rule_page = Some(items.max(1));
+        self
     }
 
     /// The table name.
@@ -206,18 +228,84 @@ impl Directory for DynamoDirectory {
 
     async fn trust_rules(
         &self,
-        _client_id: &ClientId,
-        _issuer: &str,
-    ) -> Result<Vec<m2m_core::model::TrustRule>, PortError> {
-        Err(PortError::refused("trust rules are not stored yet"))
+        client_id: &ClientId,
+        issuer: &str,
+    ) -> Result<Vec<TrustRule>, PortError> {
+        // No such client can exist: nothing to read (the issuer itself is digested, so
+        // any length fits the key).
+        if client_id.as_str().is_empty() || client_id.as_str().len() > MAX_ID_BYTES {
+            return Ok(Vec::new());
+        }
+        match tokio::time::timeout(TRUST_RULES_BUDGET, self.read_trust_rules(client_id, issuer))
+            .await
+        {
+            Ok(read) => read,
+            Err(_) => Err(PortError::timeout(format!(
+                "DynamoDB Query (trust rules) abandoned after {} ms",
+                TRUST_RULES_BUDGET.as_millis()
+            ))),
+        }
     }
 
     async fn claim_jti(
         &self,
-        _client_id: &ClientId,
-        _jti: &str,
-        _expires_at: u64,
+        client_id: &ClientId,
+        jti: &str,
+        expires_at: u64,
     ) -> Result<bool, PortError> {
-        Err(PortError::refused("assertion ids are not stored yet"))
+        // The record's key is a digest, so any client id and jti fit it. The SDK's
+        // operation timeout bounds the call.
+        match self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(jti::jti_to_item(client_id, jti, expires_at)))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if code(&e) == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(port_error("DynamoDB PutItem (assertion jti)", e)),
+        }
+    }
+}
+
+impl DynamoDirectory {
+    /// Every trust rule of `client_id` for `issuer`, page after page (see
+    /// [`Directory::trust_rules`]).
+    async fn read_trust_rules(
+        &self,
+        client_id: &ClientId,
+        issuer: &str,
+    ) -> Result<Vec<TrustRule>, PortError> {
+        let what = "DynamoDB Query (trust rules)";
+        let pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            // A rule removed a moment ago must no longer let anyone in.
+            .consistent_read(true)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(format!("{}{client_id}", item::CLIENT_PREFIX)))
+            .expression_attribute_values(":prefix", s(trust::issuer_prefix(issuer)))
+            .set_limit(self.rule_page)
+            .into_paginator()
+            .send();
+        let items = all_items(pages, MAX_TRUST_RULE_PAGES, what, |page| page.items).await?;
+        let mut rules = Vec::with_capacity(items.len());
+        for item in &items {
+            let (owner, rule) = trust::trust_rule_from_item(item).map_err(malformed)?;
+            if &owner != client_id || rule.issuer != issuer {
+                return Err(PortError::malformed(
+                    "a trust rule query returned another client's or issuer's rule",
+                ));
+            }
+            rules.push(rule);
+        }
+        Ok(rules)
     }
 }

@@ -11,7 +11,7 @@ use m2m_manage::StoreError;
 use crate::dynamo::admin::{
     build, n, s, Action, Condition, DynamoAdminStore, MAX_TRANSACTION_ITEMS, VERSION,
 };
-use crate::dynamo::item::{self, LAST_USED, ORG_ID, PK, SK};
+use crate::dynamo::item::{self, JWKS_URI, LAST_USED, ORG_ID, PK, SK};
 
 /// The client `id` (strongly consistent).
 ///
@@ -167,8 +167,10 @@ pub(super) async fn replace_client(
 ) -> Result<(), StoreError> {
     let item = item::client_to_item(client);
     // A client without an organization has no `org_id` at all (see `client_to_item`):
-    // the stored one goes, and with it the client's entry in the `ByOrg` index.
+    // the stored one goes, and with it the client's entry in the `ByOrg` index. The
+    // same for a client without a `jwks_uri`.
     let has_org = item.contains_key(ORG_ID);
+    let has_jwks_uri = item.contains_key(JWKS_URI);
     let mut sets = Vec::new();
     let mut update = store
         .client
@@ -194,9 +196,17 @@ pub(super) async fn replace_client(
             .expression_attribute_values(format!(":a{i}"), value);
     }
     let mut expression = format!("SET {}", sets.join(", "));
+    let mut removes = Vec::new();
     if !has_org {
-        expression.push_str(" REMOVE #org");
+        removes.push("#org");
         update = update.expression_attribute_names("#org", ORG_ID);
+    }
+    if !has_jwks_uri {
+        removes.push("#jwks");
+        update = update.expression_attribute_names("#jwks", JWKS_URI);
+    }
+    if !removes.is_empty() {
+        expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
     }
     match update.update_expression(expression).send().await {
         Ok(_) => Ok(()),
@@ -210,8 +220,9 @@ pub(super) async fn replace_client(
 }
 
 /// Deletes the client and `grants` in one transaction, conditional on the client's
-/// version still being `expected` (so a grant added since it was read fails the
-/// delete instead of surviving it).
+/// version still being `expected` (so a grant or trust rule added since it was read
+/// fails the delete instead of surviving it; the rules themselves were deleted before,
+/// by `trust::delete_trust_rules`).
 ///
 /// # Errors
 /// [`StoreError::Conflict`] on a concurrent change; [`StoreError::Port`] with more

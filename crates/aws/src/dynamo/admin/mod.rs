@@ -1,14 +1,15 @@
 //! The operator's view of the directory table, [`DynamoAdminStore`]: the DynamoDB
 //! adapter of `m2m-manage`'s [`AdminStore`](m2m_manage::AdminStore) port (the operator
 //! rules behind `m2m-admin` and the management API). Reads, paged listings and
-//! conditional writes of APIs, clients, grants, signing keys and idempotency records.
+//! conditional writes of APIs, clients, grants, trust rules, signing keys and
+//! idempotency records.
 //! Every write is conditional, so two operators acting at once never lose an update and
 //! a refused write changes nothing.
 //!
 //! Concurrency rules (optimistic, no locks):
-//! - a client item's `version` is bumped by every write to the client **or its grants**
-//!   (the token function's reuse cache keys on it), and each such write is conditional
-//!   on the version read;
+//! - a client item's `version` is bumped by every write to the client (its keys and
+//!   `jwks_uri` included), **its grants or its trust rules** (the token function's
+//!   reuse cache keys on it), and each such write is conditional on the version read;
 //! - an API item carries a `version` too (absent on items written by other tools reads
 //!   as 0), bumped by `api update` and by every grant written for it, so `api delete`
 //!   (conditional on the version it read) can never race a concurrent `grant add` into
@@ -17,7 +18,7 @@
 //!   client + its grants) are one `TransactWriteItems`: all or nothing.
 //!
 //! This file holds the store and its shared building blocks; the operations live in
-//! one module per concern (`apis`, `clients`, `keys`, `listing`, `idempotency`) and
+//! one module per concern (`apis`, `clients`, `trust`, `keys`, `listing`, `idempotency`) and
 //! [`m2m_manage::AdminStore`] is implemented over them in `port`.
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -40,6 +41,7 @@ mod idempotency;
 mod keys;
 mod listing;
 mod port;
+mod trust;
 use crate::dynamo::item::{self, Item, ItemError, BY_KIND_INDEX, KIND, PK};
 use crate::sdk::error::port_error;
 pub use clients::MAX_CREATE_GRANTS;

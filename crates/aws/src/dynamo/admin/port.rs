@@ -1,13 +1,13 @@
 //! [`AdminStore`] on DynamoDB: each operation of the port is the function of the same
 //! name in the module of its concern.
 
-use m2m_core::model::{Api, Client, Grant, KeyStatus, SigningKey};
+use m2m_core::model::{Api, Client, Grant, KeyStatus, SigningKey, TrustRule};
 use m2m_core::types::{Audience, ClientId, Kid};
 use m2m_manage::{
     AdminStore, Claim, ClientFilter, Cursor, IdempotencyClaim, Page, StoreError, Versioned,
 };
 
-use crate::dynamo::admin::{apis, clients, idempotency, keys, listing, DynamoAdminStore};
+use crate::dynamo::admin::{apis, clients, idempotency, keys, listing, trust, DynamoAdminStore};
 
 impl AdminStore for DynamoAdminStore {
     async fn get_api(&self, identifier: &Audience) -> Result<Option<Versioned<Api>>, StoreError> {
@@ -102,6 +102,41 @@ impl AdminStore for DynamoAdminStore {
         client_version: u64,
     ) -> Result<(), StoreError> {
         clients::delete_grant(self, client_id, audience, client_version).await
+    }
+
+    async fn trust_rules(
+        &self,
+        id: &ClientId,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page<TrustRule>, StoreError> {
+        trust::trust_rules(self, id, after, limit).await
+    }
+
+    async fn get_trust_rule(
+        &self,
+        id: &ClientId,
+        rule_id: &str,
+    ) -> Result<Option<TrustRule>, StoreError> {
+        trust::get_trust_rule(self, id, rule_id).await
+    }
+
+    async fn put_trust_rule(
+        &self,
+        client_id: &ClientId,
+        rule: &TrustRule,
+        client_version: u64,
+    ) -> Result<(), StoreError> {
+        trust::put_trust_rule(self, client_id, rule, client_version).await
+    }
+
+    async fn delete_trust_rules(
+        &self,
+        client_id: &ClientId,
+        rules: &[TrustRule],
+        client_version: u64,
+    ) -> Result<(), StoreError> {
+        trust::delete_trust_rules(self, client_id, rules, client_version).await
     }
 
     async fn list_keys(&self) -> Result<Vec<SigningKey>, StoreError> {

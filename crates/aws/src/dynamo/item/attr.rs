@@ -95,6 +95,14 @@ impl<'a> Reader<'a> {
         }
     }
 
+    pub(super) fn opt_list(&self, name: &str) -> Result<Option<&'a [AttributeValue]>, ItemError> {
+        match self.opt(name) {
+            None => Ok(None),
+            Some(AttributeValue::L(v)) => Ok(Some(v)),
+            Some(_) => Err(self.err(name, "is not a list")),
+        }
+    }
+
     pub(super) fn opt_map(
         &self,
         name: &str,

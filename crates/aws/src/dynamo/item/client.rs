@@ -1,21 +1,25 @@
-//! The client item: `CLIENT#<client_id>` / `CLIENT`, with its secrets' hashes and the
-//! map of their last uses.
+//! The client item: `CLIENT#<client_id>` / `CLIENT`, with its secrets' hashes, the
+//! map of their last uses, its registered public keys (`keys`, RFC 7523 §2.2) and its
+//! `jwks_uri` (OpenID Connect Core §9; absent when none). Items written before keys
+//! existed decode with no keys and no `jwks_uri`.
 
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
-use m2m_core::model::{Client, ClientStatus, StoredSecret};
+use m2m_core::model::{Client, ClientKey, ClientStatus, StoredSecret};
 use m2m_core::types::{ClientId, OrgId, SecretId};
 
 use super::attr::{n, parse_u64, s, Reader};
 use super::{
-    client_key, Item, ItemError, CLIENT_PREFIX, KIND, KIND_CLIENT, LAST_USED, ORG_ID, PK, SK,
+    client_key, Item, ItemError, CLIENT_PREFIX, JWKS_URI, KEYS, KIND, KIND_CLIENT, LAST_USED,
+    ORG_ID, PK, SK,
 };
 
 /// Encodes a client, its secrets (hashes as binary) and an empty or filled
 /// [`LAST_USED`] map, which must exist for `SET last_used.#sid` to work. [`ORG_ID`]
-/// is present only for a client of a (non-empty) organization.
+/// is present only for a client of a (non-empty) organization, [`JWKS_URI`] only for a
+/// client that has one; [`KEYS`] is always a list (empty for a client without keys).
 pub fn client_to_item(client: &Client) -> Item {
     let mut item = client_key(&client.id);
     item.insert(KIND.to_owned(), s(KIND_CLIENT));
@@ -61,6 +65,25 @@ pub fn client_to_item(client: &Client) -> Item {
         .collect();
     item.insert("secrets".to_owned(), AttributeValue::L(secrets));
     item.insert(LAST_USED.to_owned(), AttributeValue::M(last_used));
+    let keys = client
+        .keys
+        .iter()
+        .map(|k| {
+            let mut m = HashMap::from([
+                ("kid".to_owned(), s(&k.kid)),
+                ("jwk".to_owned(), s(&k.jwk)),
+                ("added_at".to_owned(), n(k.added_at)),
+            ]);
+            if let Some(e) = k.expires_at {
+                m.insert("expires_at".to_owned(), n(e));
+            }
+            AttributeValue::M(m)
+        })
+        .collect();
+    item.insert(KEYS.to_owned(), AttributeValue::L(keys));
+    if let Some(uri) = &client.jwks_uri {
+        item.insert(JWKS_URI.to_owned(), s(uri));
+    }
     item.insert("version".to_owned(), n(client.version));
     item
 }
@@ -129,6 +152,25 @@ pub fn client_from_item(item: &Item) -> Result<Client, ItemError> {
             id,
         });
     }
+    let mut keys = Vec::new();
+    if let Some(list) = r.opt_list(KEYS)? {
+        for (i, v) in list.iter().enumerate() {
+            let AttributeValue::M(m) = v else {
+                return Err(r.err(KEYS, "holds a non-map entry"));
+            };
+            let kr = Reader {
+                item: "client",
+                path: format!("{KEYS}[{i}]."),
+                map: m,
+            };
+            keys.push(ClientKey {
+                kid: kr.string("kid")?.to_owned(),
+                jwk: kr.string("jwk")?.to_owned(),
+                added_at: kr.number("added_at")?,
+                expires_at: kr.opt_number("expires_at")?,
+            });
+        }
+    }
     Ok(Client {
         id,
         name: r.string("name")?.to_owned(),
@@ -139,8 +181,8 @@ pub fn client_from_item(item: &Item) -> Result<Client, ItemError> {
         status,
         metadata,
         secrets,
-        keys: Vec::new(),
-        jwks_uri: None,
+        keys,
+        jwks_uri: r.opt_string(JWKS_URI)?.map(str::to_owned),
         version: r.number("version")?,
     })
 }

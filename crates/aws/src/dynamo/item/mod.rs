@@ -7,6 +7,8 @@
 //! | API | `API#<identifier>` | `API` | `API` | — |
 //! | client | `CLIENT#<client_id>` | `CLIENT` | `CLIENT` | its organization, if any |
 //! | grant | `CLIENT#<client_id>` | `GRANT#<api identifier>` | — | — |
+//! | trust rule | `CLIENT#<client_id>` | `TRUST#<issuer digest>#<rule id>` | `TRUST_RULE` ([`trust`]) | — |
+//! | assertion `jti` | `JTI#<digest>` | `JTI` | — ([`jti`]) | — |
 //! | signing key | `KEY#<kid>` | `KEY` | `KEY` | — |
 //! | reusable token | `CACHE#<client_id>` | `TOKEN#<slot>` | — ([`reuse`]) | — |
 //! | idempotency record | `IDEMPOTENCY#<key hash>` | `IDEMPOTENCY` | — ([`idempotency`]) | — |
@@ -26,15 +28,18 @@ pub(crate) mod attr;
 mod client;
 mod grant;
 pub mod idempotency;
+pub mod jti;
 mod key;
 pub mod reuse;
 #[cfg(test)]
 mod tests;
+pub mod trust;
 
 pub use api::{api_from_item, api_to_item};
 pub use client::{client_from_item, client_to_item};
 pub use grant::{grant_from_item, grant_to_item};
 pub use key::{signing_key_from_item, signing_key_to_item};
+pub use trust::{trust_rule_from_item, trust_rule_to_item};
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
@@ -62,10 +67,18 @@ pub const KIND_API: &str = "API";
 pub const KIND_CLIENT: &str = "CLIENT";
 /// `kind` of signing-key items.
 pub const KIND_KEY: &str = "KEY";
+/// `kind` of trust-rule items.
+pub const KIND_TRUST_RULE: &str = "TRUST_RULE";
 /// The client item's map `{secret_id: unix seconds}` of last successful uses, written
 /// by [`crate::dynamo::DynamoDirectory::record_secret_use`] without touching
 /// `version`.
 pub const LAST_USED: &str = "last_used";
+/// The client item's list of registered public keys (RFC 7523 §2.2): maps of `kid`,
+/// `jwk` (the public JWK as JSON text, RFC 7517 §4), `added_at` and optional
+/// `expires_at`. Absent on items written before keys existed: no keys.
+pub const KEYS: &str = "keys";
+/// The client item's `jwks_uri` (OpenID Connect Core §9), a string; absent when none.
+pub const JWKS_URI: &str = "jwks_uri";
 
 /// API item: `on` or `off`, token reuse. Absent: on.
 pub const REUSE: &str = "reuse";
@@ -79,6 +92,7 @@ pub(crate) const API_PREFIX: &str = "API#";
 pub(crate) const CLIENT_PREFIX: &str = "CLIENT#";
 pub(crate) const GRANT_PREFIX: &str = "GRANT#";
 pub(crate) const KEY_PREFIX: &str = "KEY#";
+pub(crate) const TRUST_PREFIX: &str = "TRUST#";
 
 /// A malformed item. Names the item kind and the attribute; never carries a value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -6,7 +6,8 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use m2m_core::jwk::Jwk;
 use m2m_core::model::{
-    Alg, Api, Client, ClientStatus, Grant, KeyStatus, Profile, Reuse, SigningKey, StoredSecret,
+    Alg, Api, Client, ClientKey, ClientStatus, Grant, KeyStatus, Match, Profile, Reuse, SigningKey,
+    StoredSecret, TrustRule,
 };
 use m2m_core::types::{Audience, ClientId, Kid, OrgId, ScopeSet, SecretId};
 
@@ -428,4 +429,196 @@ fn null_attribute_is_absent() {
     let mut item = client_to_item(&client());
     item.insert("org_id".into(), AttributeValue::Null(true));
     assert_eq!(client_from_item(&item).unwrap().org_id, None);
+}
+
+fn client_key_entry(kid: &str, expires_at: Option<u64>) -> ClientKey {
+    ClientKey {
+        kid: kid.into(),
+        jwk: format!(
+            r#"{{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"{kid}"}}"#
+        ),
+        added_at: 1_700_000_000,
+        expires_at,
+    }
+}
+
+#[test]
+fn client_keys_and_jwks_uri_round_trip_equal() {
+    let mut c = client();
+    c.keys = vec![
+        client_key_entry("k1", None),
+        client_key_entry("k2", Some(1_800_000_000)),
+    ];
+    let item = client_to_item(&c);
+    assert!(matches!(item.get(KEYS), Some(AttributeValue::L(l)) if l.len() == 2));
+    assert!(!item.contains_key(JWKS_URI));
+    assert_eq!(client_from_item(&item).unwrap(), c);
+
+    let mut c = client();
+    c.jwks_uri = Some("https://customer.example.com/jwks.json".into());
+    let item = client_to_item(&c);
+    assert_eq!(
+        item.get(JWKS_URI),
+        Some(&s("https://customer.example.com/jwks.json"))
+    );
+    assert_eq!(client_from_item(&item).unwrap(), c);
+}
+
+#[test]
+fn client_without_keys_attributes_decoded_empty() {
+    let mut item = client_to_item(&client());
+    item.remove(KEYS);
+    item.remove(JWKS_URI);
+    let c = client_from_item(&item).unwrap();
+    assert!(c.keys.is_empty());
+    assert_eq!(c.jwks_uri, None);
+}
+
+#[test]
+fn client_malformed_keys_rejected() {
+    let e = client_err(|i| {
+        i.insert(KEYS.into(), s("k1"));
+    });
+    assert_eq!(e.attribute, KEYS);
+    let e = client_err(|i| {
+        i.insert(KEYS.into(), AttributeValue::L(vec![s("k1")]));
+    });
+    assert_eq!(
+        (e.attribute.as_str(), e.problem),
+        (KEYS, "holds a non-map entry")
+    );
+    let e = client_err(|i| {
+        i.insert(
+            KEYS.into(),
+            AttributeValue::L(vec![AttributeValue::M(HashMap::from([
+                ("kid".to_owned(), s("k1")),
+                ("added_at".to_owned(), n(1)),
+            ]))]),
+        );
+    });
+    assert_eq!(e.attribute, "keys[0].jwk");
+    let e = client_err(|i| {
+        i.insert(JWKS_URI.into(), n(1));
+    });
+    assert_eq!(e.attribute, JWKS_URI);
+}
+
+fn rule() -> TrustRule {
+    TrustRule {
+        id: "tr_abc".into(),
+        issuer: "https://token.actions.githubusercontent.com".into(),
+        subject: Match::Glob("repo:acme/api:ref:refs/heads/*".into()),
+        audience: "https://auth.example.com".into(),
+        claims: BTreeMap::from([
+            ("repository".to_owned(), Match::Exact("acme/api".into())),
+            ("ref".to_owned(), Match::Glob("refs/heads/*".into())),
+        ]),
+        description: "deploys from main".into(),
+        created_at: 1_700_000_000,
+    }
+}
+
+#[test]
+fn trust_rule_round_trip_equal() {
+    let id = ClientId::new("c-123");
+    let item = trust_rule_to_item(&id, &rule());
+    assert_eq!(item.get(PK), Some(&s("CLIENT#c-123")));
+    assert_eq!(item.get(KIND), Some(&s(KIND_TRUST_RULE)));
+    assert_eq!(
+        item.get("subject"),
+        Some(&AttributeValue::M(HashMap::from([(
+            "glob".to_owned(),
+            s("repo:acme/api:ref:refs/heads/*")
+        )])))
+    );
+    assert_eq!(trust_rule_from_item(&item).unwrap(), (id, rule()));
+    let mut bare = rule();
+    bare.claims.clear();
+    bare.description.clear();
+    bare.subject = Match::Exact("system:serviceaccount:jobs:runner".into());
+    let item = trust_rule_to_item(&ClientId::new("c"), &bare);
+    assert_eq!(trust_rule_from_item(&item).unwrap().1, bare);
+}
+
+#[test]
+fn trust_rule_sort_key_fixed_length_per_issuer() {
+    let id = ClientId::new("c");
+    let sk = |issuer: &str, rule_id: &str| {
+        let mut r = rule();
+        r.issuer = issuer.into();
+        r.id = rule_id.into();
+        trust_rule_to_item(&id, &r)[SK].as_s().unwrap().clone()
+    };
+    let long = format!("https://{}.example.com", "a".repeat(5000));
+    let a = sk("https://a.example.com", "tr_1");
+    let b = sk(&long, "tr_1");
+    assert_eq!(a.len(), b.len());
+    assert!(b.len() < 100, "{b}");
+    assert!(a.starts_with(&trust::issuer_prefix("https://a.example.com")));
+    assert!(sk("https://a.example.com", "tr_2")
+        .starts_with(&trust::issuer_prefix("https://a.example.com")));
+    assert!(!b.starts_with(&trust::issuer_prefix("https://a.example.com")));
+    // One issuer's prefix is never a prefix of another's.
+    assert!(!trust::issuer_prefix("https://a.example.com")
+        .starts_with(&trust::issuer_prefix("https://a.example.co")));
+}
+
+#[test]
+fn trust_rule_malformed_rejected() {
+    let id = ClientId::new("c");
+    let err = |mutate: &dyn Fn(&mut Item)| {
+        let mut item = trust_rule_to_item(&id, &rule());
+        mutate(&mut item);
+        trust_rule_from_item(&item).unwrap_err()
+    };
+    // Another issuer than the sort key's digest.
+    let e = err(&|i| {
+        i.insert("issuer".into(), s("https://evil.example.com"));
+    });
+    assert_eq!(e.attribute, SK);
+    let e = err(&|i| {
+        i.insert(
+            "subject".into(),
+            AttributeValue::M(HashMap::from([
+                ("exact".to_owned(), s("a")),
+                ("glob".to_owned(), s("b")),
+            ])),
+        );
+    });
+    assert_eq!(e.attribute, "subject");
+    let e = err(&|i| {
+        i.insert("subject".into(), s("a"));
+    });
+    assert_eq!(e.attribute, "subject");
+    let e = err(&|i| {
+        i.insert(
+            "claims".into(),
+            AttributeValue::M(HashMap::from([("ref".to_owned(), s("x"))])),
+        );
+    });
+    assert_eq!(e.attribute, "claims");
+    let e = err(&|i| {
+        i.remove("audience");
+    });
+    assert_eq!(e.attribute, "audience");
+    let e = err(&|i| {
+        i.insert(KIND.into(), s(KIND_CLIENT));
+    });
+    assert_eq!(e.attribute, KIND);
+}
+
+#[test]
+fn jti_record_keyed_by_digest_with_ttl() {
+    let a = jti::jti_to_item(&ClientId::new("c1"), "j-1", 1_700_000_300);
+    assert_eq!(a.get(SK), Some(&s(jti::JTI_SK)));
+    assert_eq!(a.get("ttl"), Some(&n(1_700_000_300)));
+    assert!(!a.contains_key(KIND) && !a.contains_key(ORG_ID));
+    let pk = a[PK].as_s().unwrap();
+    assert!(pk.starts_with(jti::JTI_PREFIX));
+    assert_eq!(pk.len(), jti::JTI_PREFIX.len() + 43);
+    // Fixed length whatever the jti; another client's same jti is another record.
+    let long = jti::jti_key(&ClientId::new("c1"), &"x".repeat(10_000));
+    assert_eq!(long[PK].as_s().unwrap().len(), pk.len());
+    assert_ne!(jti::jti_key(&ClientId::new("c2"), "j-1")[PK], a[PK]);
+    assert_eq!(jti::jti_key(&ClientId::new("c1"), "j-1")[PK], a[PK]);
 }
