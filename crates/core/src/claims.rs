@@ -113,6 +113,10 @@ mod tests {
             secrets: vec![],
             keys: Vec::new(),
             jwks_uri: None,
+            quota: None,
+            org_quota: None,
+            not_before: None,
+            revocation_epoch: 0,
             version: 1,
         }
     }

@@ -19,6 +19,7 @@ pub mod keys;
 pub mod model;
 pub mod ports;
 pub mod publication;
+pub mod quota;
 pub mod request;
 pub mod reuse;
 pub mod secret;
