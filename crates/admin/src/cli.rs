@@ -1,7 +1,7 @@
 //! The command line (clap derive): every command and argument, with the help text
 //! operators read in `m2m-admin --help` and `m2m-admin <command> --help`.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use m2m_core::model::{
     Alg, Profile, DEFAULT_REUSE_MIN_REMAINING_PCT, DEFAULT_TOKEN_LIFETIME, MAX_TOKEN_LIFETIME,
 };
@@ -18,8 +18,8 @@ Environment:
 Exit status: 0 success, 2 invalid input, 3 not found, 4 refused (already exists,
 in use, too early, or changed concurrently), 1 AWS or other failure.";
 
-/// m2m-admin: manage the APIs, customer clients, grants, secrets and signing keys of an
-/// m2m-auth deployment.
+/// m2m-admin: manage the APIs, customer clients, grants, secrets, client keys, trust
+/// rules and signing keys of an m2m-auth deployment.
 #[derive(Debug, Parser)]
 #[command(name = "m2m-admin", version, after_help = AFTER_HELP, propagate_version = true)]
 pub struct Cli {
@@ -57,6 +57,15 @@ pub enum Command {
     /// Client secrets: rotation with a grace period, and revocation.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// A client's own public keys, for private_key_jwt (RFC 7523): the client signs a
+    /// short-lived assertion instead of sending a secret.
+    #[command(subcommand)]
+    ClientKey(ClientKeyCommand),
+    /// Trust rules (workload identity federation): a client accepts a token from an
+    /// external issuer (a Kubernetes cluster, GitHub Actions) whose subject, audience
+    /// and claims match a rule, instead of a secret.
+    #[command(subcommand)]
+    Trust(TrustCommand),
     /// Signing keys (KMS): create, activate, retire, list, delete.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -188,6 +197,10 @@ pub enum ClientCommand {
         /// Free-form metadata passed to the claims hook, KEY=VALUE (repeatable).
         #[arg(long, value_name = "KEY=VALUE", value_parser = parse_metadata)]
         metadata: Vec<(String, String)>,
+        /// Register it without a secret: it authenticates with keys (`client-key add`),
+        /// a jwks_uri (`client jwks-uri`) or trust rules (`trust add`).
+        #[arg(long)]
+        no_secret: bool,
     },
     /// List clients.
     List {
@@ -211,10 +224,133 @@ pub enum ClientCommand {
         /// The client id.
         client_id: String,
     },
-    /// Delete a client and all its grants, in one transaction.
+    /// Delete a client, all its grants and all its trust rules.
     Delete {
         /// The client id.
         client_id: String,
+    },
+    /// Set or clear the URL where the client publishes its public keys (a JWK Set,
+    /// OpenID Connect Core §9), instead of registering them with `client-key add`.
+    #[command(group(ArgGroup::new("change").required(true).args(["set", "clear"])))]
+    JwksUri {
+        /// The client id.
+        #[arg(long, value_name = "CLIENT_ID")]
+        client: String,
+        /// The https URL of the client's JWK Set (plain http only to 127.0.0.1,
+        /// localhost or [::1]).
+        #[arg(long, value_name = "URL")]
+        set: Option<String>,
+        /// Remove the jwks_uri.
+        #[arg(long)]
+        clear: bool,
+    },
+}
+
+/// `m2m-admin client-key ...`
+#[derive(Debug, Subcommand)]
+pub enum ClientKeyCommand {
+    /// Register a public key (a JWK: RSA of 2048 bits or more, EC P-256 or Ed25519;
+    /// never a private key) and print its kid.
+    Add {
+        /// The client id.
+        #[arg(long, value_name = "CLIENT_ID")]
+        client: String,
+        /// A file holding the public JWK as JSON (`-` reads standard input).
+        #[arg(long, value_name = "PATH")]
+        jwk_file: String,
+        /// When the key stops working, from now: 90s, 30m, 24h, 30d (default: never).
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        expires_in: Option<u64>,
+    },
+    /// List a client's keys: kid, type, algorithm, dates (never the key itself).
+    List {
+        /// The client id.
+        #[arg(long, value_name = "CLIENT_ID")]
+        client: String,
+    },
+    /// Remove a key at once.
+    Remove {
+        /// The client id.
+        #[arg(long, value_name = "CLIENT_ID")]
+        client: String,
+        /// The key's kid; it may begin with a dash.
+        #[arg(long, value_name = "KID", allow_hyphen_values = true)]
+        kid: String,
+    },
+    /// Set when a key stops working: after the customer has switched to its new key,
+    /// expire the old one (or, with --never, keep it without end).
+    #[command(group(ArgGroup::new("when").required(true).args(["in", "never"])))]
+    Expire {
+        /// The client id.
+        #[arg(long, value_name = "CLIENT_ID")]
+        client: String,
+        /// The key's kid; it may begin with a dash.
+        #[arg(long, value_name = "KID", allow_hyphen_values = true)]
+        kid: String,
+        /// From now: 0 (at once), 90s, 30m, 24h, 7d.
+        #[arg(long = "in", value_name = "DURATION", value_parser = parse_duration)]
+        r#in: Option<u64>,
+        /// Remove the key's expiry.
+        #[arg(long)]
+        never: bool,
+    },
+}
+
+/// `m2m-admin trust ...`
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Trust tokens of an external issuer for a client when they match: its subject
+    /// (exactly, or a pattern where `*` is any run of characters and `?` one), its
+    /// audience, and every --claim / --claim-glob. Prints the rule's id.
+    #[command(group(ArgGroup::new("sub").required(true).args(["subject", "subject_glob"])))]
+    Add {
+        /// The client id.
+        #[arg(long, value_name = "CLIENT_ID")]
+        client: String,
+        /// The issuer, exactly as its tokens' `iss` reads (an https URL), e.g.
+        /// https://token.actions.githubusercontent.com.
+        #[arg(long, value_name = "URL")]
+        issuer: String,
+        /// The exact `sub`, e.g. system:serviceaccount:NAMESPACE:NAME.
+        #[arg(long, value_name = "SUB")]
+        subject: Option<String>,
+        /// A pattern the whole `sub` must match, e.g. repo:OWNER/REPO:ref:refs/heads/*.
+        #[arg(long, value_name = "PATTERN")]
+        subject_glob: Option<String>,
+        /// The audience the token must carry (one of its `aud` values).
+        #[arg(long, value_name = "AUDIENCE")]
+        audience: String,
+        /// A claim that must equal VALUE, NAME=VALUE (repeatable).
+        #[arg(long = "claim", value_name = "NAME=VALUE", value_parser = parse_claim)]
+        claims: Vec<(String, String)>,
+        /// A claim that must match PATTERN, NAME=PATTERN (repeatable).
+        #[arg(long = "claim-glob", value_name = "NAME=PATTERN", value_parser = parse_claim)]
+        claim_globs: Vec<(String, String)>,
+        /// Free text for operators (at most 500 characters).
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List a client's trust rules, a page at a time.
+    List {
+        /// The client id.
+        #[arg(long, value_name = "CLIENT_ID")]
+        client: String,
+        /// Rules per page (1-100).
+        #[arg(long, value_name = "N", default_value_t = 50,
+              value_parser = clap::value_parser!(u16).range(1..=100))]
+        limit: u16,
+        /// Continue after this cursor (the previous page's next_cursor).
+        #[arg(long, value_name = "CURSOR")]
+        after: Option<String>,
+    },
+    /// Remove a trust rule at once.
+    Remove {
+        /// The client id.
+        #[arg(long, value_name = "CLIENT_ID")]
+        client: String,
+        /// The rule's id (tr_...); it may begin with a dash.
+        #[arg(long, value_name = "RULE_ID", allow_hyphen_values = true)]
+        rule: String,
     },
 }
 
@@ -428,6 +564,15 @@ pub fn parse_metadata(value: &str) -> Result<(String, String), String> {
     match value.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
         _ => Err(format!("`{value}` is not KEY=VALUE")),
+    }
+}
+
+/// `NAME=VALUE` of a claim condition; the value may be empty here (the rules refuse
+/// it with a message of their own).
+pub fn parse_claim(value: &str) -> Result<(String, String), String> {
+    match value.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err(format!("`{value}` is not NAME=VALUE")),
     }
 }
 

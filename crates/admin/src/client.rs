@@ -1,5 +1,6 @@
-//! `m2m-admin client ...`: register customer clients (printing the secret once), list,
-//! show (never a secret or hash), disable, enable and delete them. The rules live in
+//! `m2m-admin client ...`: register customer clients (printing the secret once, or
+//! none for a secretless client), list, show (never a secret, hash or key material),
+//! disable, enable and delete them, and set their `jwks_uri`. The rules live in
 //! `m2m-manage`; this module renders their results.
 
 use m2m_core::model::{Client, ClientStatus, Grant};
@@ -9,9 +10,14 @@ use m2m_manage::ClientFilter;
 use serde_json::{json, Value};
 
 use crate::cli::ClientCommand;
+use crate::client_key::{key_json, keys_table};
 use crate::context::Ctx;
 use crate::error::AdminError;
 use crate::output::{fields, opt_time, table, time, Output};
+use crate::trust::{rule_json, rules_table};
+
+/// Trust rules shown by `client show` (the rest through `trust list`).
+const SHOWN_RULES: usize = 20;
 
 /// Runs one `client` command.
 ///
@@ -23,7 +29,8 @@ pub async fn run(ctx: &Ctx, cmd: ClientCommand) -> Result<Output, AdminError> {
             name,
             org,
             metadata,
-        } => create(ctx, name, org, metadata).await,
+            no_secret,
+        } => create(ctx, name, org, metadata, no_secret).await,
         ClientCommand::List { org } => list(ctx, org).await,
         ClientCommand::Show { client_id } => show(ctx, &ClientId::new(client_id)).await,
         ClientCommand::Disable { client_id } => {
@@ -33,10 +40,14 @@ pub async fn run(ctx: &Ctx, cmd: ClientCommand) -> Result<Output, AdminError> {
             set_status(ctx, &ClientId::new(client_id), ClientStatus::Active).await
         }
         ClientCommand::Delete { client_id } => delete(ctx, &ClientId::new(client_id)).await,
+        ClientCommand::JwksUri { client, set, .. } => {
+            jwks_uri(ctx, &ClientId::new(client), set.as_deref()).await
+        }
     }
 }
 
-/// The JSON form of a client: its secrets by id and dates only.
+/// The JSON form of a client: its secrets by id and dates only, its keys by kid, type
+/// and dates only.
 pub fn client_json(c: &Client, now: u64) -> Value {
     json!({
         "client_id": c.id.as_str(),
@@ -52,6 +63,8 @@ pub fn client_json(c: &Client, now: u64) -> Value {
             "last_used_at": s.last_used_at,
             "expired": s.expires_at.is_some_and(|e| now >= e),
         })).collect::<Vec<_>>(),
+        "keys": c.keys.iter().map(|k| key_json(k, now)).collect::<Vec<_>>(),
+        "jwks_uri": c.jwks_uri,
     })
 }
 
@@ -104,6 +117,7 @@ fn client_fields(c: &Client) -> Vec<(&'static str, String)> {
                 metadata
             },
         ),
+        ("jwks_uri", c.jwks_uri.clone().unwrap_or_else(|| "-".into())),
     ]
 }
 
@@ -142,6 +156,7 @@ async fn create(
     name: String,
     org: Option<String>,
     metadata: Vec<(String, String)>,
+    no_secret: bool,
 ) -> Result<Output, AdminError> {
     if name.trim().is_empty() {
         return Err(AdminError::Invalid("--name must not be empty".into()));
@@ -154,20 +169,31 @@ async fn create(
                 org_id: org.map(OrgId::new),
                 metadata: metadata.into_iter().collect(),
                 grants: Vec::new(),
+                secretless: no_secret,
             },
             ctx.now,
         )
         .await?;
     let client = &created.client;
     let mut doc = client_json(client, ctx.now);
-    doc["client_secret"] = json!(created.secret.expose());
-    doc["secret_id"] = json!(client.secrets.first().map(|s| s.id.as_str()));
+    let notice = match &created.secret {
+        Some(secret) => {
+            doc["client_secret"] = json!(secret.expose());
+            doc["secret_id"] = json!(client.secrets.first().map(|s| s.id.as_str()));
+            secret_notice(secret)
+        }
+        None => format!(
+            "No secret: register a public key (`m2m-admin client-key add --client {id} \
+             --jwk-file key.json`), a jwks_uri (`m2m-admin client jwks-uri --client {id} \
+             --set URL`) or a trust rule (`m2m-admin trust add --client {id} ...`).",
+            id = client.id
+        ),
+    };
     Ok(Output::new(
         doc,
         format!(
-            "Created client.\n{}\n{}",
+            "Created client.\n{}\n{notice}",
             fields(&client_fields(client)),
-            secret_notice(&created.secret)
         ),
     ))
 }
@@ -196,18 +222,28 @@ async fn list(ctx: &Ctx, org: Option<String>) -> Result<Output, AdminError> {
 }
 
 async fn show(ctx: &Ctx, id: &ClientId) -> Result<Output, AdminError> {
-    let (client, grants) = ctx.op().client_with_grants(id).await?;
+    let op = ctx.op();
+    let (client, grants) = op.client_with_grants(id).await?;
+    let rules = op.trust_rules(id, None, SHOWN_RULES).await?;
     let mut doc = client_json(&client, ctx.now);
     doc["grants"] = grants_json(&grants);
-    Ok(Output::new(
-        doc,
-        format!(
-            "{}\n\nGrants:\n{}\n\nSecrets:\n{}",
-            fields(&client_fields(&client)),
-            grants_table(&grants),
-            secrets_table(&client, ctx.now)
-        ),
-    ))
+    doc["trust_rules"] = rules.items.iter().map(rule_json).collect();
+    doc["trust_rules_next_cursor"] = json!(rules.next.as_ref().map(|c| c.0.as_str()));
+    let mut text = format!(
+        "{}\n\nGrants:\n{}\n\nSecrets:\n{}\n\nKeys:\n{}\n\nTrust rules:\n{}",
+        fields(&client_fields(&client)),
+        grants_table(&grants),
+        secrets_table(&client, ctx.now),
+        keys_table(&client, ctx.now),
+        rules_table(&rules.items),
+    );
+    if let Some(next) = &rules.next {
+        text.push_str(&format!(
+            "\n(more: `m2m-admin trust list --client {id} --after {}`)",
+            next.0
+        ));
+    }
+    Ok(Output::new(doc, text))
 }
 
 async fn set_status(ctx: &Ctx, id: &ClientId, status: ClientStatus) -> Result<Output, AdminError> {
@@ -223,9 +259,28 @@ async fn set_status(ctx: &Ctx, id: &ClientId, status: ClientStatus) -> Result<Ou
 }
 
 async fn delete(ctx: &Ctx, id: &ClientId) -> Result<Output, AdminError> {
-    let grants = ctx.op().delete_client(id, None).await?;
+    let deleted = ctx.op().delete_client(id, None).await?;
     Ok(Output::new(
-        json!({"deleted": id.as_str(), "grants_deleted": grants.len()}),
-        format!("Deleted client {id} and its {} grant(s).", grants.len()),
+        json!({
+            "deleted": id.as_str(),
+            "grants_deleted": deleted.grants.len(),
+            "trust_rules_deleted": deleted.trust_rules,
+        }),
+        format!(
+            "Deleted client {id}, its {} grant(s) and {} trust rule(s).",
+            deleted.grants.len(),
+            deleted.trust_rules
+        ),
     ))
+}
+
+async fn jwks_uri(ctx: &Ctx, id: &ClientId, uri: Option<&str>) -> Result<Output, AdminError> {
+    let client = ctx.op().set_jwks_uri(id, uri, None).await?;
+    let text = match uri {
+        Some(u) => format!(
+            "Client {id} publishes its keys at {u}; the token endpoint fetches and caches them."
+        ),
+        None => format!("Cleared the jwks_uri of client {id}."),
+    };
+    Ok(Output::new(client_json(&client, ctx.now), text))
 }

@@ -125,6 +125,10 @@ impl From<ManageError> for AdminError {
                 "an API with identifier {id} already exists: choose another identifier, or \
                  change it with `m2m-admin api update`"
             )),
+            ManageError::Exists(Target::ClientKey(c, k)) => Self::Refused(format!(
+                "client {c} already has a key with kid {k}: give the new key another kid, or \
+                 remove the old one with `m2m-admin client-key remove --client {c} --kid {k}`"
+            )),
             ManageError::Exists(t) => Self::Refused(format!("{t} already exists")),
             ManageError::Refused(r) => refused(&r),
             ManageError::KeptChanging(what) => kept_changing(&what),
@@ -158,6 +162,12 @@ fn not_found(t: &Target) -> AdminError {
             "client {c} has no secret {s}: `m2m-admin client show {c}` lists its secrets"
         )),
         Target::Org(o) => AdminError::NotFound(format!("organization {o} has no clients")),
+        Target::ClientKey(c, k) => AdminError::NotFound(format!(
+            "client {c} has no key {k}: `m2m-admin client-key list --client {c}` lists its keys"
+        )),
+        Target::TrustRule(c, r) => AdminError::NotFound(format!(
+            "client {c} has no trust rule {r}: `m2m-admin trust list --client {c}` lists its rules"
+        )),
     }
 }
 
@@ -239,6 +249,22 @@ fn refused(r: &Refusal) -> AdminError {
             "key {kid} has no retirement time, so when its last token expires is unknown; \
              it is kept"
         ),
+        Refusal::JwksUriSet { client, jwks_uri } => format!(
+            "client {client} publishes its keys at {jwks_uri}, so it registers none (a client \
+             has keys or a jwks_uri, never both); clear it first with \
+             `m2m-admin client jwks-uri --client {client} --clear`"
+        ),
+        Refusal::KeysRegistered { client, keys } => format!(
+            "client {client} has {keys} registered key(s), so it cannot also have a jwks_uri; \
+             remove them first with `m2m-admin client-key remove`"
+        ),
+        Refusal::TooManyKeys { client, max } => format!(
+            "client {client} already has {max} keys, the most a client may hold; remove one \
+             with `m2m-admin client-key remove` (expired keys are dropped automatically)"
+        ),
+        Refusal::SameKeyRegistered { client, kid } => {
+            format!("client {client} already has this public key, as key {kid}")
+        }
         Refusal::KeyStillValid { kid, safe_at } => format!(
             "tokens signed by key {kid} may be valid until {}; it must stay published until \
              then. Delete it after that time",

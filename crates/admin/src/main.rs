@@ -5,6 +5,7 @@
 mod api;
 mod cli;
 mod client;
+mod client_key;
 mod context;
 mod error;
 mod grant;
@@ -13,6 +14,7 @@ mod key_policy;
 mod keys;
 mod output;
 mod secret;
+mod trust;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -75,6 +77,8 @@ async fn run(cli: Cli) -> Result<Output, AdminError> {
         Command::Client(c) => client::run(&ctx, c).await,
         Command::Grant(c) => grant::run(&ctx, c).await,
         Command::Secret(c) => secret::run(&ctx, c).await,
+        Command::ClientKey(c) => client_key::run(&ctx, c).await,
+        Command::Trust(c) => trust::run(&ctx, c).await,
         Command::Keys(c) => keys::run(&ctx, c).await,
         Command::Init(a) => init::run(&ctx, a).await,
     }
