@@ -142,6 +142,25 @@ pub fn hour_of(now: u64) -> u64 {
     now - now % 3600
 }
 
+/// Whose usage an issued token counts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UsageSubject {
+    /// The client.
+    pub client_id: String,
+    /// Its organization, if any.
+    pub org_id: Option<String>,
+}
+
+impl UsageSubject {
+    /// The subject of `client`.
+    pub fn of(client: &Client) -> Self {
+        Self {
+            client_id: client.id.as_str().to_owned(),
+            org_id: client.org_id.as_ref().map(|o| o.as_str().to_owned()),
+        }
+    }
+}
+
 /// A function instance's usage counts not yet added to the table: per subject and
 /// hour. Flushed at most once per [`UsageTally::FLUSH_INTERVAL`].
 #[derive(Debug, Default)]
@@ -162,17 +181,17 @@ impl UsageTally {
         }
     }
 
-    /// Counts one issued token of `client` at `now` (and of its organization).
-    pub fn add(&mut self, client: &Client, now: u64) {
+    /// Counts one issued token of `subject` at `now` (and of its organization).
+    pub fn add(&mut self, subject: &UsageSubject, now: u64) {
         let hour = hour_of(now);
         *self
             .counts
-            .entry((Subject::Client(client.id.as_str().to_owned()), hour))
+            .entry((Subject::Client(subject.client_id.clone()), hour))
             .or_default() += 1;
-        if let Some(org) = &client.org_id {
+        if let Some(org) = &subject.org_id {
             *self
                 .counts
-                .entry((Subject::Org(org.as_str().to_owned()), hour))
+                .entry((Subject::Org(org.clone()), hour))
                 .or_default() += 1;
         }
     }
@@ -249,7 +268,7 @@ mod tests {
 
     #[test]
     fn tally_flushes_once_a_minute_and_restores() {
-        let c = fixtures::client_in_org("c", "s", "o");
+        let c = UsageSubject::of(&fixtures::client_in_org("c", "s", "o"));
         let mut t = UsageTally::new(1000);
         t.add(&c, 1000);
         t.add(&c, 1010);

@@ -74,6 +74,7 @@ async fn recorded_operations() -> RequestCounter {
     let fallback = aws().create_kms_key(KeySpec::Rsa2048).await.unwrap();
     let app = App {
         key_sets: m2m_core::ports::NoKeySets,
+        usage: Default::default(),
         config: config.clone(),
         directory: DynamoDirectory::new(counter.dynamo(&sdk), &table),
         signer: KmsSigner::new(
@@ -120,6 +121,7 @@ async fn recorded_operations() -> RequestCounter {
     let lambda = counter.lambda(&local_sdk_config(&server.endpoint()).await);
     let app = App {
         key_sets: m2m_core::ports::NoKeySets,
+        usage: Default::default(),
         config,
         directory: DynamoDirectory::new(counter.dynamo(&sdk), &table),
         signer: KmsSigner::new(

@@ -18,6 +18,7 @@ mod batch;
 pub mod directory;
 pub mod item;
 mod paging;
+mod quota;
 pub mod registry;
 pub mod table;
 

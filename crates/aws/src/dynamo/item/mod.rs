@@ -30,6 +30,7 @@ mod grant;
 pub mod idempotency;
 pub mod jti;
 mod key;
+pub mod quota;
 pub mod reuse;
 #[cfg(test)]
 mod tests;
