@@ -131,7 +131,13 @@ where
         directory,
         key_sets,
     };
-    let authenticated = authenticate(request, lookup.client.as_ref(), &cx).await?;
+    let authenticated = authenticate(
+        &request.client_id,
+        &request.auth,
+        lookup.client.as_ref(),
+        &cx,
+    )
+    .await?;
     let client = authenticated.client;
     let secret = match authenticated.credential {
         Credential::Secret(secret) => Some(secret),

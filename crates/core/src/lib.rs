@@ -2,6 +2,7 @@
 //! authorization server. No AWS and no Lambda here: adapters implement the [`ports`].
 #![deny(missing_docs)]
 
+pub mod access_token;
 pub mod alg;
 pub mod assertion;
 pub mod auth;

@@ -157,6 +157,79 @@ pub fn parse_token_request(
     })
 }
 
+/// A request to the revocation (RFC 7009 §2.1) or introspection (RFC 7662 §2.1)
+/// endpoint: the token it is about and the caller's client authentication, which
+/// follows the token endpoint's rules (any method, exactly one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenOperation {
+    /// The caller's client id.
+    pub client_id: ClientId,
+    /// The caller's credential.
+    pub auth: ClientAuth,
+    /// `token`: the token the request is about. A credential: `Debug` is redacted.
+    pub token: PresentedToken,
+    /// `token_type_hint` (RFC 7009 §2.1, RFC 7662 §2.1), if given.
+    pub token_type_hint: Option<String>,
+}
+
+/// A token presented to the revocation or introspection endpoint. `Debug` never shows
+/// it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PresentedToken(String);
+
+impl PresentedToken {
+    /// Wraps a token.
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    /// The token: a credential, never to be logged.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PresentedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PresentedToken(<redacted>)")
+    }
+}
+
+/// Parses a revocation or introspection request: a form body (both RFCs define
+/// `application/x-www-form-urlencoded` only); no repeated parameter; `token` present
+/// (`invalid_request`); exactly one client authentication method, as for the token
+/// endpoint.
+///
+/// # Errors
+/// `invalid_request`, or `invalid_client` when no client authentication is present.
+pub fn parse_token_operation(
+    content_type: Option<&str>,
+    authorization: Option<&str>,
+    body: &[u8],
+) -> Result<TokenOperation, OAuthError> {
+    if media_type(content_type).as_deref() != Some("application/x-www-form-urlencoded") {
+        return Err(OAuthError::InvalidRequest(
+            "the body must be application/x-www-form-urlencoded".into(),
+        ));
+    }
+    let params = form_params(body)?;
+    let get = |name: &str| {
+        params
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    };
+    let token =
+        get("token").ok_or_else(|| OAuthError::InvalidRequest("token is required".into()))?;
+    let (client_id, auth) = client_auth(authorization, &get)?;
+    Ok(TokenOperation {
+        client_id,
+        auth,
+        token: PresentedToken::new(token),
+        token_type_hint: get("token_type_hint").map(str::to_owned),
+    })
+}
+
 /// The client and its credential: exactly one of HTTP Basic, a secret in the body, or
 /// a client assertion (RFC 6749 §2.3: "MUST NOT use more than one authentication
 /// method in each request").

@@ -17,7 +17,8 @@ pub mod secret;
 use crate::error::OAuthError;
 use crate::model::{Client, StoredSecret};
 use crate::ports::{Directory, KeySets};
-use crate::request::{ClientAuth, TokenRequest};
+use crate::request::ClientAuth;
+use crate::types::ClientId;
 
 /// How long a `private_key_jwt` assertion may live: its `exp` at most this many
 /// seconds after now. Short, because the assertion is a bearer credential until it
@@ -93,24 +94,27 @@ pub(crate) fn refused(client_id: &str, method: &str, reason: &dyn std::fmt::Disp
     OAuthError::InvalidClient
 }
 
-/// Authenticates `request`'s client, known as `client` (`None`: no such client).
+/// Authenticates `client_id` presenting `auth`, the client read for it being `client`
+/// (`None`: no such client). The token, revocation and introspection endpoints all
+/// authenticate their callers here (RFC 7009 §2.1, RFC 7662 §2.1).
 ///
 /// # Errors
 /// `invalid_client` for every authentication failure; `server_error` when a
 /// dependency (the table, a key set fetch that is not the caller's fault) fails.
 pub async fn authenticate<'a, D: Directory, K: KeySets>(
-    request: &TokenRequest,
+    client_id: &ClientId,
+    auth: &ClientAuth,
     client: Option<&'a Client>,
     cx: &Context<'_, D, K>,
 ) -> Result<Authenticated<'a>, OAuthError> {
-    match &request.auth {
+    match auth {
         ClientAuth::SecretBasic(secret) => secret::client_secret_basic(secret, client, cx.now),
         ClientAuth::SecretPost(secret) => secret::client_secret_post(secret, client, cx.now),
         ClientAuth::JwtAssertion(assertion) => {
-            if private_key_jwt::is_self_signed(assertion, &request.client_id) {
-                private_key_jwt::private_key_jwt(assertion, &request.client_id, client, cx).await
+            if private_key_jwt::is_self_signed(assertion, client_id) {
+                private_key_jwt::private_key_jwt(assertion, client_id, client, cx).await
             } else {
-                federated::federated(assertion, &request.client_id, client, cx).await
+                federated::federated(assertion, client_id, client, cx).await
             }
         }
     }
