@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use m2m_core::model::{Match, TrustRule};
 use m2m_core::types::ClientId;
-use m2m_manage::trust::NewTrustRule;
+use m2m_manage::trust::{matches_any_subject, NewTrustRule};
 use m2m_manage::Cursor;
 use serde_json::{json, Map, Value};
 
@@ -137,6 +137,15 @@ async fn add(ctx: &Ctx, id: &ClientId, rule: NewTrustRule) -> Result<Output, Adm
     let mut doc = rule_json(r);
     doc["client_id"] = json!(id.as_str());
     doc["version"] = json!(added.client_version);
+    let mut warnings = Vec::new();
+    if matches_any_subject(&r.subject) {
+        warnings.push(format!(
+            "the subject pattern accepts every subject of {}: any of its workloads that asks \
+             for the audience {} authenticates as this client",
+            r.issuer, r.audience
+        ));
+    }
+    doc["warnings"] = json!(warnings);
     let claims = r
         .claims
         .iter()
@@ -162,6 +171,9 @@ async fn add(ctx: &Ctx, id: &ClientId, rule: NewTrustRule) -> Result<Output, Adm
             ("created", time(r.created_at)),
         ])
     );
+    let text = warnings
+        .iter()
+        .fold(text, |t, w| format!("{t}\nwarning: {w}"));
     Ok(Output::new(doc, text))
 }
 

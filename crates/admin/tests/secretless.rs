@@ -612,11 +612,6 @@ async fn trust_rules_added_listed_used_removed_and_deleted_with_client() {
             "aud",
         ),
         (
-            vec!["--subject-glob", "*", "--audience", "a", "--issuer", GITHUB],
-            2,
-            "wildcards",
-        ),
-        (
             vec!["--subject", "s", "--audience", "", "--issuer", GITHUB],
             2,
             "audience",
@@ -715,9 +710,56 @@ async fn trust_rules_added_listed_used_removed_and_deleted_with_client() {
         "no reused token outlives its rule"
     );
 
-    // Deleting the client deletes its remaining rule too.
-    let deleted = stack.admin(T0 + 5, &["client", "delete", &id]).ok();
-    assert_eq!(deleted["trust_rules_deleted"], 1);
+    // A pattern accepting every subject of the issuer is allowed, with a warning.
+    let any = stack
+        .admin(
+            T0 + 5,
+            &[
+                "trust",
+                "add",
+                "--client",
+                &id,
+                "--issuer",
+                GITHUB,
+                "--subject-glob",
+                "*",
+                "--audience",
+                "https://auth.example.com",
+            ],
+        )
+        .ok();
+    assert!(
+        any["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("every subject"),
+        "{any}"
+    );
+    let out = stack
+        .command(T0 + 5)
+        .args([
+            "trust",
+            "add",
+            "--client",
+            &id,
+            "--issuer",
+            GITHUB,
+            "--subject-glob",
+            "**",
+            "--audience",
+            "https://auth.example.com",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("warning: the subject pattern accepts every subject"),
+        "{text}"
+    );
+
+    // Deleting the client deletes its remaining rules too.
+    let deleted = stack.admin(T0 + 6, &["client", "delete", &id]).ok();
+    assert_eq!(deleted["trust_rules_deleted"], 3);
     assert_eq!(deleted["grants_deleted"], 1);
     let prefix = format!("CLIENT#{id}");
     let left: Vec<_> = stack

@@ -90,6 +90,13 @@ fn check_value(what: &str, v: &str) -> Result<(), ManageError> {
     Ok(())
 }
 
+/// Whether a subject condition accepts every subject of its issuer: a pattern of
+/// wildcards alone. Allowed, but for a shared issuer such as GitHub Actions it trusts
+/// every workload in the world that asks for the rule's audience, so front ends warn.
+pub fn matches_any_subject(subject: &Match) -> bool {
+    matches!(subject, Match::Glob(p) if p.chars().all(|c| c == '*'))
+}
+
 /// Checks a rule before it is stored.
 ///
 /// # Errors
@@ -97,18 +104,6 @@ fn check_value(what: &str, v: &str) -> Result<(), ManageError> {
 pub fn validate(rule: &NewTrustRule) -> Result<(), ManageError> {
     check_issuer(&rule.issuer)?;
     check_value("the subject", rule.subject.as_str())?;
-    if let Match::Glob(p) = &rule.subject {
-        // A pattern of wildcards alone accepts every workload of the issuer: for a
-        // shared issuer such as GitHub Actions, every repository in the world that asks
-        // for the audience.
-        if p.chars().all(|c| c == '*' || c == '?') {
-            return Err(ManageError::Invalid(
-                "the subject pattern must contain literal characters; a pattern of \
-                 wildcards alone would accept any workload of the issuer"
-                    .into(),
-            ));
-        }
-    }
     check_value("the audience", &rule.audience)?;
     if rule.claims.len() > MAX_CLAIM_CONDITIONS {
         return Err(ManageError::Invalid(format!(

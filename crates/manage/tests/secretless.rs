@@ -365,13 +365,6 @@ async fn bad_rules_invalid_and_nothing_written() {
             },
         ),
         (
-            "subject",
-            NewTrustRule {
-                subject: Match::Glob("*".into()),
-                ..github_rule()
-            },
-        ),
-        (
             "audience",
             NewTrustRule {
                 audience: String::new(),
@@ -412,18 +405,25 @@ async fn bad_rules_invalid_and_nothing_written() {
         assert!(m.contains(about), "{about}: {m}");
     }
     assert!(op.store.all_trust_rules().is_empty());
-    // A glob subject with literal characters is fine.
-    op.add_trust_rule(
-        &id,
-        NewTrustRule {
-            subject: Match::Glob("repo:acme/api:*".into()),
-            ..github_rule()
-        },
-        NOW,
-        None,
-    )
-    .await
-    .unwrap();
+    // Glob subjects are fine, even one that accepts any subject (front ends warn).
+    for glob in ["repo:acme/api:*", "*"] {
+        let subject = Match::Glob(glob.into());
+        assert_eq!(
+            m2m_manage::trust::matches_any_subject(&subject),
+            glob == "*"
+        );
+        op.add_trust_rule(
+            &id,
+            NewTrustRule {
+                subject,
+                ..github_rule()
+            },
+            NOW,
+            None,
+        )
+        .await
+        .unwrap();
+    }
 }
 
 #[tokio::test]

@@ -49,6 +49,16 @@ pub enum Resource {
     Secrets(String),
     /// `/clients/{id}/secrets/{secret_id}`.
     Secret(String, String),
+    /// `/clients/{id}/keys`: the client's registered public keys.
+    ClientKeys(String),
+    /// `/clients/{id}/keys/{kid}`.
+    ClientKey(String, String),
+    /// `/clients/{id}/jwks-uri`.
+    JwksUri(String),
+    /// `/clients/{id}/trust-rules`.
+    TrustRules(String),
+    /// `/clients/{id}/trust-rules/{rule}`.
+    TrustRule(String, String),
     /// `/keys`.
     Keys,
     /// `/keys/{kid}/activate|retire|revoke`.
@@ -86,6 +96,11 @@ impl Resource {
             ["clients", id, "grants", api] => Self::Grant(owned(id), owned(api)),
             ["clients", id, "secrets"] => Self::Secrets(owned(id)),
             ["clients", id, "secrets", sid] => Self::Secret(owned(id), owned(sid)),
+            ["clients", id, "keys"] => Self::ClientKeys(owned(id)),
+            ["clients", id, "keys", kid] => Self::ClientKey(owned(id), owned(kid)),
+            ["clients", id, "jwks-uri"] => Self::JwksUri(owned(id)),
+            ["clients", id, "trust-rules"] => Self::TrustRules(owned(id)),
+            ["clients", id, "trust-rules", rule] => Self::TrustRule(owned(id), owned(rule)),
             ["keys"] => Self::Keys,
             ["keys", kid, "activate"] => Self::KeyStep(owned(kid), KeyStep::Activate),
             ["keys", kid, "retire"] => Self::KeyStep(owned(kid), KeyStep::Retire),
@@ -100,13 +115,19 @@ impl Resource {
     /// The methods the resource answers (the `Allow` of a 405, RFC 9110 §15.5.6).
     pub fn allowed(&self) -> &'static [Method] {
         match self {
-            Self::Apis | Self::Clients | Self::Secrets(_) | Self::Keys => {
-                &[Method::GET, Method::POST]
-            }
+            Self::Apis
+            | Self::Clients
+            | Self::Secrets(_)
+            | Self::Keys
+            | Self::ClientKeys(_)
+            | Self::TrustRules(_) => &[Method::GET, Method::POST],
             Self::Api(_) | Self::Client(_) => &[Method::GET, Method::PATCH, Method::DELETE],
             Self::Grant(..) => &[Method::PUT, Method::DELETE],
             Self::Grants(_) | Self::OrgClients(_) => &[Method::GET],
             Self::Secret(..) => &[Method::DELETE],
+            Self::ClientKey(..) => &[Method::PATCH, Method::DELETE],
+            Self::JwksUri(_) => &[Method::PUT, Method::DELETE],
+            Self::TrustRule(..) => &[Method::GET, Method::DELETE],
             Self::ClientSwitch(..) | Self::KeyStep(..) | Self::OrgSwitch(..) => &[Method::POST],
         }
     }
@@ -142,6 +163,35 @@ mod tests {
         ] {
             assert_eq!(Resource::parse(p), None, "{p}");
         }
+    }
+
+    #[test]
+    fn secretless_routes_parsed() {
+        assert_eq!(
+            Resource::parse("/admin/v1/clients/c1/keys"),
+            Some(Resource::ClientKeys("c1".into()))
+        );
+        assert_eq!(
+            Resource::parse("/admin/v1/clients/c1/keys/-k%2F1"),
+            Some(Resource::ClientKey("c1".into(), "-k/1".into()))
+        );
+        assert_eq!(
+            Resource::parse("/admin/v1/clients/c1/jwks-uri"),
+            Some(Resource::JwksUri("c1".into()))
+        );
+        assert_eq!(
+            Resource::parse("/admin/v1/clients/c1/trust-rules/"),
+            Some(Resource::TrustRules("c1".into()))
+        );
+        assert_eq!(
+            Resource::parse("/admin/v1/clients/c1/trust-rules/tr_1"),
+            Some(Resource::TrustRule("c1".into(), "tr_1".into()))
+        );
+        assert_eq!(Resource::parse("/admin/v1/clients/c1/jwks-uri/x"), None);
+        assert_eq!(
+            Resource::parse("/admin/v1/clients/c1/trust-rules/tr_1/x"),
+            None
+        );
     }
 
     #[test]

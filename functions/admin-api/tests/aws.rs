@@ -1,6 +1,7 @@
 //! The management API against the local AWS emulator (DynamoDB and KMS): fifty
 //! concurrent writers on one client lose no update, and the function's role in
-//! `template.yaml` allows exactly the operations its code calls on every route.
+//! `template.yaml` allows exactly the operations its code calls on every route
+//! (secretless clients' keys, `jwks_uri` and trust rules included).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -294,6 +295,77 @@ async fn recorded_operations() -> RequestCounter {
         send(&app, "DELETE", &format!("{api_path}?force=true"), None).await,
         204,
     );
+    // A secretless client: a key, a jwks_uri instead, trust rules, and its deletion
+    // with a rule left.
+    let w = ok(
+        send(
+            &app,
+            "POST",
+            "/admin/v1/clients",
+            Some(json!({"name": "w", "secret": false})),
+        )
+        .await,
+        201,
+    );
+    let w_path = format!("/admin/v1/clients/{}", w["client_id"].as_str().unwrap());
+    let jwk: Value = serde_json::from_str(m2m_core::testing::assertions::EC.public_jwk()).unwrap();
+    let key = ok(
+        send(
+            &app,
+            "POST",
+            &format!("{w_path}/keys"),
+            Some(json!({"jwk": jwk})),
+        )
+        .await,
+        201,
+    );
+    ok(
+        send(&app, "GET", &format!("{w_path}/keys"), None).await,
+        200,
+    );
+    let key_path = format!("{w_path}/keys/{}", key["kid"].as_str().unwrap());
+    ok(
+        send(
+            &app,
+            "PATCH",
+            &key_path,
+            Some(json!({"expires_at": NOW + 60})),
+        )
+        .await,
+        200,
+    );
+    ok(send(&app, "DELETE", &key_path, None).await, 204);
+    ok(
+        send(
+            &app,
+            "PUT",
+            &format!("{w_path}/jwks-uri"),
+            Some(json!({"jwks_uri": "https://keys.example.com/jwks.json"})),
+        )
+        .await,
+        200,
+    );
+    ok(
+        send(&app, "DELETE", &format!("{w_path}/jwks-uri"), None).await,
+        200,
+    );
+    let rule = json!({
+        "issuer": "https://token.actions.githubusercontent.com",
+        "subject": {"exact": "repo:acme/api:ref:refs/heads/main"},
+        "audience": "https://auth.example.com",
+    });
+    let rules_path = format!("{w_path}/trust-rules");
+    let r = ok(
+        send(&app, "POST", &rules_path, Some(rule.clone())).await,
+        201,
+    );
+    ok(send(&app, "POST", &rules_path, Some(rule)).await, 201);
+    ok(send(&app, "GET", &rules_path, None).await, 200);
+    let rule_path = format!("{rules_path}/{}", r["id"].as_str().unwrap());
+    ok(send(&app, "GET", &rule_path, None).await, 200);
+    ok(send(&app, "DELETE", &rule_path, None).await, 204);
+    ok(send(&app, "DELETE", &w_path, None).await, 204);
+
     ok(send(&app, "DELETE", &client_path, None).await, 204);
     counter
 }

@@ -2,7 +2,8 @@
 //! the DynamoDB, KMS and Lambda actions its code calls, as recorded by the SDK
 //! interceptor over every path of the function (fallback key, registry key, reuse
 //! miss and hit, secret-use record on both item layouts, claims hook), and its write
-//! permissions are scoped to the items and attributes the code writes.
+//! permissions are scoped to the items and attributes the code writes; its base-table
+//! reads (trust rules) to client partitions.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -168,11 +169,14 @@ fn statement_for(role: &str, action: &str) -> String {
 
 #[test]
 fn token_role_writes_scoped_to_the_items_written() {
-    // PutItem: reuse cache items only.
+    // PutItem: reuse cache items and assertion jti records only.
     let put = statement_for("TokenRole", "dynamodb:PutItem");
-    assert!(put.contains("dynamodb:LeadingKeys:"), "{put}");
     assert!(
-        put.contains(&format!("'{}*'", reuse_item::CACHE_PREFIX)),
+        put.contains(&format!(
+            "dynamodb:LeadingKeys: ['{}*', '{}*']",
+            reuse_item::CACHE_PREFIX,
+            item::jti::JTI_PREFIX
+        )),
         "{put}"
     );
     // UpdateItem: client items, and only the key and the last-used map.
@@ -191,10 +195,24 @@ fn token_role_writes_scoped_to_the_items_written() {
         "{update}"
     );
     assert!(update.contains("ForAllValues:StringEquals:"), "{update}");
-    // Reads: the registry listing on the index only, never the base table.
-    let query = statement_for("TokenRole", "dynamodb:Query");
-    assert!(query.contains("/index/ByKind"), "{query}");
-    assert!(!query.contains("!GetAtt Table.Arn"), "{query}");
+    // Reads: the registry listing on the index; trust rules on the base table, in
+    // client partitions only.
+    let queries: Vec<String> = role_statements(TEMPLATE, "TokenRole")
+        .into_iter()
+        .filter(|s| s.actions.iter().any(|a| a == "dynamodb:Query"))
+        .map(|s| s.text)
+        .collect();
+    assert_eq!(queries.len(), 2, "{queries:?}");
+    let (index, table): (Vec<&String>, Vec<&String>) =
+        queries.iter().partition(|q| q.contains("/index/ByKind"));
+    assert_eq!((index.len(), table.len()), (1, 1), "{queries:?}");
+    assert!(!index[0].contains("!GetAtt Table.Arn"), "{}", index[0]);
+    assert!(table[0].contains("!GetAtt Table.Arn"), "{}", table[0]);
+    assert!(
+        table[0].contains("dynamodb:LeadingKeys: ['CLIENT#*']"),
+        "{}",
+        table[0]
+    );
 }
 
 #[test]

@@ -43,6 +43,9 @@ struct CreateBody {
     metadata: BTreeMap<String, String>,
     #[serde(default)]
     grants: Vec<GrantBody>,
+    /// `false`: register the client without a secret (it authenticates with keys, a
+    /// `jwks_uri` or trust rules). Default `true`.
+    secret: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -84,6 +87,7 @@ pub(crate) async fn create<S: AdminStore, V: KeyVault>(call: &Call<'_, S, V>) ->
         org_id: b.org_id.map(OrgId::new),
         metadata: b.metadata,
         grants,
+        secretless: b.secret == Some(false),
     };
     let op = &call.app.operator;
     let created = once(
@@ -97,8 +101,10 @@ pub(crate) async fn create<S: AdminStore, V: KeyVault>(call: &Call<'_, S, V>) ->
     match created {
         Once::Created(c) => {
             let mut doc = render::client(&c.client, Some(&c.grants), call.now);
-            doc["client_secret"] = json!(c.secret.expose());
-            doc["secret_id"] = json!(c.client.secrets.first().map(|s| s.id.as_str()));
+            if let Some(secret) = &c.secret {
+                doc["client_secret"] = json!(secret.expose());
+                doc["secret_id"] = json!(c.client.secrets.first().map(|s| s.id.as_str()));
+            }
             Ok(Reply::json(StatusCode::CREATED, doc)
                 .etag(c.client.version)
                 .header(LOCATION, location(&c.client.id))
@@ -191,6 +197,7 @@ pub(crate) async fn switch<S: AdminStore, V: KeyVault>(
         .target(id))
 }
 
+/// Deletes the client, its trust rules and its grants.
 pub(crate) async fn delete<S: AdminStore, V: KeyVault>(call: &Call<'_, S, V>, id: &str) -> Outcome {
     let expected = if_match(call.req)?;
     call.app

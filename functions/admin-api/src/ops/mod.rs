@@ -5,15 +5,26 @@ use http::Method;
 use m2m_core::types::{Scope, ScopeSet};
 use m2m_manage::keys::KeyVault;
 use m2m_manage::AdminStore;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 
 use crate::reply::Problem;
 use crate::route::{KeyStep, Resource, Switch};
 use crate::{Call, Outcome};
 
 mod apis;
+mod client_keys;
 mod clients;
 mod keys;
 mod orgs;
+mod trust;
+
+/// What a path segment written into a `Location` percent-encodes: everything but
+/// RFC 3986 §2.3's unreserved characters.
+pub(crate) const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Runs the operation `method` on `resource` (the method is one the resource allows).
 pub(crate) async fn dispatch<S: AdminStore, V: KeyVault>(
@@ -38,6 +49,16 @@ pub(crate) async fn dispatch<S: AdminStore, V: KeyVault>(
         (Resource::Grant(id, api), _) => clients::delete_grant(call, id, api).await,
         (Resource::Secrets(id), _) => clients::rotate(call, id).await,
         (Resource::Secret(id, sid), _) => clients::revoke_secret(call, id, sid).await,
+        (Resource::ClientKeys(id), "GET") => client_keys::list(call, id).await,
+        (Resource::ClientKeys(id), _) => client_keys::add(call, id).await,
+        (Resource::ClientKey(id, kid), "PATCH") => client_keys::expire(call, id, kid).await,
+        (Resource::ClientKey(id, kid), _) => client_keys::remove(call, id, kid).await,
+        (Resource::JwksUri(id), "PUT") => client_keys::set_jwks_uri(call, id).await,
+        (Resource::JwksUri(id), _) => client_keys::clear_jwks_uri(call, id).await,
+        (Resource::TrustRules(id), "GET") => trust::list(call, id).await,
+        (Resource::TrustRules(id), _) => trust::add(call, id).await,
+        (Resource::TrustRule(id, rule), "GET") => trust::get(call, id, rule).await,
+        (Resource::TrustRule(id, rule), _) => trust::remove(call, id, rule).await,
         (Resource::Keys, "GET") => keys::list(call).await,
         (Resource::Keys, _) => keys::create(call).await,
         (Resource::KeyStep(kid, step), _) => keys::step(call, kid, *step).await,
@@ -62,6 +83,16 @@ pub(crate) fn action(method: &Method, resource: &Resource) -> &'static str {
         (Resource::Grants(_), _) => "grant.list",
         (Resource::Secrets(_), _) => "secret.rotate",
         (Resource::Secret(..), _) => "secret.revoke",
+        (Resource::ClientKeys(_), "GET") => "client_key.list",
+        (Resource::ClientKeys(_), _) => "client_key.add",
+        (Resource::ClientKey(..), "PATCH") => "client_key.expire",
+        (Resource::ClientKey(..), _) => "client_key.remove",
+        (Resource::JwksUri(_), "PUT") => "jwks_uri.set",
+        (Resource::JwksUri(_), _) => "jwks_uri.clear",
+        (Resource::TrustRules(_), "GET") => "trust_rule.list",
+        (Resource::TrustRules(_), _) => "trust_rule.add",
+        (Resource::TrustRule(..), "GET") => "trust_rule.get",
+        (Resource::TrustRule(..), _) => "trust_rule.remove",
         (Resource::Keys, _) => "key.create",
         (Resource::KeyStep(_, KeyStep::Activate), _) => "key.activate",
         (Resource::KeyStep(_, KeyStep::Retire), _) => "key.retire",
@@ -83,6 +114,11 @@ pub(crate) fn target(resource: &Resource) -> &str {
         | Resource::Grant(id, _)
         | Resource::Secrets(id)
         | Resource::Secret(id, _)
+        | Resource::ClientKeys(id)
+        | Resource::ClientKey(id, _)
+        | Resource::JwksUri(id)
+        | Resource::TrustRules(id)
+        | Resource::TrustRule(id, _)
         | Resource::KeyStep(id, _)
         | Resource::OrgClients(id)
         | Resource::OrgSwitch(id, _) => id,
