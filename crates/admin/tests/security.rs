@@ -248,6 +248,7 @@ async fn api_delete_force_interrupted_then_resumed() {
             org_quota: None,
             not_before: None,
             revocation_epoch: 0,
+            introspect: false,
             version: 1,
         };
         let grant = Grant {

@@ -120,6 +120,7 @@ fn client(id: &str, org: Option<&str>) -> Client {
         org_quota: None,
         not_before: None,
         revocation_epoch: 0,
+        introspect: false,
         version: 1,
     }
 }

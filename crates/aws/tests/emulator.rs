@@ -129,6 +129,7 @@ fn client() -> Client {
         org_quota: None,
         not_before: None,
         revocation_epoch: 0,
+        introspect: false,
         version: 3,
     }
 }

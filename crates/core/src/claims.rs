@@ -117,6 +117,7 @@ mod tests {
             org_quota: None,
             not_before: None,
             revocation_epoch: 0,
+            introspect: false,
             version: 1,
         }
     }

@@ -187,6 +187,10 @@ pub struct Client {
     /// reuse is never handed out after any revocation of the client's tokens.
     #[serde(default)]
     pub revocation_epoch: u64,
+    /// May call the introspection endpoint (RFC 7662 §2.1: the endpoint requires
+    /// authorization; a resource server's client is given it by the operator).
+    #[serde(default)]
+    pub introspect: bool,
     /// Optimistic-concurrency version, bumped on every write, including a change to
     /// its keys or trust rules.
     pub version: u64,

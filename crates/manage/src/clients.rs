@@ -170,6 +170,7 @@ impl<S: AdminStore> Operator<S> {
             org_quota: None,
             not_before: None,
             revocation_epoch: 0,
+            introspect: false,
             version: 1,
         };
         let mut retry = Retry::new(self.backoff);

@@ -115,6 +115,7 @@ pub fn client(id: &str, secret: &str) -> Client {
         org_quota: None,
         not_before: None,
         revocation_epoch: 0,
+        introspect: false,
         version: 1,
     }
 }

@@ -96,6 +96,9 @@ pub fn client_to_item(client: &Client) -> Item {
     if client.revocation_epoch > 0 {
         item.insert(REVOCATION_EPOCH.to_owned(), n(client.revocation_epoch));
     }
+    if client.introspect {
+        item.insert(INTROSPECT.to_owned(), AttributeValue::Bool(true));
+    }
     item.insert("version".to_owned(), n(client.version));
     item
 }
@@ -106,6 +109,8 @@ pub const QUOTA: &str = "quota";
 pub const ORG_QUOTA: &str = "org_quota";
 /// Every token issued before this instant is revoked.
 pub const NOT_BEFORE: &str = "not_before";
+/// Present and true when the client may introspect tokens.
+pub const INTROSPECT: &str = "introspect";
 /// Bumped by every revocation of one of its tokens by `jti`.
 pub const REVOCATION_EPOCH: &str = "revocation_epoch";
 
@@ -236,6 +241,11 @@ pub fn client_from_item(item: &Item) -> Result<Client, ItemError> {
         org_quota: quota_from(&r, ORG_QUOTA)?,
         not_before: r.opt_number(NOT_BEFORE)?,
         revocation_epoch: r.opt_number(REVOCATION_EPOCH)?.unwrap_or(0),
+        introspect: match r.opt(INTROSPECT) {
+            None => false,
+            Some(AttributeValue::Bool(b)) => *b,
+            Some(_) => return Err(r.err(INTROSPECT, "is not a boolean")),
+        },
         version: r.number("version")?,
     })
 }

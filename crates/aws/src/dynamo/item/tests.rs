@@ -54,6 +54,7 @@ fn client() -> Client {
         org_quota: None,
         not_before: None,
         revocation_epoch: 0,
+        introspect: false,
         version: 4,
     }
 }
