@@ -22,6 +22,7 @@ pub mod publication;
 pub mod quota;
 pub mod request;
 pub mod reuse;
+pub mod revocation;
 pub mod secret;
 pub mod signature;
 pub mod types;

@@ -13,6 +13,8 @@ pub use crate::model::ActiveKey;
 use crate::model::{Api, Client, Grant, TrustRule};
 use crate::quota::{Counter, Subject};
 use crate::reuse::{ReuseKey, SealedToken};
+/// Revocations (RFC 7009): the port and what it keeps, defined beside their rules.
+pub use crate::revocation::{Revocation, RevocationList, Revocations};
 use crate::types::{Audience, ClientId, SecretId};
 
 /// What one token request needs from the directory, read in one round trip.
