@@ -127,6 +127,10 @@ pub enum OAuthError {
     /// RFC 6749 §5.2 `unsupported_grant_type`: only `client_credentials` is served.
     #[error("unsupported_grant_type")]
     UnsupportedGrantType,
+    /// RFC 6749 §5.2 `unauthorized_client`: the authenticated client may not do this
+    /// (revoke another client's token, RFC 7009 §2.1).
+    #[error("unauthorized_client: {0}")]
+    UnauthorizedClient(String),
     /// RFC 8707 §2 `invalid_target`: the requested resource (audience) is unknown.
     #[error("invalid_target")]
     InvalidTarget,
@@ -158,6 +162,7 @@ impl OAuthError {
         match self {
             Self::InvalidRequest(_) => "invalid_request",
             Self::InvalidClient => "invalid_client",
+            Self::UnauthorizedClient(_) => "unauthorized_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidTarget => "invalid_target",
             Self::AccessDenied(_) => "access_denied",
@@ -184,7 +189,10 @@ impl OAuthError {
     /// The `error_description`: safe to show a caller, never an internal detail.
     pub fn description(&self) -> String {
         match self {
-            Self::InvalidRequest(d) | Self::AccessDenied(d) | Self::InvalidScope(d) => d.clone(),
+            Self::InvalidRequest(d)
+            | Self::AccessDenied(d)
+            | Self::InvalidScope(d)
+            | Self::UnauthorizedClient(d) => d.clone(),
             Self::InvalidClient => "client authentication failed".to_owned(),
             Self::UnsupportedGrantType => {
                 "only the client_credentials grant is supported".to_owned()

@@ -55,6 +55,20 @@ pub trait Directory: Send + Sync {
         self.lookup(client_id, audience)
     }
 
+    /// The client `client_id`, alone, read consistently: what the revocation and
+    /// introspection endpoints authenticate their callers against. The default reads
+    /// it through [`Self::lookup`] with an audience no API can have.
+    fn client(
+        &self,
+        client_id: &ClientId,
+    ) -> impl Future<Output = Result<Option<Client>, PortError>> + Send {
+        async move {
+            // `"` is not a character an API identifier stored by the operator rules has.
+            let nowhere = Audience::new("\"");
+            Ok(self.lookup(client_id, &nowhere).await?.client)
+        }
+    }
+
     /// Keeps the sealed `token` for reuse under `key` for `client_id`, replacing any
     /// previous one, until its `expires_at`. Called after signing; a failure is logged
     /// and does not fail the request. Adapters bound the write to
@@ -107,6 +121,14 @@ pub trait Directory: Send + Sync {
         counters: &[Counter],
         now: u64,
     ) -> impl Future<Output = Result<Result<(), u64>, PortError>> + Send;
+
+    /// Records that one of `client_id`'s tokens was just revoked by `jti`: bumps its
+    /// `revocation_epoch` (and its `version`, so a concurrent operator write retries on
+    /// the new state), which takes every token kept for reuse out of service.
+    fn bump_revocation_epoch(
+        &self,
+        client_id: &ClientId,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 
     /// Adds an instance's tallied usage: for each subject and hour (unix seconds of
     /// its start), a number of issued tokens.

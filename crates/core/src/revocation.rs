@@ -172,6 +172,24 @@ pub trait Revocations: Send + Sync {
         revocation: &Revocation,
         now: u64,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Whether the token of `client_id` issued at `iat` with `jti` is revoked, read
+    /// now and consistently (introspection answers with the current state, RFC 7662
+    /// §2.2). Adapters read the two entries that could revoke it; the default reads
+    /// the whole list.
+    fn is_revoked(
+        &self,
+        client_id: &ClientId,
+        jti: Option<&str>,
+        iat: u64,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send {
+        async move {
+            Ok(self
+                .revocation_list()
+                .await?
+                .is_revoked(client_id.as_str(), jti, iat))
+        }
+    }
 }
 
 impl<T: Revocations> Revocations for std::sync::Arc<T> {
@@ -185,6 +203,15 @@ impl<T: Revocations> Revocations for std::sync::Arc<T> {
         now: u64,
     ) -> impl Future<Output = Result<(), PortError>> + Send {
         (**self).revoke(revocation, now)
+    }
+
+    fn is_revoked(
+        &self,
+        client_id: &ClientId,
+        jti: Option<&str>,
+        iat: u64,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send {
+        (**self).is_revoked(client_id, jti, iat)
     }
 }
 

@@ -271,6 +271,46 @@ impl Directory for DynamoDirectory {
         }
     }
 
+    async fn client(
+        &self,
+        client_id: &ClientId,
+    ) -> Result<Option<m2m_core::model::Client>, PortError> {
+        if client_id.as_str().is_empty() || client_id.as_str().len() > MAX_ID_BYTES {
+            return Ok(None);
+        }
+        let found = self.batch_get(vec![item::client_key(client_id)]).await?;
+        found
+            .first()
+            .map(|i| item::client_from_item(i).map_err(malformed))
+            .transpose()
+    }
+
+    async fn bump_revocation_epoch(&self, client_id: &ClientId) -> Result<(), PortError> {
+        if client_id.as_str().is_empty() || client_id.as_str().len() > MAX_ID_BYTES {
+            return Err(PortError::refused("no such client"));
+        }
+        let one = AttributeValue::N("1".to_owned());
+        match self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::client_key(client_id)))
+            .update_expression("ADD #epoch :one, #version :one")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#epoch", item::client::REVOCATION_EPOCH)
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":one", one)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if code(&e) == Some("ConditionalCheckFailedException") => {
+                Err(PortError::refused("no such client"))
+            }
+            Err(e) => Err(port_error("DynamoDB UpdateItem (revocation epoch)", e)),
+        }
+    }
+
     async fn consume_quota(
         &self,
         counters: &[m2m_core::quota::Counter],

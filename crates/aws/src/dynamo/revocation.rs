@@ -18,11 +18,13 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client as DynamoClient;
 use m2m_core::error::PortError;
 use m2m_core::revocation::{Revocation, RevocationList, Revocations};
+use m2m_core::types::ClientId;
 
 use crate::clock::{system_clock, Clock};
 use crate::dynamo::item::attr::s;
 use crate::dynamo::item::revocation::{
-    revocation_from_item, revocation_to_item, RevocationEntry, NOT_BEFORE, REVOCATION_PK,
+    revocation_from_item, revocation_key, revocation_to_item, RevocationEntry, NOT_BEFORE,
+    REVOCATION_PK,
 };
 use crate::dynamo::item::{Item, PK};
 use crate::dynamo::paging::all_items;
@@ -187,5 +189,49 @@ impl Revocations for DynamoRevocations {
                 .map(|_| ())
                 .map_err(|e| port_error("DynamoDB PutItem (token revocation)", e)),
         }
+    }
+
+    async fn is_revoked(
+        &self,
+        client_id: &ClientId,
+        jti: Option<&str>,
+        iat: u64,
+    ) -> Result<bool, PortError> {
+        if client_id.as_str().is_empty() || client_id.as_str().len() > MAX_CLIENT_ID_BYTES {
+            return Ok(false);
+        }
+        // The two entries that could revoke the token, in one consistent read.
+        let mut keys = vec![revocation_key(&Revocation::Client {
+            client_id: client_id.clone(),
+            not_before: 0,
+        })];
+        if let Some(jti) = jti {
+            keys.push(revocation_key(&Revocation::Token {
+                jti: jti.to_owned(),
+                client_id: client_id.clone(),
+                expires_at: 0,
+            }));
+        }
+        let found = crate::dynamo::batch::batch_get_consistent(
+            &self.client,
+            &self.table,
+            keys,
+            "DynamoDB BatchGetItem (revocations)",
+        )
+        .await?;
+        let now = (self.clock)();
+        for item in &found {
+            let entry = revocation_from_item(item)
+                .map_err(|e| PortError::malformed("malformed revocation entry").with_source(e))?;
+            if entry.ttl() <= now {
+                continue;
+            }
+            match entry {
+                RevocationEntry::Client { not_before, .. } if iat < not_before => return Ok(true),
+                RevocationEntry::Token { .. } => return Ok(true),
+                RevocationEntry::Client { .. } => {}
+            }
+        }
+        Ok(false)
     }
 }

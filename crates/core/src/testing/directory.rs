@@ -372,6 +372,20 @@ impl Directory for InMemoryDirectory {
         Ok(Ok(()))
     }
 
+    async fn bump_revocation_epoch(&self, client_id: &ClientId) -> Result<(), PortError> {
+        let mut state = lock(&self.state);
+        if let Some(f) = &state.failure {
+            return Err(f.to_port_error());
+        }
+        let client = state
+            .clients
+            .get_mut(client_id)
+            .ok_or_else(|| PortError::refused("no such client"))?;
+        client.revocation_epoch += 1;
+        client.version += 1;
+        Ok(())
+    }
+
     async fn record_usage(
         &self,
         counts: &[(crate::quota::Subject, u64, u64)],

@@ -26,7 +26,7 @@ use m2m_core::types::{Audience, ClientId, Kid};
 
 mod api;
 pub(crate) mod attr;
-mod client;
+pub mod client;
 mod grant;
 pub mod idempotency;
 pub mod jti;
