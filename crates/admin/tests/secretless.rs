@@ -118,6 +118,7 @@ async fn token_app(stack: &Stack) -> TokenApp {
         ),
         hook: None,
         key_sets: FakeKeySets::new().with_issuer(EXTERNAL_ISSUER, jwk_set(&[RSA, ED25519])),
+        usage: Default::default(),
     }
 }
 

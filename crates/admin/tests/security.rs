@@ -244,6 +244,11 @@ async fn api_delete_force_interrupted_then_resumed() {
             secrets: vec![],
             keys: Vec::new(),
             jwks_uri: None,
+            quota: None,
+            org_quota: None,
+            not_before: None,
+            revocation_epoch: 0,
+            introspect: false,
             version: 1,
         };
         let grant = Grant {

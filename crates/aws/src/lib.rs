@@ -2,8 +2,8 @@
 //! `m2m_core` (DESIGN.md "Ports"):
 //!
 //! - [`dynamo`]: the directory table — item codecs, the token endpoint's directory, the
-//!   key registry, the operator's store (`m2m-manage`'s [`AdminStore`] port) and the
-//!   table itself;
+//!   key registry, the revocation entries, the operator's store (`m2m-manage`'s
+//!   [`AdminStore`] port) and the table itself;
 //! - [`kms`]: the signer and the operator's key operations;
 //! - [`lambda`]: the custom-claims hook;
 //! - [`sdk`]: the SDK settings every client shares and the mapping of SDK errors;
@@ -21,7 +21,7 @@ pub mod telemetry;
 
 pub use dynamo::{
     create_table, protect_table, DynamoAdminStore, DynamoDirectory, DynamoKeyRegistry,
-    TableCreation, MAX_CREATE_GRANTS,
+    DynamoRevocations, TableCreation, MAX_CREATE_GRANTS,
 };
 pub use env::{ConfigError, Env};
 pub use kms::{public_jwk, KmsPublicKey, KmsSigner, KmsVault};

@@ -116,6 +116,11 @@ fn client(id: &str, org: Option<&str>) -> Client {
         secrets: Vec::new(),
         keys: Vec::new(),
         jwks_uri: None,
+        quota: None,
+        org_quota: None,
+        not_before: None,
+        revocation_epoch: 0,
+        introspect: false,
         version: 1,
     }
 }

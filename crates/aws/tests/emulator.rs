@@ -125,6 +125,11 @@ fn client() -> Client {
         ],
         keys: Vec::new(),
         jwks_uri: None,
+        quota: None,
+        org_quota: None,
+        not_before: None,
+        revocation_epoch: 0,
+        introspect: false,
         version: 3,
     }
 }

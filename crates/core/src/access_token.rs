@@ -58,9 +58,10 @@ impl VerifiedToken {
         self.claims.get(name).and_then(Value::as_u64)
     }
 
-    /// `client_id` (RFC 9068 §2.2), for both profiles.
+    /// `client_id` (RFC 9068 §2.2), for both profiles: the Auth0 profile carries it
+    /// as `azp` instead.
     pub fn client_id(&self) -> Option<&str> {
-        self.string("client_id")
+        self.string("client_id").or_else(|| self.string("azp"))
     }
 
     /// `jti`.

@@ -137,6 +137,15 @@ pub enum OAuthError {
     /// RFC 6749 §5.2 `invalid_scope`: a requested scope is not granted or unknown.
     #[error("invalid_scope: {0}")]
     InvalidScope(String),
+    /// Over a quota the operator set for the client or its organization: HTTP 429
+    /// (RFC 6585 §4) with `Retry-After` (RFC 9110 §10.2.3) in seconds until the
+    /// window that is full resets, and the OAuth-style body `too_many_requests` that
+    /// Auth0's token endpoint also answers. Nothing is signed.
+    #[error("too_many_requests")]
+    TooManyRequests {
+        /// Seconds until a request may succeed.
+        retry_after: u64,
+    },
     /// RFC 6749 §5.2 `server_error` (as in §4.1.2.1): store, KMS or hook failure.
     /// The cause goes to the log only.
     #[error("server_error: {0}")]
@@ -153,6 +162,7 @@ impl OAuthError {
             Self::InvalidTarget => "invalid_target",
             Self::AccessDenied(_) => "access_denied",
             Self::InvalidScope(_) => "invalid_scope",
+            Self::TooManyRequests { .. } => "too_many_requests",
             Self::ServerError(_) => "server_error",
         }
     }
@@ -164,6 +174,7 @@ impl OAuthError {
         match self {
             Self::InvalidClient => StatusCode::UNAUTHORIZED,
             Self::AccessDenied(_) => StatusCode::FORBIDDEN,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::ServerError(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
             Self::ServerError(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
@@ -179,10 +190,25 @@ impl OAuthError {
                 "only the client_credentials grant is supported".to_owned()
             }
             Self::InvalidTarget => "the requested audience is not a known API".to_owned(),
+            Self::TooManyRequests { .. } => {
+                "the client's token request quota is used up; retry after the time given".to_owned()
+            }
             Self::ServerError(e) if e.is_transient() => {
                 "the server is busy; retry later".to_owned()
             }
             Self::ServerError(_) => "the server could not issue a token".to_owned(),
+        }
+    }
+
+    /// Seconds to wait before retrying, when retrying later helps: a quota's window,
+    /// or a throttled or timed-out dependency.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::TooManyRequests { retry_after } => Some((*retry_after).max(1)),
+            Self::ServerError(e) if e.is_transient() => {
+                Some(crate::http_response::RETRY_AFTER_SECONDS)
+            }
+            _ => None,
         }
     }
 

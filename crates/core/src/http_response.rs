@@ -43,6 +43,10 @@ pub trait ErrorAnswer {
     fn code(&self) -> &'static str;
     /// The `error_description`: safe to show a caller.
     fn description(&self) -> String;
+    /// `Retry-After` in seconds, when retrying later helps.
+    fn retry_after(&self) -> Option<u64> {
+        None
+    }
 }
 
 impl ErrorAnswer for OAuthError {
@@ -56,6 +60,10 @@ impl ErrorAnswer for OAuthError {
 
     fn description(&self) -> String {
         OAuthError::description(self)
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        OAuthError::retry_after(self)
     }
 }
 
@@ -84,6 +92,13 @@ impl ErrorAnswer for Refusal {
             Self::OAuth(e) => e.description(),
         }
     }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::OAuth(e) => e.retry_after(),
+            Self::MethodNotAllowed | Self::PayloadTooLarge => None,
+        }
+    }
 }
 
 /// The HTTP-level checks of a token request, before its body is parsed: POST only
@@ -100,8 +115,9 @@ pub fn admit(method: &str, body: &[u8]) -> Result<(), Refusal> {
 
 /// Turns the outcome of a token request into the HTTP response: JSON body,
 /// `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1) on every answer,
-/// `WWW-Authenticate` on 401, `Allow` on 405, `Retry-After` on 503.
+/// `WWW-Authenticate` on 401, `Allow` on 405, `Retry-After` on 429 and 503.
 pub fn token_http_response<E: ErrorAnswer>(outcome: &Result<TokenResponse, E>) -> Response<String> {
+    let retry_after = outcome.as_ref().err().and_then(ErrorAnswer::retry_after);
     let (status, body) = match outcome {
         Ok(token) => (
             StatusCode::OK,
@@ -133,10 +149,10 @@ pub fn token_http_response<E: ErrorAnswer>(outcome: &Result<TokenResponse, E>) -
         StatusCode::METHOD_NOT_ALLOWED => {
             headers.insert(ALLOW, HeaderValue::from_static("POST"));
         }
-        StatusCode::SERVICE_UNAVAILABLE => {
-            headers.insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
-        }
         _ => {}
+    }
+    if let Some(seconds) = retry_after {
+        headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }

@@ -49,6 +49,9 @@ pub struct TokenResponse {
     pub expires_in: u64,
     /// The granted scopes, space-delimited (RFC 6749 §3.3).
     pub scope: String,
+    /// Whose usage it counts: the client and its organization (not part of the
+    /// response body).
+    pub usage: crate::quota::UsageSubject,
 }
 
 impl std::fmt::Debug for TokenResponse {
@@ -58,6 +61,7 @@ impl std::fmt::Debug for TokenResponse {
             .field("access_token", &"<redacted>")
             .field("expires_in", &self.expires_in)
             .field("scope", &self.scope)
+            .field("usage", &self.usage)
             .finish()
     }
 }
@@ -164,6 +168,17 @@ where
         }
     };
 
+    // Quotas (per client, per organization): after authentication and the grant, so
+    // nobody can use up a client's quota without its credential; before reuse and
+    // signing, so a refused request gets nothing. No counter, no call.
+    let counters = crate::quota::counters(client, now);
+    if !counters.is_empty() {
+        if let Err(retry_after) = directory.consume_quota(&counters, now).await? {
+            tracing::info!(client_id = %client.id, retry_after, "token request over quota");
+            return Err(OAuthError::TooManyRequests { retry_after });
+        }
+    }
+
     let lifetime = api.effective_lifetime();
     // Record the secret's use at most once an hour, concurrently with the rest.
     let due = secret.filter(|s| {
@@ -203,6 +218,10 @@ where
         (Some((reuse_key, _, _)), Some(sealed)) => reuse_key.open(&client.id, sealed),
         _ => None,
     };
+    // A token issued before the client's revocation instant is never handed out again
+    // (RFC 7009 §2); a revocation by `jti` changes the fingerprint (the client's
+    // revocation epoch), so no cached token survives it either.
+    let cached = cached.filter(|c| client.not_before.is_none_or(|nb| c.issued_at >= nb));
     if let (Some((_, pct, expected)), Some(cached)) = (&reuse, &cached) {
         if let Some(expires_in) = reusable_expires_in(cached, expected, now, *pct) {
             record_use.await;
@@ -211,6 +230,7 @@ where
                 access_token: cached.access_token.clone(),
                 expires_in,
                 scope: cached.scope.clone(),
+                usage: crate::quota::UsageSubject::of(client),
             });
         }
     }
@@ -311,5 +331,6 @@ where
         access_token: access_token?,
         expires_in: lifetime,
         scope,
+        usage: crate::quota::UsageSubject::of(client),
     })
 }

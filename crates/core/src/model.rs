@@ -172,6 +172,25 @@ pub struct Client {
     /// `jwks_uri` client metadata of RFC 7591 §2): https only, fetched and cached.
     #[serde(default)]
     pub jwks_uri: Option<String>,
+    /// Its own quota on token requests ([`crate::quota`]), if any.
+    #[serde(default)]
+    pub quota: Option<crate::quota::Quota>,
+    /// Its organization's quota, copied onto every client of the organization so a
+    /// token request reads it with the client, in the same round trip.
+    #[serde(default)]
+    pub org_quota: Option<crate::quota::Quota>,
+    /// Every token of this client issued before this instant (unix seconds) is
+    /// revoked (RFC 7009 §2: revocation by the operator, or on disabling the client).
+    #[serde(default)]
+    pub not_before: Option<u64>,
+    /// Bumped whenever one of its tokens is revoked by `jti`, so a token kept for
+    /// reuse is never handed out after any revocation of the client's tokens.
+    #[serde(default)]
+    pub revocation_epoch: u64,
+    /// May call the introspection endpoint (RFC 7662 §2.1: the endpoint requires
+    /// authorization; a resource server's client is given it by the operator).
+    #[serde(default)]
+    pub introspect: bool,
     /// Optimistic-concurrency version, bumped on every write, including a change to
     /// its keys or trust rules.
     pub version: u64,

@@ -11,7 +11,10 @@ use crate::error::PortError;
 use crate::hook::{HookRequest, HookResponse};
 pub use crate::model::ActiveKey;
 use crate::model::{Api, Client, Grant, TrustRule};
+use crate::quota::{Counter, Subject};
 use crate::reuse::{ReuseKey, SealedToken};
+/// Revocations (RFC 7009): the port and what it keeps, defined beside their rules.
+pub use crate::revocation::{Revocation, RevocationList, Revocations};
 use crate::types::{Audience, ClientId, SecretId};
 
 /// What one token request needs from the directory, read in one round trip.
@@ -94,6 +97,23 @@ pub trait Directory: Send + Sync {
         jti: &str,
         expires_at: u64,
     ) -> impl Future<Output = Result<bool, PortError>> + Send;
+
+    /// Counts one request against every counter in `counters` ([`crate::quota`]),
+    /// atomically and only if each still has room: `Ok(Ok(()))` when counted,
+    /// `Ok(Err(retry_after))` (seconds) when one is full and nothing was counted.
+    /// Called only for a client with a quota.
+    fn consume_quota(
+        &self,
+        counters: &[Counter],
+        now: u64,
+    ) -> impl Future<Output = Result<Result<(), u64>, PortError>> + Send;
+
+    /// Adds an instance's tallied usage: for each subject and hour (unix seconds of
+    /// its start), a number of issued tokens.
+    fn record_usage(
+        &self,
+        counts: &[(Subject, u64, u64)],
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
 /// Where a client's or an issuer's public keys come from.

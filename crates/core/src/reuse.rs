@@ -195,7 +195,7 @@ fn number(h: &mut Sha256, n: u64) {
 /// secret's use must not invalidate the cache.
 pub fn fingerprint(input: &FingerprintInput<'_>) -> Fingerprint {
     let mut h = Sha256::new();
-    field(&mut h, b"m2m-auth reuse v2");
+    field(&mut h, b"m2m-auth reuse v3");
     field(&mut h, input.issuer.as_bytes());
     field(&mut h, input.key.as_str().as_bytes());
 
@@ -220,6 +220,9 @@ pub fn fingerprint(input: &FingerprintInput<'_>) -> Fingerprint {
         number(&mut h, s.created_at);
         number(&mut h, s.expires_at.unwrap_or(u64::MAX));
     }
+
+    number(&mut h, c.not_before.unwrap_or(0));
+    number(&mut h, c.revocation_epoch);
 
     field(&mut h, input.grant.scopes.to_wire().as_bytes());
 

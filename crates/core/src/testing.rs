@@ -1,6 +1,7 @@
 //! In-memory fakes of every port (feature `testing`): a directory, software signers
-//! with real keys, a no-op signer for benchmarks, a scriptable claims hook, and
-//! fixtures with a fixed clock. Tests of every layer use these instead of AWS.
+//! with real keys, a no-op signer for benchmarks, a scriptable claims hook, a
+//! revocation store, and fixtures with a fixed clock. Tests of every layer use these
+//! instead of AWS.
 //!
 //! ```
 //! use m2m_core::testing::{fixtures, InMemoryDirectory, SoftwareSigner};
@@ -20,10 +21,12 @@ pub mod assertions;
 mod directory;
 pub mod fixtures;
 mod hook;
+mod revocations;
 mod signer;
 
 pub use directory::InMemoryDirectory;
 pub use hook::FakeHook;
+pub use revocations::InMemoryRevocations;
 pub use signer::{NoopSigner, SoftwareSigner, NOOP_KID};
 
 use std::sync::{Mutex, MutexGuard, PoisonError};

@@ -166,6 +166,11 @@ impl<S: AdminStore> Operator<S> {
             secrets: secret.iter().map(|s| stored_secret(s, now, None)).collect(),
             keys: Vec::new(),
             jwks_uri: None,
+            quota: None,
+            org_quota: None,
+            not_before: None,
+            revocation_epoch: 0,
+            introspect: false,
             version: 1,
         };
         let mut retry = Retry::new(self.backoff);

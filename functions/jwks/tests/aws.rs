@@ -118,6 +118,7 @@ async fn rotation_never_leaves_a_valid_token_unverifiable() {
     let kms = aws_sdk_kms::Client::new(&sdk);
     let token_app = TokenApp {
         key_sets: m2m_core::ports::NoKeySets,
+        usage: Default::default(),
         config: m2m_testkit::issuer_config(ISSUER),
         directory: DynamoDirectory::new(dynamo.clone(), &table),
         signer: KmsSigner::new(
@@ -297,6 +298,7 @@ async fn compromise_drill_revoked_key_gone_within_cache_ttl() {
     let dynamo = DynamoClient::new(&sdk);
     let token_app = TokenApp {
         key_sets: m2m_core::ports::NoKeySets,
+        usage: Default::default(),
         config: m2m_testkit::issuer_config(ISSUER),
         directory: DynamoDirectory::new(dynamo.clone(), &table),
         signer: KmsSigner::new(

@@ -86,6 +86,7 @@ fn serve(listener: TcpListener, app: Arc<App<FakeKeys>>, stop: Arc<AtomicBool>) 
 async fn issue(issuer: &str, signer: SoftwareSigner) -> String {
     let app = token::App {
         key_sets: m2m_core::ports::NoKeySets,
+        usage: Default::default(),
         config: m2m_testkit::issuer_config(issuer),
         directory: fixtures::directory(),
         signer,

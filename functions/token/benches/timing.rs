@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         .unwrap();
     let app: App<InMemoryDirectory, NoopSigner, FakeHook, m2m_core::ports::NoKeySets> = App {
         key_sets: m2m_core::ports::NoKeySets,
+        usage: Default::default(),
         config: m2m_testkit::issuer_config(ISSUER),
         directory: fixtures::directory(),
         signer: NoopSigner::new(),

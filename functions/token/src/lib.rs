@@ -9,6 +9,7 @@ pub mod config;
 use m2m_core::error::{Chain, OAuthError, PortError};
 use m2m_core::http_response::{admit, token_http_response, ErrorAnswer as _, Refusal};
 use m2m_core::ports::{ClaimsHook, Directory, KeySets, Signer};
+use m2m_core::quota::UsageTally;
 use m2m_core::{issue_token, parse_token_request, IssuerConfig};
 
 /// Everything the handler needs, built once at cold start.
@@ -24,6 +25,36 @@ pub struct App<D, S, H, K> {
     /// Public key sets of clients' `jwks_uri`s and trusted issuers, fetched and
     /// cached.
     pub key_sets: K,
+    /// This instance's usage counts not yet written ([`m2m_core::quota`]).
+    pub usage: Usage,
+}
+
+/// An instance's tally of issued tokens per client and organization and hour, added
+/// to the table at most once a minute, so counting usage costs no write per token.
+#[derive(Debug, Default)]
+pub struct Usage(std::sync::Mutex<UsageTally>);
+
+impl Usage {
+    /// Counts `token` at `now` and, when a flush is due, writes the tally. A failed
+    /// write keeps the counts for the next flush; it never fails the request.
+    async fn count<D: Directory>(&self, directory: &D, token: &m2m_core::TokenResponse, now: u64) {
+        let due = {
+            let mut tally = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            tally.add(&token.usage, now);
+            tally.take_due(now)
+        };
+        let Some(counts) = due else { return };
+        if let Err(e) = directory.record_usage(&counts).await {
+            tracing::warn!(error = %Chain(&e), "could not record usage; kept for the next flush");
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .restore(counts);
+        }
+    }
 }
 
 /// The most one request may take before it is answered `503 server_error`: under the
@@ -104,6 +135,9 @@ where
                     budget.as_millis()
                 )))),
             };
+            if let Ok(token) = &outcome {
+                app.usage.count(&app.directory, token, now).await;
+            }
             (Some(req.client_id), outcome.map_err(Refusal::from))
         }
         Err(e) => (None, Err(e)),

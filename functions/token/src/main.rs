@@ -66,6 +66,7 @@ async fn main() -> Result<(), Error> {
         signer,
         hook,
         key_sets,
+        usage: Default::default(),
     };
     // Every invocation borrows the one `App` built at cold start.
     let app = &app;

@@ -96,6 +96,7 @@ async fn warm_app() -> (
         ),
         hook: None,
         key_sets: FakeKeySets::new().with_issuer(EXTERNAL_ISSUER, jwk_set(&[RSA])),
+        usage: Default::default(),
     };
     let warm_up = token_event(
         "POST",

@@ -41,6 +41,7 @@ fn app<S>(
 ) -> App<DynamoDirectory, S, NoHook, m2m_core::ports::NoKeySets> {
     App {
         key_sets: m2m_core::ports::NoKeySets,
+        usage: Default::default(),
         config: m2m_testkit::issuer_config(ISSUER),
         directory,
         signer,

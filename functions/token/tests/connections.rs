@@ -28,6 +28,7 @@ async fn warm_tokens_open_no_connection() {
     let kms = aws_sdk_kms::Client::new(&sdk);
     let app = App {
         key_sets: m2m_core::ports::NoKeySets,
+        usage: Default::default(),
         config: m2m_testkit::issuer_config(ISSUER),
         directory: DynamoDirectory::new(dynamo.clone(), &table),
         signer: KmsSigner::new(kms, DynamoKeyRegistry::new(dynamo, &table), &key_id),

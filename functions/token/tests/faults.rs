@@ -80,6 +80,7 @@ impl World {
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
         App {
             key_sets: m2m_core::ports::NoKeySets,
+            usage: Default::default(),
             config: m2m_testkit::issuer_config(ISSUER),
             directory: DynamoDirectory::new(dynamo.clone(), &self.table),
             signer: KmsSigner::new(

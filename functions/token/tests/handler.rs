@@ -23,6 +23,7 @@ use token::{handle, App};
 fn app<S: Signer>(signer: S) -> App<InMemoryDirectory, S, NoHook, m2m_core::ports::NoKeySets> {
     App {
         key_sets: m2m_core::ports::NoKeySets,
+        usage: Default::default(),
         config: m2m_testkit::issuer_config(ISSUER),
         directory: fixtures::directory(),
         signer,
@@ -228,6 +229,7 @@ async fn hook_claims_in_verified_token() {
     let jwk = signer.jwk();
     let app = App {
         key_sets: m2m_core::ports::NoKeySets,
+        usage: Default::default(),
         config: m2m_testkit::issuer_config(ISSUER),
         directory: fixtures::directory(),
         signer,
@@ -310,6 +312,7 @@ async fn request_over_budget_server_error_503() {
     // caller gets 503 server_error within the budget, never a Lambda timeout.
     let app = App {
         key_sets: m2m_core::ports::NoKeySets,
+        usage: Default::default(),
         config: m2m_testkit::issuer_config(ISSUER),
         directory: fixtures::directory(),
         signer: SoftwareSigner::es256(),

@@ -52,6 +52,7 @@ async fn concurrent_callers_no_server_errors() {
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let app = Arc::new(App {
         key_sets: m2m_core::ports::NoKeySets,
+        usage: Default::default(),
         config: m2m_testkit::issuer_config(ISSUER),
         directory: DynamoDirectory::new(dynamo.clone(), &table),
         signer: KmsSigner::new(kms, DynamoKeyRegistry::new(dynamo, &table), &key_id),

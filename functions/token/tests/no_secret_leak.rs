@@ -57,6 +57,7 @@ async fn secret_absent_from_logs_errors_and_debug() {
     directory.put_client(fixtures::client(CLIENT_ID, SECRET));
     let mut app = App {
         key_sets: m2m_core::ports::NoKeySets,
+        usage: Default::default(),
         config: m2m_testkit::issuer_config(ISSUER),
         directory,
         signer: SoftwareSigner::rs256(),
@@ -193,6 +194,7 @@ async fn assertions_absent_from_logs_errors_and_debug() {
     );
     let app = App {
         key_sets: FakeKeySets::new().with_issuer(EXTERNAL_ISSUER, jwk_set(&[RSA])),
+        usage: Default::default(),
         config: m2m_core::IssuerConfig {
             assertions: AssertionPolicy {
                 trusted_issuers: vec![EXTERNAL_ISSUER.to_owned()],

@@ -75,6 +75,7 @@ async fn recorded_operations() -> RequestCounter {
     let fallback = aws().create_kms_key(KeySpec::Rsa2048).await.unwrap();
     let app = App {
         key_sets: m2m_core::ports::NoKeySets,
+        usage: Default::default(),
         config: config.clone(),
         directory: DynamoDirectory::new(counter.dynamo(&sdk), &table),
         signer: KmsSigner::new(
@@ -121,6 +122,7 @@ async fn recorded_operations() -> RequestCounter {
     let lambda = counter.lambda(&local_sdk_config(&server.endpoint()).await);
     let app = App {
         key_sets: m2m_core::ports::NoKeySets,
+        usage: Default::default(),
         config,
         directory: DynamoDirectory::new(counter.dynamo(&sdk), &table),
         signer: KmsSigner::new(
@@ -136,14 +138,57 @@ async fn recorded_operations() -> RequestCounter {
     };
     run(&app, "&scope=read%3Aorders", NOW).await;
     assert_eq!(server.hits(), 1);
+
+    // 4. Quotas: a client's own (one conditional UpdateItem) and, with its
+    //    organization's, several counters in one transaction.
+    let table = aws().create_table("policy").await.unwrap();
+    let mut client = fixtures::client_in_org(CLIENT_ID, CLIENT_SECRET, "org_1");
+    client.quota = Some(m2m_core::quota::Quota {
+        per_minute: Some(100),
+        per_day: None,
+    });
+    aws()
+        .put_items(
+            &table,
+            [
+                item::api_to_item(&fixtures::api(API, API_SCOPES)),
+                item::client_to_item(&client),
+                item::grant_to_item(&fixtures::grant(CLIENT_ID, API, GRANTED_SCOPES)),
+            ],
+        )
+        .await
+        .unwrap();
+    let app = App {
+        key_sets: m2m_core::ports::NoKeySets,
+        usage: Default::default(),
+        config: m2m_testkit::issuer_config(ISSUER),
+        directory: DynamoDirectory::new(counter.dynamo(&sdk), &table),
+        signer: KmsSigner::new(
+            counter.kms(&sdk),
+            DynamoKeyRegistry::new(counter.dynamo(&sdk), &table),
+            &fallback,
+        ),
+        hook: None::<NoHook>,
+    };
+    run(&app, "", NOW).await;
+    client.org_quota = client.quota;
+    aws()
+        .put_items(&table, [item::client_to_item(&client)])
+        .await
+        .unwrap();
+    run(&app, "", NOW + 1).await;
     counter
 }
 
 #[tokio::test]
 async fn token_role_allows_exactly_what_the_code_calls() {
     let counter = recorded_operations().await;
-    let called = iam_actions(&counter.snapshot());
+    let mut called = iam_actions(&counter.snapshot());
     eprintln!("token function AWS operations: {:?}", counter.snapshot());
+    // A transaction is authorized action by action (the DynamoDB service authorization
+    // reference lists no action of its own for it): the quota transaction updates.
+    assert!(called.remove("dynamodb:TransactWriteItems"));
+    called.insert("dynamodb:UpdateItem".to_owned());
     let allowed = role_actions(TEMPLATE, "TokenRole", &["dynamodb", "kms", "lambda"]);
     assert_eq!(
         allowed, called,
@@ -177,12 +222,38 @@ fn token_role_writes_scoped_to_the_items_written() {
         )),
         "{put}"
     );
-    // UpdateItem: client items, and only the key and the last-used map.
-    let update = statement_for("TokenRole", "dynamodb:UpdateItem");
+    // UpdateItem: client items, and only the key and the last-used map; quota and
+    // usage counters, and only their count and expiry.
+    let updates: Vec<String> = role_statements(TEMPLATE, "TokenRole")
+        .into_iter()
+        .filter(|s| s.actions.iter().any(|a| a == "dynamodb:UpdateItem"))
+        .map(|s| s.text)
+        .collect();
+    assert_eq!(updates.len(), 2, "{updates:?}");
+    let (clients, counters): (Vec<&String>, Vec<&String>) = updates
+        .iter()
+        .partition(|u| u.contains("dynamodb:LeadingKeys: ['CLIENT#*']"));
+    assert_eq!((clients.len(), counters.len()), (1, 1), "{updates:?}");
+    let counters = counters[0];
     assert!(
-        update.contains("dynamodb:LeadingKeys: ['CLIENT#*']"),
-        "{update}"
+        counters.contains(&format!(
+            "dynamodb:LeadingKeys: ['{}*', '{}*']",
+            item::quota::QUOTA_PREFIX,
+            item::quota::USAGE_PREFIX
+        )),
+        "{counters}"
     );
+    assert!(
+        counters.contains(&format!(
+            "dynamodb:Attributes: [{}, {}, {}, {}]",
+            item::PK,
+            item::SK,
+            item::quota::COUNT,
+            reuse_item::TTL
+        )),
+        "{counters}"
+    );
+    let update = clients[0];
     assert!(
         update.contains(&format!(
             "dynamodb:Attributes: [{}, {}, {}]",

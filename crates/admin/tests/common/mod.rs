@@ -209,6 +209,7 @@ impl Stack {
         let kms = aws_sdk_kms::Client::new(&sdk);
         App {
             key_sets: m2m_core::ports::NoKeySets,
+            usage: Default::default(),
             config: m2m_testkit::issuer_config(ISSUER),
             directory: DynamoDirectory::new(dynamo.clone(), &self.table),
             signer: KmsSigner::new(

@@ -270,6 +270,21 @@ impl Directory for DynamoDirectory {
             Err(e) => Err(port_error("DynamoDB PutItem (assertion jti)", e)),
         }
     }
+
+    async fn consume_quota(
+        &self,
+        counters: &[m2m_core::quota::Counter],
+        now: u64,
+    ) -> Result<Result<(), u64>, PortError> {
+        crate::dynamo::quota::consume(&self.client, &self.table, counters, now).await
+    }
+
+    async fn record_usage(
+        &self,
+        counts: &[(m2m_core::quota::Subject, u64, u64)],
+    ) -> Result<(), PortError> {
+        crate::dynamo::quota::record_usage(&self.client, &self.table, counts).await
+    }
 }
 
 impl DynamoDirectory {

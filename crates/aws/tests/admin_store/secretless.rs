@@ -111,11 +111,13 @@ async fn rules_listed_page_by_page_with_strict_cursors() {
     env.store.create_client(&acme, &[]).await.unwrap();
     env.store.create_client(&other, &[]).await.unwrap();
     let mut want = Vec::new();
-    for i in 0..6u64 {
+    for (version, i) in (1..).zip(0..6) {
         let issuer = if i % 2 == 0 { GITHUB } else { CLUSTER };
         let r = rule(&format!("tr_{i}"), issuer);
-        // Each rule bumps the client's version, from 1.
-        env.store.put_trust_rule(&acme.id, &r, i + 1).await.unwrap();
+        env.store
+            .put_trust_rule(&acme.id, &r, version)
+            .await
+            .unwrap();
         want.push(r.id);
     }
     env.store

@@ -26,6 +26,9 @@ struct State {
     rules: HashMap<ClientId, Vec<TrustRule>>,
     jtis: HashMap<(ClientId, String), u64>,
     rule_reads: usize,
+    quota_counts: HashMap<(crate::quota::Subject, crate::quota::Window, u64), u64>,
+    quota_calls: usize,
+    usage: HashMap<(crate::quota::Subject, u64), u64>,
 }
 
 /// An in-memory [`Directory`]. Like the DynamoDB adapter's one `BatchGetItem`, a
@@ -49,6 +52,20 @@ impl InMemoryDirectory {
             .entry(client_id.clone())
             .or_default()
             .push(rule);
+    }
+
+    /// How many times quotas were consumed (calls, counted or refused).
+    pub fn quota_calls(&self) -> usize {
+        lock(&self.state).quota_calls
+    }
+
+    /// The usage recorded for `subject` in the hour starting at `hour`.
+    pub fn usage(&self, subject: &crate::quota::Subject, hour: u64) -> u64 {
+        lock(&self.state)
+            .usage
+            .get(&(subject.clone(), hour))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// How many times trust rules were read.
@@ -329,6 +346,44 @@ impl Directory for InMemoryDirectory {
         }
         state.jtis.insert(key, expires_at);
         Ok(true)
+    }
+
+    async fn consume_quota(
+        &self,
+        counters: &[crate::quota::Counter],
+        now: u64,
+    ) -> Result<Result<(), u64>, PortError> {
+        let mut state = lock(&self.state);
+        state.quota_calls += 1;
+        if let Some(f) = &state.failure {
+            return Err(f.to_port_error());
+        }
+        let key = |c: &crate::quota::Counter| (c.subject.clone(), c.window, c.window_start);
+        let full: Vec<&crate::quota::Counter> = counters
+            .iter()
+            .filter(|c| state.quota_counts.get(&key(c)).copied().unwrap_or(0) >= c.limit)
+            .collect();
+        if !full.is_empty() {
+            return Ok(Err(crate::quota::retry_after(&full, now)));
+        }
+        for c in counters {
+            *state.quota_counts.entry(key(c)).or_default() += 1;
+        }
+        Ok(Ok(()))
+    }
+
+    async fn record_usage(
+        &self,
+        counts: &[(crate::quota::Subject, u64, u64)],
+    ) -> Result<(), PortError> {
+        let mut state = lock(&self.state);
+        if let Some(f) = &state.failure {
+            return Err(f.to_port_error());
+        }
+        for (subject, hour, n) in counts {
+            *state.usage.entry((subject.clone(), *hour)).or_default() += n;
+        }
+        Ok(())
     }
 }
 

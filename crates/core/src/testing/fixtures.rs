@@ -111,6 +111,11 @@ pub fn client(id: &str, secret: &str) -> Client {
         secrets: vec![stored_secret(secret)],
         keys: Vec::new(),
         jwks_uri: None,
+        quota: None,
+        org_quota: None,
+        not_before: None,
+        revocation_epoch: 0,
+        introspect: false,
         version: 1,
     }
 }

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use m2m_core::model::{Client, ClientKey, ClientStatus, StoredSecret};
+use m2m_core::quota::Quota;
 use m2m_core::types::{ClientId, OrgId, SecretId};
 
 use super::attr::{n, parse_u64, s, Reader};
@@ -84,8 +85,61 @@ pub fn client_to_item(client: &Client) -> Item {
     if let Some(uri) = &client.jwks_uri {
         item.insert(JWKS_URI.to_owned(), s(uri));
     }
+    for (name, quota) in [(QUOTA, &client.quota), (ORG_QUOTA, &client.org_quota)] {
+        if let Some(q) = quota.filter(Quota::is_set) {
+            item.insert(name.to_owned(), quota_to_map(&q));
+        }
+    }
+    if let Some(t) = client.not_before {
+        item.insert(NOT_BEFORE.to_owned(), n(t));
+    }
+    if client.revocation_epoch > 0 {
+        item.insert(REVOCATION_EPOCH.to_owned(), n(client.revocation_epoch));
+    }
+    if client.introspect {
+        item.insert(INTROSPECT.to_owned(), AttributeValue::Bool(true));
+    }
     item.insert("version".to_owned(), n(client.version));
     item
+}
+
+/// The client's own quota (`{per_minute, per_day}`, each optional).
+pub const QUOTA: &str = "quota";
+/// Its organization's quota, copied onto each of its clients.
+pub const ORG_QUOTA: &str = "org_quota";
+/// Every token issued before this instant is revoked.
+pub const NOT_BEFORE: &str = "not_before";
+/// Present and true when the client may introspect tokens.
+pub const INTROSPECT: &str = "introspect";
+/// Bumped by every revocation of one of its tokens by `jti`.
+pub const REVOCATION_EPOCH: &str = "revocation_epoch";
+
+/// A quota as a map of its set bounds.
+pub fn quota_to_map(q: &Quota) -> AttributeValue {
+    let mut m = HashMap::new();
+    if let Some(v) = q.per_minute {
+        m.insert("per_minute".to_owned(), n(v));
+    }
+    if let Some(v) = q.per_day {
+        m.insert("per_day".to_owned(), n(v));
+    }
+    AttributeValue::M(m)
+}
+
+fn quota_from(r: &Reader<'_>, name: &str) -> Result<Option<Quota>, ItemError> {
+    let Some(m) = r.opt_map(name)? else {
+        return Ok(None);
+    };
+    let qr = Reader {
+        item: "client",
+        path: format!("{name}."),
+        map: m,
+    };
+    let q = Quota {
+        per_minute: qr.opt_number("per_minute")?,
+        per_day: qr.opt_number("per_day")?,
+    };
+    Ok(Some(q).filter(Quota::is_set))
 }
 
 /// Decodes a client item, merging [`LAST_USED`] into each secret's `last_used_at`
@@ -183,6 +237,15 @@ pub fn client_from_item(item: &Item) -> Result<Client, ItemError> {
         secrets,
         keys,
         jwks_uri: r.opt_string(JWKS_URI)?.map(str::to_owned),
+        quota: quota_from(&r, QUOTA)?,
+        org_quota: quota_from(&r, ORG_QUOTA)?,
+        not_before: r.opt_number(NOT_BEFORE)?,
+        revocation_epoch: r.opt_number(REVOCATION_EPOCH)?.unwrap_or(0),
+        introspect: match r.opt(INTROSPECT) {
+            None => false,
+            Some(AttributeValue::Bool(b)) => *b,
+            Some(_) => return Err(r.err(INTROSPECT, "is not a boolean")),
+        },
         version: r.number("version")?,
     })
 }

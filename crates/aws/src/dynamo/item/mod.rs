@@ -12,6 +12,7 @@
 //! | signing key | `KEY#<kid>` | `KEY` | `KEY` | — |
 //! | reusable token | `CACHE#<client_id>` | `TOKEN#<slot>` | — ([`reuse`]) | — |
 //! | idempotency record | `IDEMPOTENCY#<key hash>` | `IDEMPOTENCY` | — ([`idempotency`]) | — |
+//! | revocation (RFC 7009) | `REVOCATION` | `CLIENT#<client_id>` or `JTI#<jti digest>` | `REVOCATION` ([`revocation`]) | — |
 //!
 //! One file per item kind; [`attr`] holds the attribute helpers they share.
 //!
@@ -30,7 +31,9 @@ mod grant;
 pub mod idempotency;
 pub mod jti;
 mod key;
+pub mod quota;
 pub mod reuse;
+pub mod revocation;
 #[cfg(test)]
 mod tests;
 pub mod trust;
