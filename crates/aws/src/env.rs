@@ -5,6 +5,13 @@
 
 use std::time::Duration;
 
+use m2m_core::auth::DEFAULT_MAX_ASSERTION_LIFETIME;
+
+/// The variable listing trusted external issuers (workload identity federation).
+pub const TRUSTED_ISSUERS_VARIABLE: &str = "M2M_TRUSTED_ISSUERS";
+/// The variable bounding a client assertion's lifetime.
+pub const MAX_LIFETIME_VARIABLE: &str = "M2M_ASSERTION_MAX_LIFETIME";
+
 /// A missing or malformed environment variable. Its `Display` names the variable, so
 /// a failed cold start says what to fix.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -50,6 +57,40 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {
         self.optional(name)
             .ok_or_else(|| ConfigError::new(name, "is not set"))
+    }
+
+    /// What client assertions the deployment accepts: `M2M_TRUSTED_ISSUERS` (external
+    /// issuers, exact `iss` values, comma- or space-separated, each a valid issuer) and
+    /// `M2M_ASSERTION_MAX_LIFETIME` (seconds, 60 to 3600, default
+    /// [`DEFAULT_MAX_ASSERTION_LIFETIME`]): the trusted issuers and the lifetime bound.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the malformed variable.
+    pub fn assertion_policy(&self) -> Result<(Vec<String>, u64), ConfigError> {
+        let mut trusted = Vec::new();
+        for issuer in self
+            .optional(TRUSTED_ISSUERS_VARIABLE)
+            .unwrap_or_default()
+            .split([',', ' ', '\n'])
+            .filter(|i| !i.is_empty())
+        {
+            validate_issuer(issuer).map_err(|p| ConfigError::new(TRUSTED_ISSUERS_VARIABLE, p))?;
+            trusted.push(issuer.to_owned());
+        }
+        let lifetime = match self.optional(MAX_LIFETIME_VARIABLE) {
+            None => DEFAULT_MAX_ASSERTION_LIFETIME,
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|s| (60..=3600).contains(s))
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        MAX_LIFETIME_VARIABLE,
+                        "must be a whole number of seconds between 60 and 3600",
+                    )
+                })?,
+        };
+        Ok((trusted, lifetime))
     }
 
     /// An issuer identifier (see [`validate_issuer`]).

@@ -12,6 +12,7 @@ pub mod claims;
 pub mod error;
 pub mod hook;
 pub mod http_response;
+pub mod introspection;
 pub mod issue;
 pub mod jwk;
 pub mod jws;

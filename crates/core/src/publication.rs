@@ -15,7 +15,19 @@ impl JwkSet {
     /// of their own under any `kid`. Ordered active, pending, retired, then by kid, so
     /// the document is stable between calls.
     pub fn published(keys: &[SigningKey], now: u64) -> Self {
-        let mut selected: Vec<&SigningKey> = keys
+        Self {
+            keys: published_keys(keys, now)
+                .into_iter()
+                .map(|k| k.public_jwk.clone())
+                .collect(),
+        }
+    }
+}
+
+/// The signing keys [`JwkSet::published`] publishes at `now`, in its order: the keys
+/// a verifier of this server's tokens trusts (introspection, revocation).
+pub fn published_keys(keys: &[SigningKey], now: u64) -> Vec<&SigningKey> {
+    let mut selected: Vec<&SigningKey> = keys
             .iter()
             .filter(|k| match k.status {
                 KeyStatus::Pending | KeyStatus::Active => true,
@@ -27,24 +39,23 @@ impl JwkSet {
                 KeyStatus::Revoked => false,
             })
             .filter(|k| {
-                let ok = Self::is_publishable(k);
+                let ok = JwkSet::is_publishable(k);
                 if !ok {
                     tracing::error!(kid = %k.kid, "refusing to publish a signing key whose kid is not its RFC 7638 thumbprint");
                 }
                 ok
             })
             .collect();
-        let rank = |s: KeyStatus| match s {
-            KeyStatus::Active => 0,
-            KeyStatus::Pending => 1,
-            KeyStatus::Retired | KeyStatus::Revoked => 2,
-        };
-        selected.sort_by(|a, b| rank(a.status).cmp(&rank(b.status)).then(a.kid.cmp(&b.kid)));
-        Self {
-            keys: selected.into_iter().map(|k| k.public_jwk.clone()).collect(),
-        }
-    }
+    let rank = |s: KeyStatus| match s {
+        KeyStatus::Active => 0,
+        KeyStatus::Pending => 1,
+        KeyStatus::Retired | KeyStatus::Revoked => 2,
+    };
+    selected.sort_by(|a, b| rank(a.status).cmp(&rank(b.status)).then(a.kid.cmp(&b.kid)));
+    selected
+}
 
+impl JwkSet {
     /// Whether `key` may be published: its `kid` equals the RFC 7638 §3 thumbprint of
     /// its public JWK, the JWK's own `kid` (if any) agrees, and the JWK is one we sign
     /// with (RSA or EC P-256 with its members present).

@@ -27,7 +27,7 @@ mod signer;
 pub use directory::InMemoryDirectory;
 pub use hook::FakeHook;
 pub use revocations::InMemoryRevocations;
-pub use signer::{NoopSigner, SoftwareSigner, NOOP_KID};
+pub use signer::{NoopSigner, SoftwareSigner, StaticKeys, NOOP_KID};
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 

@@ -3,11 +3,10 @@
 
 use std::time::Duration;
 
-use m2m_aws::env::{validate_issuer, ConfigError, Env};
+use m2m_aws::env::{ConfigError, Env};
 use m2m_aws::lambda::hook::{
     parse_allowed_claims, DEFAULT_HOOK_TIMEOUT, HOOK_ALLOWED_CLAIMS_VARIABLE, HOOK_EPOCH_VARIABLE,
 };
-use m2m_core::auth::DEFAULT_MAX_ASSERTION_LIFETIME;
 use m2m_core::types::Audience;
 
 /// The token function's configuration.
@@ -46,12 +45,6 @@ pub struct Config {
     pub assertion_max_lifetime: u64,
 }
 
-/// The variable bounding a client assertion's lifetime.
-pub const MAX_LIFETIME_VARIABLE: &str = "M2M_ASSERTION_MAX_LIFETIME";
-
-/// The variable listing trusted external issuers.
-pub const TRUSTED_ISSUERS_VARIABLE: &str = "M2M_TRUSTED_ISSUERS";
-
 impl Config {
     /// Reads the process environment.
     ///
@@ -79,29 +72,7 @@ impl Config {
             .optional(HOOK_ALLOWED_CLAIMS_VARIABLE)
             .map(|v| parse_allowed_claims(&v))
             .unwrap_or_default();
-        let mut trusted_issuers = Vec::new();
-        for issuer in env
-            .optional(TRUSTED_ISSUERS_VARIABLE)
-            .unwrap_or_default()
-            .split([',', ' ', '\n'])
-            .filter(|i| !i.is_empty())
-        {
-            validate_issuer(issuer).map_err(|p| ConfigError::new(TRUSTED_ISSUERS_VARIABLE, p))?;
-            trusted_issuers.push(issuer.to_owned());
-        }
-        let assertion_max_lifetime = match env.optional(MAX_LIFETIME_VARIABLE) {
-            None => DEFAULT_MAX_ASSERTION_LIFETIME,
-            Some(v) => v
-                .parse::<u64>()
-                .ok()
-                .filter(|s| (60..=3600).contains(s))
-                .ok_or_else(|| {
-                    ConfigError::new(
-                        MAX_LIFETIME_VARIABLE,
-                        "must be a whole number of seconds between 60 and 3600",
-                    )
-                })?,
-        };
+        let (trusted_issuers, assertion_max_lifetime) = env.assertion_policy()?;
         Ok(Self {
             table,
             issuer,

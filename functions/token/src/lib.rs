@@ -146,40 +146,7 @@ where
     token_http_response(&outcome).map(Body::from)
 }
 
-/// The longest client id logged whole; `m2m-admin` makes 24-character ids.
-pub const MAX_LOGGED_CLIENT_ID: usize = 32;
-/// How much of a longer id-shaped value is logged: too little of a pasted secret (43
-/// base64url characters) to help guess the rest.
-pub const TRUNCATED_CLIENT_ID: usize = 8;
-
-/// What the log may say of a caller-supplied client id. A caller controls this value:
-/// whole, it could be 8 KiB, a secret pasted into the wrong field, or forged log
-/// lines. Logged whole only when it has the shape of a client id (1 to
-/// [`MAX_LOGGED_CLIENT_ID`] letters, digits, `-`, `_`, `.`, and not a secret's
-/// `m2m_sk_` prefix); a longer id-shaped value is truncated to its first
-/// [`TRUNCATED_CLIENT_ID`] characters; anything else is a placeholder.
-pub fn loggable_client_id(client_id: Option<&str>) -> std::borrow::Cow<'_, str> {
-    use std::borrow::Cow;
-    let Some(id) = client_id else {
-        return Cow::Borrowed("-");
-    };
-    let shaped = !id.is_empty()
-        && !id.starts_with(m2m_core::secret::SECRET_PREFIX)
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if !shaped {
-        Cow::Borrowed("<malformed>")
-    } else if id.len() <= MAX_LOGGED_CLIENT_ID {
-        Cow::Borrowed(id)
-    } else {
-        // ASCII only, so the index is a character boundary.
-        Cow::Owned(format!(
-            "{}…",
-            id.get(..TRUNCATED_CLIENT_ID).unwrap_or_default()
-        ))
-    }
-}
+pub use m2m_core::request::{loggable_client_id, MAX_LOGGED_CLIENT_ID, TRUNCATED_CLIENT_ID};
 
 /// One log line per request: the client id and the outcome, never a secret or token.
 fn log_outcome<T>(client_id: Option<&str>, outcome: &Result<T, Refusal>) {

@@ -442,3 +442,30 @@ mod tests {
         assert_eq!(signer.clone().sign_count(), 1);
     }
 }
+
+impl SoftwareSigner {
+    /// This signer's key as the registry records it, active since [`super::fixtures::NOW`].
+    pub fn signing_key(&self) -> crate::model::SigningKey {
+        let jwk = self.jwk();
+        crate::model::SigningKey {
+            kid: jwk.thumbprint(),
+            kms_key_id: HANDLE.to_owned(),
+            alg: self.keys().map(|k| k.alg()).unwrap_or(Alg::RS256),
+            status: crate::model::KeyStatus::Active,
+            public_jwk: jwk,
+            created_at: super::fixtures::NOW,
+            activated_at: Some(super::fixtures::NOW),
+            retired_at: None,
+        }
+    }
+}
+
+/// A key registry that holds a fixed list of keys.
+#[derive(Clone, Debug, Default)]
+pub struct StaticKeys(pub Vec<crate::model::SigningKey>);
+
+impl crate::keys::KeySource for StaticKeys {
+    async fn signing_keys(&self) -> Result<Vec<crate::model::SigningKey>, PortError> {
+        Ok(self.0.clone())
+    }
+}
