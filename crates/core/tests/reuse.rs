@@ -564,3 +564,37 @@ async fn hook_identity_change_signed_afresh() {
     assert_ne!(c.access_token, d.access_token);
     assert_eq!(signer.sign_count(), 3);
 }
+
+#[tokio::test]
+async fn a_revocation_by_jti_takes_cached_tokens_out_of_service() {
+    use m2m_core::ports::Directory as _;
+    let dir = fixtures::directory();
+    let signer = SoftwareSigner::es256();
+    let first = primed(&dir, &signer).await;
+    // What the revocation endpoint and the operator do with every jti revocation.
+    dir.bump_revocation_epoch(&client_id()).await.unwrap();
+    let again = issue(&dir, &signer, NOW + 10).await.unwrap();
+    assert_ne!(
+        again.access_token, first.access_token,
+        "re-signed, not reused"
+    );
+    assert_eq!(signer.sign_count(), 2);
+}
+
+#[tokio::test]
+async fn a_token_issued_before_the_clients_not_before_is_never_reused() {
+    let dir = fixtures::directory();
+    let signer = SoftwareSigner::es256();
+    let first = primed(&dir, &signer).await;
+    // Only not_before moves (an operator's revoke-tokens also bumps the version;
+    // the cache must refuse even without that).
+    dir.update_client(&client_id(), |c| c.not_before = Some(NOW + 5));
+    let mut cached = dir.sealed_entries();
+    assert_eq!(cached.len(), 1);
+    let _ = cached.pop();
+    let again = issue(&dir, &signer, NOW + 10).await.unwrap();
+    assert_ne!(again.access_token, first.access_token);
+    // A token issued after not_before is reused again.
+    let third = issue(&dir, &signer, NOW + 20).await.unwrap();
+    assert_eq!(third.access_token, again.access_token);
+}
