@@ -13,6 +13,10 @@ pub const OPENID_CONFIGURATION_PATH: &str = "/.well-known/openid-configuration";
 pub const OAUTH_SERVER_PATH: &str = "/.well-known/oauth-authorization-server";
 /// The token endpoint path under the issuer (the token function's route).
 pub use m2m_core::issue::TOKEN_PATH;
+/// The introspection endpoint's path under the issuer (RFC 7662).
+pub const INTROSPECTION_PATH: &str = "/oauth/introspect";
+/// The revocation endpoint's path under the issuer (RFC 7009).
+pub const REVOCATION_PATH: &str = "/oauth/revoke";
 
 /// The algorithms our keys sign with (RFC 7518 §3.1): KMS `RSA_2048` and
 /// `ECC_NIST_P256`. Static, so the documents need no registry read.
@@ -43,6 +47,10 @@ pub fn issuer_path(issuer: &str) -> &str {
 ///   OpenID Connect Core §9), which also carries federated workload tokens.
 /// - `token_endpoint_auth_signing_alg_values_supported` (RFC 8414 §2, for
 ///   `private_key_jwt`): the assertion algorithm allowlist; never `none` nor an HMAC.
+/// - `introspection_endpoint` (RFC 8414 §2, RFC 7662) and `revocation_endpoint` (RFC
+///   8414 §2, RFC 7009), each with the same client authentication methods and
+///   algorithms as the token endpoint (`*_auth_methods_supported`,
+///   `*_auth_signing_alg_values_supported`).
 /// - `response_types_supported` (REQUIRED by RFC 8414 §2 and OIDC Discovery §3) and
 ///   `subject_types_supported` (REQUIRED by OIDC Discovery §3): `["token"]` and
 ///   `["public"]`.
@@ -62,6 +70,14 @@ pub fn metadata(issuer: &str) -> Value {
         "token_endpoint_auth_methods_supported":
             ["client_secret_basic", "client_secret_post", "private_key_jwt"],
         "token_endpoint_auth_signing_alg_values_supported": m2m_core::assertion::ASSERTION_ALGS,
+        "introspection_endpoint": format!("{base}{INTROSPECTION_PATH}"),
+        "introspection_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "introspection_endpoint_auth_signing_alg_values_supported": m2m_core::assertion::ASSERTION_ALGS,
+        "revocation_endpoint": format!("{base}{REVOCATION_PATH}"),
+        "revocation_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "revocation_endpoint_auth_signing_alg_values_supported": m2m_core::assertion::ASSERTION_ALGS,
         "response_types_supported": ["token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": SIGNING_ALGS,

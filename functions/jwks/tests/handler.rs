@@ -301,6 +301,20 @@ fn assert_metadata(m: &Value, issuer: &str) {
             "private_key_jwt"
         ])
     );
+    // RFC 8414 §2: introspection (RFC 7662) and revocation (RFC 7009) endpoints.
+    for (name, path) in [
+        ("introspection_endpoint", "/oauth/introspect"),
+        ("revocation_endpoint", "/oauth/revoke"),
+    ] {
+        assert!(m[name].as_str().unwrap().ends_with(path), "{name}");
+        assert_eq!(
+            m[format!(
+                "{}_auth_methods_supported",
+                name.trim_end_matches("_endpoint").to_owned() + "_endpoint"
+            )],
+            m["token_endpoint_auth_methods_supported"]
+        );
+    }
     // RFC 8414 §2: the assertion algorithms; never `none`, never an HMAC.
     assert_eq!(
         m["token_endpoint_auth_signing_alg_values_supported"],
