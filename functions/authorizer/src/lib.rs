@@ -235,7 +235,7 @@ impl<K: KeySource, R: Revocations> App<K, R> {
                 (keys, i)
             }
         };
-        if JwkSet::publishes(&keys[index], now) {
+        if keys.get(index).is_some_and(|k| JwkSet::publishes(k, now)) {
             Ok((keys, index))
         } else {
             Err(Refusal::UnknownKey)
@@ -297,7 +297,8 @@ async fn check<K: KeySource, R: Revocations>(
     let token = bearer_token(&request.headers)?;
     let kid = verify::header_kid(token)?;
     let (keys, index) = app.published_key(&kid, now).await?;
-    let verified = verify::verify(token, &keys[index], &app.issuer, &app.audience, now)?;
+    let key = keys.get(index).ok_or(Refusal::UnknownKey)?;
+    let verified = verify::verify(token, key, &app.issuer, &app.audience, now)?;
 
     let client_id = verified.client_id().ok_or(Refusal::Malformed)?.to_owned();
     let jti = verified.jti().ok_or(Refusal::Malformed)?.to_owned();
