@@ -111,10 +111,7 @@ async fn introspection_and_revocation(stack: &Stack) {
     let sdk = stack.aws.setup_sdk_config().await;
     let revocations =
         m2m_aws::DynamoRevocations::new(aws_sdk_dynamodb::Client::new(&sdk), &stack.table);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = m2m_aws::clock::system_clock();
     let jti_token = access_token(stack, &gold.id, &gold.secret, "read:orders").await;
     let other_of_gold = access_token(stack, &gold.id, &gold.secret, "write:orders").await;
     let doc = post(stack, "/oauth/introspect", (RS, RS_SECRET), &jti_token)

@@ -16,7 +16,7 @@
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use jsonwebtoken::{decode_header, Algorithm, EncodingKey, Header};
 use m2m_testkit::jwt::{self, Expect};
@@ -84,10 +84,7 @@ impl Drop for Issuer {
 }
 
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+    m2m_aws::clock::system_clock()
 }
 
 /// Verifies an issued token with `jsonwebtoken` against the stack's JWKS.

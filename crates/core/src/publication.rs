@@ -29,15 +29,7 @@ impl JwkSet {
 pub fn published_keys(keys: &[SigningKey], now: u64) -> Vec<&SigningKey> {
     let mut selected: Vec<&SigningKey> = keys
             .iter()
-            .filter(|k| match k.status {
-                KeyStatus::Pending | KeyStatus::Active => true,
-                // A retired key with no retirement time is kept: dropping a key
-                // too early breaks verifiers, keeping it too long costs nothing.
-                KeyStatus::Retired => k
-                    .retired_at
-                    .is_none_or(|t| now < t.saturating_add(MAX_TOKEN_LIFETIME)),
-                KeyStatus::Revoked => false,
-            })
+            .filter(|k| in_publication_window(k, now))
             .filter(|k| {
                 let ok = JwkSet::is_publishable(k);
                 if !ok {
@@ -56,6 +48,14 @@ pub fn published_keys(keys: &[SigningKey], now: u64) -> Vec<&SigningKey> {
 }
 
 impl JwkSet {
+    /// Whether the JWK Set published at `now` holds `key` (the rule of
+    /// [`Self::published`], for one key): what a verifier of our tokens accepts a
+    /// signature from. Unlike [`Self::published`] it logs nothing, so it may run per
+    /// request.
+    pub fn publishes(key: &SigningKey, now: u64) -> bool {
+        in_publication_window(key, now) && Self::is_publishable(key)
+    }
+
     /// Whether `key` may be published: its `kid` equals the RFC 7638 §3 thumbprint of
     /// its public JWK, the JWK's own `kid` (if any) agrees, and the JWK is one we sign
     /// with (RSA or EC P-256 with its members present).
@@ -67,5 +67,19 @@ impl JwkSet {
             _ => false,
         };
         members && jwk.thumbprint() == key.kid && jwk.kid.as_ref().is_none_or(|k| *k == key.kid)
+    }
+}
+
+/// Pending and active keys, and retired keys until every token they may have signed
+/// has expired ([`MAX_TOKEN_LIFETIME`] after retirement); never a revoked key.
+fn in_publication_window(key: &SigningKey, now: u64) -> bool {
+    match key.status {
+        KeyStatus::Pending | KeyStatus::Active => true,
+        // A retired key with no retirement time is kept: dropping a key too early
+        // breaks verifiers, keeping it too long costs nothing.
+        KeyStatus::Retired => key
+            .retired_at
+            .is_none_or(|t| now < t.saturating_add(MAX_TOKEN_LIFETIME)),
+        KeyStatus::Revoked => false,
     }
 }

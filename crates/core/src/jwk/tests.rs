@@ -339,3 +339,29 @@ fn kid_not_thumbprint_not_published() {
     );
     assert_eq!(set.keys, vec![good.public_jwk]);
 }
+
+#[test]
+fn publishes_agrees_with_published_key_by_key() {
+    let now = 1_000_000;
+    let mut forged = key("attacker", KeyStatus::Active, None);
+    forged.kid = kid("cur");
+    let keys = [
+        key("old", KeyStatus::Retired, Some(now - MAX_TOKEN_LIFETIME)),
+        key("recent", KeyStatus::Retired, Some(now - 10)),
+        key("undated", KeyStatus::Retired, None),
+        key("next", KeyStatus::Pending, None),
+        key("cur", KeyStatus::Active, None),
+        key("gone", KeyStatus::Revoked, None),
+        forged,
+    ];
+    let set = JwkSet::published(&keys, now);
+    for k in &keys {
+        assert_eq!(
+            JwkSet::publishes(k, now),
+            set.keys.contains(&k.public_jwk),
+            "{:?}",
+            k.kid
+        );
+    }
+    assert_eq!(keys.iter().filter(|k| JwkSet::publishes(k, now)).count(), 4);
+}
