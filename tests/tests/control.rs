@@ -11,7 +11,7 @@ use m2m_core::quota::Quota;
 use m2m_core::revocation::{Revocation, Revocations as _};
 use m2m_core::testing::fixtures;
 use m2m_core::types::ClientId;
-use m2m_testkit::stack::{Stack, API};
+use m2m_testkit::stack::{Stack, API, AUTHORIZER_REVOCATION_CACHE};
 use serde_json::Value;
 
 const RS: &str = "e2e-resource-server";
@@ -80,10 +80,39 @@ async fn active(stack: &Stack, token: &str) -> bool {
     doc["active"].as_bool().unwrap()
 }
 
+/// Whether the authorizer lets `token` through to `GET /orders` (read:orders).
+async fn authorized(stack: &Stack, token: &str) -> bool {
+    let answer = stack.authorize(&format!("Bearer {token}")).await.unwrap();
+    answer["isAuthorized"].as_bool().unwrap()
+}
+
+/// Waits until the authorizer refuses `token`, and fails if that takes longer than
+/// its revocation cache bound plus a margin for the local stack.
+async fn refused_within_bound(stack: &Stack, token: &str, why: &str) {
+    let started = std::time::Instant::now();
+    let bound = std::time::Duration::from_secs(AUTHORIZER_REVOCATION_CACHE + 3);
+    while authorized(stack, token).await {
+        assert!(
+            started.elapsed() < bound,
+            "{why}: still authorized after {bound:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
 async fn introspection_and_revocation(stack: &Stack) {
     let gold = &stack.client;
     let a = access_token(stack, OTHER, OTHER_SECRET, "read:orders").await;
     assert!(active(stack, &a).await);
+    assert!(authorized(stack, &a).await);
+    let answer = stack.authorize(&format!("Bearer {a}")).await.unwrap();
+    assert_eq!(answer["context"]["client_id"], OTHER);
+    // A token without the route's scope, and no token at all, are refused.
+    let write_only = access_token(stack, &gold.id, &gold.secret, "write:orders").await;
+    assert!(!authorized(stack, &write_only).await);
+    assert!(!stack.authorize("Bearer").await.unwrap()["isAuthorized"]
+        .as_bool()
+        .unwrap());
 
     // Introspection needs the permission.
     let (status, doc) = post(stack, "/oauth/introspect", (OTHER, OTHER_SECRET), &a).await;
@@ -100,6 +129,7 @@ async fn introspection_and_revocation(stack: &Stack) {
     let (status, _) = post(stack, "/oauth/revoke", (OTHER, OTHER_SECRET), &a).await;
     assert_eq!(status, 200);
     assert!(!active(stack, &a).await);
+    refused_within_bound(stack, &a, "the client's own revocation").await;
     let again = access_token(stack, OTHER, OTHER_SECRET, "read:orders").await;
     assert_ne!(
         again, a,
@@ -113,7 +143,9 @@ async fn introspection_and_revocation(stack: &Stack) {
         m2m_aws::DynamoRevocations::new(aws_sdk_dynamodb::Client::new(&sdk), &stack.table);
     let now = m2m_aws::clock::system_clock();
     let jti_token = access_token(stack, &gold.id, &gold.secret, "read:orders").await;
-    let other_of_gold = access_token(stack, &gold.id, &gold.secret, "write:orders").await;
+    let other_of_gold =
+        access_token(stack, &gold.id, &gold.secret, "read:orders write:orders").await;
+    assert!(authorized(stack, &jti_token).await && authorized(stack, &other_of_gold).await);
     let doc = post(stack, "/oauth/introspect", (RS, RS_SECRET), &jti_token)
         .await
         .1;

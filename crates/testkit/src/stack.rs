@@ -35,6 +35,34 @@ pub struct Credentials {
     pub secret: String,
 }
 
+/// How long the stack's authorizer reuses the revocation list, in seconds.
+pub const AUTHORIZER_REVOCATION_CACHE: u64 = 2;
+
+impl Stack {
+    /// Invokes the revocation-aware authorizer as API Gateway would for `GET /orders`
+    /// with `authorization` as the header (through the local invoke API), and returns
+    /// its answer: `isAuthorized` and `context`.
+    pub async fn authorize(&self, authorization: &str) -> Result<serde_json::Value, BoxError> {
+        let mut event: serde_json::Value =
+            serde_json::from_str(include_str!("../fixtures/apigw_v2_authorizer_request.json"))?;
+        event["headers"]["authorization"] = authorization.into();
+        event["identitySource"] = serde_json::json!([authorization]);
+        let answer = reqwest::Client::new()
+            .post(format!(
+                "{}/2015-03-31/functions/authorizer/invocations",
+                self.base_url
+            ))
+            .json(&event)
+            .timeout(Duration::from_secs(900))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(answer)
+    }
+}
+
 /// A running stack. Dropping it stops `cargo lambda watch` (its whole process group)
 /// and the emulator.
 pub struct Stack {
@@ -163,6 +191,14 @@ impl Stack {
             // (over http) by the tests; private and link-local ranges stay refused.
             // Honoured by debug builds only.
             .env("M2M_FETCH_ALLOW_LOOPBACK", "1")
+            // The authorizer protects the fixture API: GET /orders needs read:orders;
+            // it rereads the revocation list every 2 s, so a test sees it take effect.
+            .env("M2M_AUDIENCE", API)
+            .env("M2M_ROUTE_SCOPES", r#"{"GET /orders": "read:orders"}"#)
+            .env(
+                "M2M_REVOCATION_CACHE_SECONDS",
+                AUTHORIZER_REVOCATION_CACHE.to_string(),
+            )
             .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
