@@ -69,6 +69,14 @@ pub enum Command {
     /// Signing keys (KMS): create, activate, retire, list, delete.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Issued access tokens: revoke one by its jti (RFC 7009).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Organizations: a quota shared by all their clients.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Hourly token counts of a client or an organization, for billing and support.
+    Usage(UsageArgs),
     /// Prepare a fresh deployment or local stack: the table (local only) and a first
     /// active signing key. Safe to run again.
     Init(InitArgs),
@@ -229,6 +237,29 @@ pub enum ClientCommand {
         /// The client id.
         client_id: String,
     },
+    /// Revoke every token the client holds now (they fail introspection, the
+    /// authorizer within its cache bound, and are never reused); new tokens work.
+    /// Disabling a client does this too.
+    RevokeTokens {
+        /// The client id.
+        #[arg(long, value_name = "CLIENT_ID")]
+        client: String,
+    },
+    /// Allow or deny the client to call the introspection endpoint (RFC 7662).
+    #[command(group(ArgGroup::new("permission").required(true).args(["allow", "deny"])))]
+    Introspection {
+        /// The client id.
+        #[arg(long, value_name = "CLIENT_ID")]
+        client: String,
+        /// Allow it.
+        #[arg(long)]
+        allow: bool,
+        /// Deny it.
+        #[arg(long)]
+        deny: bool,
+    },
+    /// Set or clear the client's own quota on token requests (over it: 429).
+    Quota(QuotaArgs),
     /// Set or clear the URL where the client publishes its public keys (a JWK Set,
     /// OpenID Connect Core §9), instead of registering them with `client-key add`.
     #[command(group(ArgGroup::new("change").required(true).args(["set", "clear"])))]
@@ -244,6 +275,86 @@ pub enum ClientCommand {
         #[arg(long)]
         clear: bool,
     },
+}
+
+/// A quota's limits.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("limits").required(true).multiple(true).args(["per_minute", "per_day", "clear"])))]
+pub struct QuotaArgs {
+    /// The client id.
+    #[arg(long, value_name = "CLIENT_ID")]
+    pub client: String,
+    /// At most this many token requests per UTC minute.
+    #[arg(long, value_name = "N")]
+    pub per_minute: Option<u64>,
+    /// At most this many token requests per UTC day.
+    #[arg(long, value_name = "N")]
+    pub per_day: Option<u64>,
+    /// Remove the quota.
+    #[arg(long, conflicts_with_all = ["per_minute", "per_day"])]
+    pub clear: bool,
+}
+
+/// `m2m-admin token ...`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Revoke one access token by its jti (find it with introspection or in your API's
+    /// logs); other tokens of the client keep working.
+    Revoke {
+        /// The client the token was issued to.
+        #[arg(long, value_name = "CLIENT_ID")]
+        client: String,
+        /// The token's jti.
+        #[arg(long)]
+        jti: String,
+        /// The token's exp (Unix seconds), so the revocation is kept exactly as long
+        /// as needed; default: the longest token lifetime from now.
+        #[arg(long, value_name = "UNIX")]
+        expires_at: Option<u64>,
+    },
+}
+
+/// `m2m-admin org ...`
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Set or clear an organization's quota, shared by all its clients (present and
+    /// future).
+    #[command(group(ArgGroup::new("limits").required(true).multiple(true).args(["per_minute", "per_day", "clear"])))]
+    Quota {
+        /// The organization id.
+        #[arg(long, value_name = "ORG_ID")]
+        org: String,
+        /// At most this many token requests per UTC minute, all its clients together.
+        #[arg(long, value_name = "N")]
+        per_minute: Option<u64>,
+        /// At most this many token requests per UTC day, all its clients together.
+        #[arg(long, value_name = "N")]
+        per_day: Option<u64>,
+        /// Remove the quota.
+        #[arg(long, conflicts_with_all = ["per_minute", "per_day"])]
+        clear: bool,
+    },
+}
+
+/// `m2m-admin usage ...`
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("subject").required(true).args(["client", "org"])))]
+pub struct UsageArgs {
+    /// A client's usage.
+    #[arg(long, value_name = "CLIENT_ID")]
+    pub client: Option<String>,
+    /// An organization's usage (all its clients).
+    #[arg(long, value_name = "ORG_ID")]
+    pub org: Option<String>,
+    /// How many hours back from now (ignored with --from).
+    #[arg(long, default_value_t = 24, value_name = "N")]
+    pub hours: u64,
+    /// The first hour (RFC 3339, e.g. 2026-11-20T00:00:00Z).
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// The last hour (RFC 3339); default: now.
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
 }
 
 /// `m2m-admin client-key ...`

@@ -40,6 +40,11 @@ pub async fn run(ctx: &Ctx, cmd: ClientCommand) -> Result<Output, AdminError> {
             set_status(ctx, &ClientId::new(client_id), ClientStatus::Active).await
         }
         ClientCommand::Delete { client_id } => delete(ctx, &ClientId::new(client_id)).await,
+        ClientCommand::RevokeTokens { client } => crate::control::revoke_tokens(ctx, &client).await,
+        ClientCommand::Introspection { client, allow, .. } => {
+            crate::control::introspection(ctx, &client, allow).await
+        }
+        ClientCommand::Quota(args) => crate::control::client_quota(ctx, args).await,
         ClientCommand::JwksUri { client, set, .. } => {
             jwks_uri(ctx, &ClientId::new(client), set.as_deref()).await
         }
@@ -65,6 +70,10 @@ pub fn client_json(c: &Client, now: u64) -> Value {
         })).collect::<Vec<_>>(),
         "keys": c.keys.iter().map(|k| key_json(k, now)).collect::<Vec<_>>(),
         "jwks_uri": c.jwks_uri,
+        "introspect": c.introspect,
+        "quota": c.quota,
+        "org_quota": c.org_quota,
+        "not_before": c.not_before,
     })
 }
 
@@ -247,7 +256,10 @@ async fn show(ctx: &Ctx, id: &ClientId) -> Result<Output, AdminError> {
 }
 
 async fn set_status(ctx: &Ctx, id: &ClientId, status: ClientStatus) -> Result<Output, AdminError> {
-    let client = ctx.op().set_client_status(id, status, None).await?;
+    let client = ctx
+        .op()
+        .set_client_status(id, status, None, ctx.now)
+        .await?;
     let verb = match status {
         ClientStatus::Active => "Enabled",
         ClientStatus::Disabled => "Disabled",

@@ -7,6 +7,7 @@ mod cli;
 mod client;
 mod client_key;
 mod context;
+mod control;
 mod error;
 mod grant;
 mod init;
@@ -80,6 +81,9 @@ async fn run(cli: Cli) -> Result<Output, AdminError> {
         Command::ClientKey(c) => client_key::run(&ctx, c).await,
         Command::Trust(c) => trust::run(&ctx, c).await,
         Command::Keys(c) => keys::run(&ctx, c).await,
+        Command::Token(c) => control::token(&ctx, c).await,
+        Command::Org(c) => control::org(&ctx, c).await,
+        Command::Usage(a) => control::usage(&ctx, a).await,
         Command::Init(a) => init::run(&ctx, a).await,
     }
 }

@@ -173,6 +173,9 @@ impl<S: AdminStore> Operator<S> {
             introspect: false,
             version: 1,
         };
+        if let Some(org) = &client.org_id {
+            client.org_quota = self.store.org_quota(org).await?;
+        }
         let mut retry = Retry::new(self.backoff);
         loop {
             let mut grants = Vec::with_capacity(wanted.len());
@@ -350,8 +353,10 @@ impl<S: AdminStore> Operator<S> {
         Ok(client)
     }
 
-    /// Disables or enables client `id`. A disabled client gets no token (and no reused
-    /// one: the version bump changes the reuse cache's key).
+    /// Disables or enables client `id` at `now`. A disabled client gets no token (and
+    /// no reused one: the version bump changes the reuse cache's key), and disabling
+    /// also revokes every token it holds ([`Self::revoke_tokens`]: its `not_before`
+    /// becomes `now + 1`, for verifiers too). Enabling does not undo that.
     ///
     /// # Errors
     /// As [`Self::mutate_client`].
@@ -360,13 +365,21 @@ impl<S: AdminStore> Operator<S> {
         id: &ClientId,
         status: ClientStatus,
         expected: Option<u64>,
+        now: u64,
     ) -> Result<Client, ManageError> {
+        let not_before = now.saturating_add(1);
         let (client, ()) = self
             .mutate_client(id, expected, |c| {
                 c.status = status;
+                if status == ClientStatus::Disabled {
+                    c.not_before = Some(c.not_before.map_or(not_before, |nb| nb.max(not_before)));
+                }
                 Ok(())
             })
             .await?;
+        if status == ClientStatus::Disabled {
+            self.publish_not_before(&client, now).await?;
+        }
         Ok(client)
     }
 

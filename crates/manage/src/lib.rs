@@ -11,6 +11,7 @@
 pub mod apis;
 pub mod client_keys;
 pub mod clients;
+pub mod control;
 pub mod error;
 pub mod grants;
 pub mod idempotency;

@@ -25,7 +25,8 @@ pub struct OrgChange {
 }
 
 impl<S: AdminStore> Operator<S> {
-    /// Sets every client of `org` to `status`.
+    /// Sets every client of `org` to `status` at `now` (disabling revokes their tokens,
+    /// as [`Self::set_client_status`] does).
     ///
     /// # Errors
     /// As [`Self::set_client_status`], for the first client that fails; the clients
@@ -34,6 +35,7 @@ impl<S: AdminStore> Operator<S> {
         &self,
         org: &OrgId,
         status: ClientStatus,
+        now: u64,
     ) -> Result<OrgChange, ManageError> {
         let filter = ClientFilter {
             org: Some(org.clone()),
@@ -46,7 +48,7 @@ impl<S: AdminStore> Operator<S> {
                 unchanged += 1;
                 continue;
             }
-            match self.set_client_status(&c.id, status, None).await {
+            match self.set_client_status(&c.id, status, None, now).await {
                 Ok(_) => changed.push(c.id),
                 // Deleted since the listing: nothing left to switch.
                 Err(ManageError::NotFound(_)) => {}

@@ -18,6 +18,8 @@ use std::future::Future;
 
 use m2m_core::error::PortError;
 use m2m_core::model::{Api, Client, Grant, KeyStatus, SigningKey, TrustRule};
+use m2m_core::quota::{Quota, Subject};
+use m2m_core::revocation::Revocation;
 use m2m_core::types::{Audience, ClientId, Kid, OrgId};
 
 /// A value with the `version` its item carried when read.
@@ -181,6 +183,33 @@ pub trait AdminStore: Send + Sync {
         client: &Client,
         grants: &[(Grant, u64)],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Records `revocation` (RFC 7009) where verifiers read it, at `now`: kept until
+    /// no token it covers can still be valid; a client's not-before never moves
+    /// earlier.
+    fn record_revocation(
+        &self,
+        revocation: &Revocation,
+        now: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The quota of organization `org`, if it has one.
+    fn org_quota(
+        &self,
+        org: &OrgId,
+    ) -> impl Future<Output = Result<Option<Quota>, StoreError>> + Send;
+    /// Sets (or with `None` clears) the quota of organization `org`.
+    fn put_org_quota(
+        &self,
+        org: &OrgId,
+        quota: Option<Quota>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The hourly usage counts of `subject` for the hours starting from `from` to
+    /// `to` (unix seconds, inclusive), in time order; hours without use are absent.
+    fn usage(
+        &self,
+        subject: &Subject,
+        from: u64,
+        to: u64,
+    ) -> impl Future<Output = Result<Vec<(u64, u64)>, StoreError>> + Send;
     /// Writes `client` over the stored one, conditional on the stored version being
     /// `expected` (`client.version` is `expected + 1`).
     fn replace_client(

@@ -8,8 +8,10 @@ use std::sync::{Mutex, MutexGuard};
 
 use m2m_core::error::PortError;
 use m2m_core::model::{Alg, Api, Client, Grant, KeyStatus, SigningKey, TrustRule};
+use m2m_core::quota::{Quota, Subject};
+use m2m_core::revocation::Revocation;
 use m2m_core::testing::SoftwareSigner;
-use m2m_core::types::{Audience, ClientId, Kid};
+use m2m_core::types::{Audience, ClientId, Kid, OrgId};
 
 use crate::keys::{KeyVault, VaultKey};
 use crate::store::{
@@ -42,6 +44,9 @@ struct State {
     conflicts: usize,
     writes: usize,
     unavailable: bool,
+    revocations: Vec<(Revocation, u64)>,
+    org_quotas: BTreeMap<OrgId, Quota>,
+    usage: BTreeMap<(Subject, u64), u64>,
 }
 
 /// An [`AdminStore`] in memory.
@@ -64,6 +69,17 @@ impl InMemoryAdminStore {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The revocations recorded, with when.
+    pub fn revocations(&self) -> Vec<(Revocation, u64)> {
+        self.state().revocations.clone()
+    }
+
+    /// Adds `count` to `subject`'s usage in the hour starting at `hour`, as the token
+    /// function's flush does.
+    pub fn add_usage(&self, subject: Subject, hour: u64, count: u64) {
+        *self.state().usage.entry((subject, hour)).or_default() += count;
     }
 
     /// Makes the next `n` writes fail with a conflict and change nothing, as if another
@@ -411,6 +427,40 @@ impl AdminStore for InMemoryAdminStore {
             bump_client(st, client_id);
             Ok(())
         })
+    }
+
+    async fn record_revocation(&self, revocation: &Revocation, now: u64) -> Result<(), StoreError> {
+        let mut st = self.reachable()?;
+        st.revocations.push((revocation.clone(), now));
+        Ok(())
+    }
+
+    async fn org_quota(&self, org: &OrgId) -> Result<Option<Quota>, StoreError> {
+        Ok(self.reachable()?.org_quotas.get(org).copied())
+    }
+
+    async fn put_org_quota(&self, org: &OrgId, quota: Option<Quota>) -> Result<(), StoreError> {
+        let mut st = self.reachable()?;
+        match quota {
+            Some(q) => st.org_quotas.insert(org.clone(), q),
+            None => st.org_quotas.remove(org),
+        };
+        Ok(())
+    }
+
+    async fn usage(
+        &self,
+        subject: &Subject,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, u64)>, StoreError> {
+        let st = self.reachable()?;
+        Ok(st
+            .usage
+            .iter()
+            .filter(|((s, h), _)| s == subject && (from..=to).contains(h))
+            .map(|((_, h), n)| (*h, *n))
+            .collect())
     }
 
     async fn trust_rules(

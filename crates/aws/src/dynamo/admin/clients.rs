@@ -166,11 +166,21 @@ pub(super) async fn replace_client(
     expected: u64,
 ) -> Result<(), StoreError> {
     let item = item::client_to_item(client);
-    // A client without an organization has no `org_id` at all (see `client_to_item`):
-    // the stored one goes, and with it the client's entry in the `ByOrg` index. The
-    // same for a client without a `jwks_uri`.
-    let has_org = item.contains_key(ORG_ID);
-    let has_jwks_uri = item.contains_key(JWKS_URI);
+    // An optional attribute the new client has not is removed (see `client_to_item`):
+    // without an organization, no `org_id`, and with it goes the client's entry in the
+    // `ByOrg` index; likewise a cleared `jwks_uri`, quota, or introspection permission.
+    let absent: Vec<&str> = [
+        ORG_ID,
+        JWKS_URI,
+        item::client::QUOTA,
+        item::client::ORG_QUOTA,
+        item::client::NOT_BEFORE,
+        item::client::REVOCATION_EPOCH,
+        item::client::INTROSPECT,
+    ]
+    .into_iter()
+    .filter(|a| !item.contains_key(*a))
+    .collect();
     let mut sets = Vec::new();
     let mut update = store
         .client
@@ -197,13 +207,9 @@ pub(super) async fn replace_client(
     }
     let mut expression = format!("SET {}", sets.join(", "));
     let mut removes = Vec::new();
-    if !has_org {
-        removes.push("#org");
-        update = update.expression_attribute_names("#org", ORG_ID);
-    }
-    if !has_jwks_uri {
-        removes.push("#jwks");
-        update = update.expression_attribute_names("#jwks", JWKS_URI);
+    for (i, name) in absent.into_iter().enumerate() {
+        removes.push(format!("#r{i}"));
+        update = update.expression_attribute_names(format!("#r{i}"), name);
     }
     if !removes.is_empty() {
         expression.push_str(&format!(" REMOVE {}", removes.join(", ")));

@@ -36,6 +36,7 @@ pub(crate) use crate::dynamo::paging::all_items;
 
 mod apis;
 mod clients;
+mod control;
 mod cursor;
 mod idempotency;
 mod keys;

@@ -2,14 +2,39 @@
 //! name in the module of its concern.
 
 use m2m_core::model::{Api, Client, Grant, KeyStatus, SigningKey, TrustRule};
-use m2m_core::types::{Audience, ClientId, Kid};
+use m2m_core::quota::{Quota, Subject};
+use m2m_core::revocation::Revocation;
+use m2m_core::types::{Audience, ClientId, Kid, OrgId};
 use m2m_manage::{
     AdminStore, Claim, ClientFilter, Cursor, IdempotencyClaim, Page, StoreError, Versioned,
 };
 
-use crate::dynamo::admin::{apis, clients, idempotency, keys, listing, trust, DynamoAdminStore};
+use crate::dynamo::admin::{
+    apis, clients, control, idempotency, keys, listing, trust, DynamoAdminStore,
+};
 
 impl AdminStore for DynamoAdminStore {
+    async fn record_revocation(&self, revocation: &Revocation, now: u64) -> Result<(), StoreError> {
+        control::record_revocation(self, revocation, now).await
+    }
+
+    async fn org_quota(&self, org: &OrgId) -> Result<Option<Quota>, StoreError> {
+        control::org_quota(self, org).await
+    }
+
+    async fn put_org_quota(&self, org: &OrgId, quota: Option<Quota>) -> Result<(), StoreError> {
+        control::put_org_quota(self, org, quota).await
+    }
+
+    async fn usage(
+        &self,
+        subject: &Subject,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, u64)>, StoreError> {
+        control::usage(self, subject, from, to).await
+    }
+
     async fn get_api(&self, identifier: &Audience) -> Result<Option<Versioned<Api>>, StoreError> {
         apis::get_api(self, identifier).await
     }
