@@ -247,7 +247,10 @@ async fn show(ctx: &Ctx, id: &ClientId) -> Result<Output, AdminError> {
 }
 
 async fn set_status(ctx: &Ctx, id: &ClientId, status: ClientStatus) -> Result<Output, AdminError> {
-    let client = ctx.op().set_client_status(id, status, None).await?;
+    let client = ctx
+        .op()
+        .set_client_status(id, status, None, ctx.now)
+        .await?;
     let verb = match status {
         ClientStatus::Active => "Enabled",
         ClientStatus::Disabled => "Disabled",

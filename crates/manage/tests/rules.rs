@@ -185,7 +185,7 @@ async fn update_client_expected_version_lost_race_mismatch_not_retried() {
         .client;
     op.store.inject_conflicts(1);
     let err = op
-        .set_client_status(&c.id, ClientStatus::Disabled, Some(c.version))
+        .set_client_status(&c.id, ClientStatus::Disabled, Some(c.version), NOW)
         .await
         .unwrap_err();
     assert!(
@@ -205,7 +205,7 @@ async fn mutate_without_version_retries_conflicts() {
         .client;
     op.store.inject_conflicts(10);
     let disabled = op
-        .set_client_status(&c.id, ClientStatus::Disabled, None)
+        .set_client_status(&c.id, ClientStatus::Disabled, None, NOW)
         .await
         .unwrap();
     assert_eq!(disabled.status, ClientStatus::Disabled);
@@ -221,7 +221,7 @@ async fn mutate_endless_conflicts_kept_changing() {
         .client;
     op.store.inject_conflicts(1000);
     let err = op
-        .set_client_status(&c.id, ClientStatus::Disabled, None)
+        .set_client_status(&c.id, ClientStatus::Disabled, None, NOW)
         .await
         .unwrap_err();
     assert!(
@@ -613,11 +613,11 @@ async fn org_disable_then_enable_every_client_only_that_org() {
         .unwrap()
         .client
         .id;
-    op.set_client_status(&acme[0], ClientStatus::Disabled, None)
+    op.set_client_status(&acme[0], ClientStatus::Disabled, None, NOW)
         .await
         .unwrap();
     let off = op
-        .set_org_status(&OrgId::new("acme"), ClientStatus::Disabled)
+        .set_org_status(&OrgId::new("acme"), ClientStatus::Disabled, NOW)
         .await
         .unwrap();
     assert_eq!(off.changed.len(), 4);
@@ -630,7 +630,7 @@ async fn org_disable_then_enable_every_client_only_that_org() {
         ClientStatus::Active
     );
     let on = op
-        .set_org_status(&OrgId::new("acme"), ClientStatus::Active)
+        .set_org_status(&OrgId::new("acme"), ClientStatus::Active, NOW)
         .await
         .unwrap();
     assert_eq!(on.changed.len(), 5);

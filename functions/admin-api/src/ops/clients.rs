@@ -190,7 +190,7 @@ pub(crate) async fn switch<S: AdminStore, V: KeyVault>(
     let client = call
         .app
         .operator
-        .set_client_status(&ClientId::new(id), status, expected)
+        .set_client_status(&ClientId::new(id), status, expected, call.now)
         .await?;
     Ok(Reply::ok(render::client(&client, None, call.now))
         .etag(client.version)

@@ -25,7 +25,7 @@ pub(crate) async fn switch<S: AdminStore, V: KeyVault>(
     let done = call
         .app
         .operator
-        .set_org_status(&OrgId::new(org), status)
+        .set_org_status(&OrgId::new(org), status, call.now)
         .await?;
     Ok(Reply::ok(json!({
         "org_id": done.org_id.as_str(),
