@@ -1,11 +1,16 @@
 //! The command line (clap derive): every command and argument, with the help text
-//! operators read in `m2m-admin --help` and `m2m-admin <command> --help`.
+//! operators read in `m2m-admin --help` and `m2m-admin <command> --help`. Quotas,
+//! token revocation, organizations and usage are in [`control`].
+
+mod control;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use m2m_core::model::{
     Alg, Profile, DEFAULT_REUSE_MIN_REMAINING_PCT, DEFAULT_TOKEN_LIFETIME, MAX_TOKEN_LIFETIME,
 };
 use m2m_core::types::Scope;
+
+pub use control::{OrgCommand, QuotaArgs, TokenCommand, UsageArgs};
 
 const AFTER_HELP: &str = "\
 Environment:
@@ -19,7 +24,7 @@ Exit status: 0 success, 2 invalid input, 3 not found, 4 refused (already exists,
 in use, too early, or changed concurrently), 1 AWS or other failure.";
 
 /// m2m-admin: manage the APIs, customer clients, grants, secrets, client keys, trust
-/// rules and signing keys of an m2m-auth deployment.
+/// rules, signing keys, revocations, quotas and usage of an m2m-auth deployment.
 #[derive(Debug, Parser)]
 #[command(name = "m2m-admin", version, after_help = AFTER_HELP, propagate_version = true)]
 pub struct Cli {
@@ -69,6 +74,14 @@ pub enum Command {
     /// Signing keys (KMS): create, activate, retire, list, delete.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Access tokens already issued: revoke one by its jti (RFC 7009).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Organizations (customers): the quota their clients share, offboarding.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Tokens issued per hour to a client or an organization, for billing and support.
+    Usage(UsageArgs),
     /// Prepare a fresh deployment or local stack: the table (local only) and a first
     /// active signing key. Safe to run again.
     Init(InitArgs),
@@ -214,12 +227,13 @@ pub enum ClientCommand {
         /// The client id.
         client_id: String,
     },
-    /// Stop a client from obtaining tokens (it fails exactly like an unknown client).
+    /// Stop a client from obtaining tokens (it fails exactly like an unknown client)
+    /// and revoke every token it was issued (RFC 7009).
     Disable {
         /// The client id.
         client_id: String,
     },
-    /// Let a disabled client obtain tokens again.
+    /// Let a disabled client obtain tokens again (tokens revoked stay revoked).
     Enable {
         /// The client id.
         client_id: String,
@@ -228,6 +242,38 @@ pub enum ClientCommand {
     Delete {
         /// The client id.
         client_id: String,
+    },
+    /// Revoke every token the client was issued until now (RFC 7009): verifiers that
+    /// read revocations refuse them, and the token endpoint hands none out again. The
+    /// client keeps working: it gets new tokens.
+    RevokeTokens {
+        /// The client id.
+        #[arg(long, value_name = "CLIENT_ID")]
+        client: String,
+    },
+    /// Allow or deny the client the introspection endpoint (RFC 7662): a resource
+    /// server's own client asks it whether a token is active.
+    #[command(group(ArgGroup::new("permission").required(true).args(["allow", "deny"])))]
+    Introspection {
+        /// The client id.
+        #[arg(long, value_name = "CLIENT_ID")]
+        client: String,
+        /// Allow it.
+        #[arg(long)]
+        allow: bool,
+        /// Deny it.
+        #[arg(long)]
+        deny: bool,
+    },
+    /// Set or clear the client's own quota on token requests (HTTP 429 over it, with
+    /// Retry-After); its organization's quota applies as well.
+    Quota {
+        /// The client id.
+        #[arg(long, value_name = "CLIENT_ID")]
+        client: String,
+        /// The limits.
+        #[command(flatten)]
+        quota: QuotaArgs,
     },
     /// Set or clear the URL where the client publishes its public keys (a JWK Set,
     /// OpenID Connect Core §9), instead of registering them with `client-key add`.
