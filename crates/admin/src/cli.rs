@@ -1,11 +1,16 @@
 //! The command line (clap derive): every command and argument, with the help text
-//! operators read in `m2m-admin --help` and `m2m-admin <command> --help`.
+//! operators read in `m2m-admin --help` and `m2m-admin <command> --help`. Quotas,
+//! token revocation, organizations and usage are in [`control`].
+
+mod control;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use m2m_core::model::{
     Alg, Profile, DEFAULT_REUSE_MIN_REMAINING_PCT, DEFAULT_TOKEN_LIFETIME, MAX_TOKEN_LIFETIME,
 };
 use m2m_core::types::Scope;
+
+pub use control::{OrgCommand, QuotaArgs, TokenCommand, UsageArgs};
 
 const AFTER_HELP: &str = "\
 Environment:
@@ -19,7 +24,7 @@ Exit status: 0 success, 2 invalid input, 3 not found, 4 refused (already exists,
 in use, too early, or changed concurrently), 1 AWS or other failure.";
 
 /// m2m-admin: manage the APIs, customer clients, grants, secrets, client keys, trust
-/// rules and signing keys of an m2m-auth deployment.
+/// rules, signing keys, revocations, quotas and usage of an m2m-auth deployment.
 #[derive(Debug, Parser)]
 #[command(name = "m2m-admin", version, after_help = AFTER_HELP, propagate_version = true)]
 pub struct Cli {
@@ -69,13 +74,13 @@ pub enum Command {
     /// Signing keys (KMS): create, activate, retire, list, delete.
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Issued access tokens: revoke one by its jti (RFC 7009).
+    /// Access tokens already issued: revoke one by its jti (RFC 7009).
     #[command(subcommand)]
     Token(TokenCommand),
-    /// Organizations: a quota shared by all their clients.
+    /// Organizations (customers): the quota their clients share, offboarding.
     #[command(subcommand)]
     Org(OrgCommand),
-    /// Hourly token counts of a client or an organization, for billing and support.
+    /// Tokens issued per hour to a client or an organization, for billing and support.
     Usage(UsageArgs),
     /// Prepare a fresh deployment or local stack: the table (local only) and a first
     /// active signing key. Safe to run again.
@@ -222,12 +227,13 @@ pub enum ClientCommand {
         /// The client id.
         client_id: String,
     },
-    /// Stop a client from obtaining tokens (it fails exactly like an unknown client).
+    /// Stop a client from obtaining tokens (it fails exactly like an unknown client)
+    /// and revoke every token it was issued (RFC 7009).
     Disable {
         /// The client id.
         client_id: String,
     },
-    /// Let a disabled client obtain tokens again.
+    /// Let a disabled client obtain tokens again (tokens revoked stay revoked).
     Enable {
         /// The client id.
         client_id: String,
@@ -237,15 +243,16 @@ pub enum ClientCommand {
         /// The client id.
         client_id: String,
     },
-    /// Revoke every token the client holds now (they fail introspection, the
-    /// authorizer within its cache bound, and are never reused); new tokens work.
-    /// Disabling a client does this too.
+    /// Revoke every token the client was issued until now (RFC 7009): verifiers that
+    /// read revocations refuse them, and the token endpoint hands none out again. The
+    /// client keeps working: it gets new tokens.
     RevokeTokens {
         /// The client id.
         #[arg(long, value_name = "CLIENT_ID")]
         client: String,
     },
-    /// Allow or deny the client to call the introspection endpoint (RFC 7662).
+    /// Allow or deny the client the introspection endpoint (RFC 7662): a resource
+    /// server's own client asks it whether a token is active.
     #[command(group(ArgGroup::new("permission").required(true).args(["allow", "deny"])))]
     Introspection {
         /// The client id.
@@ -258,8 +265,16 @@ pub enum ClientCommand {
         #[arg(long)]
         deny: bool,
     },
-    /// Set or clear the client's own quota on token requests (over it: 429).
-    Quota(QuotaArgs),
+    /// Set or clear the client's own quota on token requests (HTTP 429 over it, with
+    /// Retry-After); its organization's quota applies as well.
+    Quota {
+        /// The client id.
+        #[arg(long, value_name = "CLIENT_ID")]
+        client: String,
+        /// The limits.
+        #[command(flatten)]
+        quota: QuotaArgs,
+    },
     /// Set or clear the URL where the client publishes its public keys (a JWK Set,
     /// OpenID Connect Core §9), instead of registering them with `client-key add`.
     #[command(group(ArgGroup::new("change").required(true).args(["set", "clear"])))]
@@ -275,86 +290,6 @@ pub enum ClientCommand {
         #[arg(long)]
         clear: bool,
     },
-}
-
-/// A quota's limits.
-#[derive(Debug, Args)]
-#[command(group(ArgGroup::new("limits").required(true).multiple(true).args(["per_minute", "per_day", "clear"])))]
-pub struct QuotaArgs {
-    /// The client id.
-    #[arg(long, value_name = "CLIENT_ID")]
-    pub client: String,
-    /// At most this many token requests per UTC minute.
-    #[arg(long, value_name = "N")]
-    pub per_minute: Option<u64>,
-    /// At most this many token requests per UTC day.
-    #[arg(long, value_name = "N")]
-    pub per_day: Option<u64>,
-    /// Remove the quota.
-    #[arg(long, conflicts_with_all = ["per_minute", "per_day"])]
-    pub clear: bool,
-}
-
-/// `m2m-admin token ...`
-#[derive(Debug, Subcommand)]
-pub enum TokenCommand {
-    /// Revoke one access token by its jti (find it with introspection or in your API's
-    /// logs); other tokens of the client keep working.
-    Revoke {
-        /// The client the token was issued to.
-        #[arg(long, value_name = "CLIENT_ID")]
-        client: String,
-        /// The token's jti.
-        #[arg(long)]
-        jti: String,
-        /// The token's exp (Unix seconds), so the revocation is kept exactly as long
-        /// as needed; default: the longest token lifetime from now.
-        #[arg(long, value_name = "UNIX")]
-        expires_at: Option<u64>,
-    },
-}
-
-/// `m2m-admin org ...`
-#[derive(Debug, Subcommand)]
-pub enum OrgCommand {
-    /// Set or clear an organization's quota, shared by all its clients (present and
-    /// future).
-    #[command(group(ArgGroup::new("limits").required(true).multiple(true).args(["per_minute", "per_day", "clear"])))]
-    Quota {
-        /// The organization id.
-        #[arg(long, value_name = "ORG_ID")]
-        org: String,
-        /// At most this many token requests per UTC minute, all its clients together.
-        #[arg(long, value_name = "N")]
-        per_minute: Option<u64>,
-        /// At most this many token requests per UTC day, all its clients together.
-        #[arg(long, value_name = "N")]
-        per_day: Option<u64>,
-        /// Remove the quota.
-        #[arg(long, conflicts_with_all = ["per_minute", "per_day"])]
-        clear: bool,
-    },
-}
-
-/// `m2m-admin usage ...`
-#[derive(Debug, Args)]
-#[command(group(ArgGroup::new("subject").required(true).args(["client", "org"])))]
-pub struct UsageArgs {
-    /// A client's usage.
-    #[arg(long, value_name = "CLIENT_ID")]
-    pub client: Option<String>,
-    /// An organization's usage (all its clients).
-    #[arg(long, value_name = "ORG_ID")]
-    pub org: Option<String>,
-    /// How many hours back from now (ignored with --from).
-    #[arg(long, default_value_t = 24, value_name = "N")]
-    pub hours: u64,
-    /// The first hour (RFC 3339, e.g. 2026-11-20T00:00:00Z).
-    #[arg(long, value_name = "TIME")]
-    pub from: Option<String>,
-    /// The last hour (RFC 3339); default: now.
-    #[arg(long, value_name = "TIME")]
-    pub to: Option<String>,
 }
 
 /// `m2m-admin client-key ...`

@@ -1,7 +1,9 @@
 //! `m2m-admin client ...`: register customer clients (printing the secret once, or
 //! none for a secretless client), list, show (never a secret, hash or key material),
-//! disable, enable and delete them, and set their `jwks_uri`. The rules live in
-//! `m2m-manage`; this module renders their results.
+//! disable (revoking their tokens), enable and delete them, set their `jwks_uri` and
+//! their introspection permission (RFC 7662). Revoking tokens is in [`crate::revoke`],
+//! quotas in [`crate::quota`]. The rules live in `m2m-manage`; this module renders
+//! their results.
 
 use m2m_core::model::{Client, ClientStatus, Grant};
 use m2m_core::types::{ClientId, ClientSecret, OrgId};
@@ -14,6 +16,7 @@ use crate::client_key::{key_json, keys_table};
 use crate::context::Ctx;
 use crate::error::AdminError;
 use crate::output::{fields, opt_time, table, time, Output};
+use crate::quota::{quota_json, quota_text};
 use crate::trust::{rule_json, rules_table};
 
 /// Trust rules shown by `client show` (the rest through `trust list`).
@@ -40,13 +43,17 @@ pub async fn run(ctx: &Ctx, cmd: ClientCommand) -> Result<Output, AdminError> {
             set_status(ctx, &ClientId::new(client_id), ClientStatus::Active).await
         }
         ClientCommand::Delete { client_id } => delete(ctx, &ClientId::new(client_id)).await,
-        ClientCommand::RevokeTokens { client } => crate::control::revoke_tokens(ctx, &client).await,
-        ClientCommand::Introspection { client, allow, .. } => {
-            crate::control::introspection(ctx, &client, allow).await
-        }
-        ClientCommand::Quota(args) => crate::control::client_quota(ctx, args).await,
         ClientCommand::JwksUri { client, set, .. } => {
             jwks_uri(ctx, &ClientId::new(client), set.as_deref()).await
+        }
+        ClientCommand::RevokeTokens { client } => {
+            crate::revoke::revoke_tokens(ctx, &ClientId::new(client)).await
+        }
+        ClientCommand::Introspection { client, allow, .. } => {
+            introspection(ctx, &ClientId::new(client), allow).await
+        }
+        ClientCommand::Quota { client, quota } => {
+            crate::quota::client_quota(ctx, &ClientId::new(client), &quota).await
         }
     }
 }
@@ -71,9 +78,10 @@ pub fn client_json(c: &Client, now: u64) -> Value {
         "keys": c.keys.iter().map(|k| key_json(k, now)).collect::<Vec<_>>(),
         "jwks_uri": c.jwks_uri,
         "introspect": c.introspect,
-        "quota": c.quota,
-        "org_quota": c.org_quota,
+        "quota": quota_json(c.quota.as_ref()),
+        "org_quota": quota_json(c.org_quota.as_ref()),
         "not_before": c.not_before,
+        "revocation_epoch": c.revocation_epoch,
     })
 }
 
@@ -127,6 +135,19 @@ fn client_fields(c: &Client) -> Vec<(&'static str, String)> {
             },
         ),
         ("jwks_uri", c.jwks_uri.clone().unwrap_or_else(|| "-".into())),
+        (
+            "introspect",
+            if c.introspect { "allowed" } else { "denied" }.to_owned(),
+        ),
+        ("quota", quota_text(c.quota.as_ref())),
+        ("org quota", quota_text(c.org_quota.as_ref())),
+        (
+            "not before",
+            c.not_before.map_or_else(
+                || "-".to_owned(),
+                |t| format!("{} (tokens issued before it are revoked)", time(t)),
+            ),
+        ),
     ]
 }
 
@@ -260,14 +281,31 @@ async fn set_status(ctx: &Ctx, id: &ClientId, status: ClientStatus) -> Result<Ou
         .op()
         .set_client_status(id, status, None, ctx.now)
         .await?;
-    let verb = match status {
-        ClientStatus::Active => "Enabled",
-        ClientStatus::Disabled => "Disabled",
+    let text = match (status, client.not_before) {
+        (ClientStatus::Disabled, Some(nb)) => format!(
+            "Disabled client {id}: it gets no token, and every token it was issued before \
+             {} is revoked.",
+            time(nb)
+        ),
+        (ClientStatus::Disabled, None) => format!("Disabled client {id}."),
+        (ClientStatus::Active, _) => {
+            format!("Enabled client {id}. Tokens revoked before stay revoked; it gets new ones.")
+        }
     };
-    Ok(Output::new(
-        client_json(&client, ctx.now),
-        format!("{verb} client {id}."),
-    ))
+    Ok(Output::new(client_json(&client, ctx.now), text))
+}
+
+async fn introspection(ctx: &Ctx, id: &ClientId, allow: bool) -> Result<Output, AdminError> {
+    let client = ctx.op().set_introspection(id, allow, None).await?;
+    let text = if allow {
+        format!(
+            "Client {id} may call the introspection endpoint (RFC 7662), authenticating as \
+             it does at the token endpoint."
+        )
+    } else {
+        format!("Client {id} may no longer call the introspection endpoint.")
+    };
+    Ok(Output::new(client_json(&client, ctx.now), text))
 }
 
 async fn delete(ctx: &Ctx, id: &ClientId) -> Result<Output, AdminError> {

@@ -7,15 +7,18 @@ mod cli;
 mod client;
 mod client_key;
 mod context;
-mod control;
 mod error;
 mod grant;
 mod init;
 mod key_policy;
 mod keys;
+mod org;
 mod output;
+mod quota;
+mod revoke;
 mod secret;
 mod trust;
+mod usage;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -81,9 +84,9 @@ async fn run(cli: Cli) -> Result<Output, AdminError> {
         Command::ClientKey(c) => client_key::run(&ctx, c).await,
         Command::Trust(c) => trust::run(&ctx, c).await,
         Command::Keys(c) => keys::run(&ctx, c).await,
-        Command::Token(c) => control::token(&ctx, c).await,
-        Command::Org(c) => control::org(&ctx, c).await,
-        Command::Usage(a) => control::usage(&ctx, a).await,
+        Command::Token(c) => revoke::run(&ctx, c).await,
+        Command::Org(c) => org::run(&ctx, c).await,
+        Command::Usage(a) => usage::run(&ctx, a).await,
         Command::Init(a) => init::run(&ctx, a).await,
     }
 }

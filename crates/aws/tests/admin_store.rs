@@ -2,7 +2,8 @@
 //! (moto from the project's `.venv`, one server shared by this binary; every test uses
 //! its own table): paged client listings on the `ByOrg` and `ByKind` indexes and their
 //! cursors, client creation with grants as one transaction, idempotency records
-//! ([`idempotency`]), and secretless clients' keys and trust rules ([`secretless`]).
+//! ([`idempotency`]), secretless clients' keys and trust rules ([`secretless`]), and
+//! revocation, organization records and usage ([`control`]).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -18,6 +19,8 @@ use m2m_core::model::{Api, Client, ClientStatus, Grant, Profile, Reuse};
 use m2m_core::types::{Audience, ClientId, OrgId, ScopeSet};
 use m2m_testkit::LocalAws;
 
+#[path = "admin_store/control.rs"]
+mod control;
 #[path = "admin_store/idempotency.rs"]
 mod idempotency;
 #[path = "admin_store/secretless.rs"]

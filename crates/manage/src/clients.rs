@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use m2m_core::model::{Client, ClientStatus, Grant};
+use m2m_core::revocation::Revocation;
 use m2m_core::secret::{generate_secret, stored_secret};
 use m2m_core::types::{Audience, ClientId, ClientSecret, OrgId, ScopeSet};
 use rand::distributions::Alphanumeric;
@@ -18,6 +19,7 @@ use crate::error::{no_client, ManageError, Target};
 use crate::grants::undefined_scopes;
 use crate::operator::Operator;
 use crate::retry::{check_version, mismatch, Retry};
+use crate::revocations::revoke_issued_until;
 use crate::store::{
     AdminStore, ClientFilter, Cursor, Page, StoreError, MAX_PAGE, MAX_RULES_PER_WRITE,
 };
@@ -127,7 +129,8 @@ fn validate_metadata(metadata: &BTreeMap<String, String>) -> Result<(), ManageEr
 
 impl<S: AdminStore> Operator<S> {
     /// Registers a client with its grants in one write and a fresh secret (its hash
-    /// stored, the secret returned once). An organization given as blank is none.
+    /// stored, the secret returned once). An organization given as blank is none; a
+    /// client of an organization starts with the organization's quota.
     ///
     /// # Errors
     /// [`ManageError::Invalid`], [`ManageError::NotFound`] for an unknown API,
@@ -173,11 +176,17 @@ impl<S: AdminStore> Operator<S> {
             introspect: false,
             version: 1,
         };
-        if let Some(org) = &client.org_id {
-            client.org_quota = self.store.org_quota(org).await?;
-        }
         let mut retry = Retry::new(self.backoff);
         loop {
+            // The organization's quota as it is now; the write is conditional on its
+            // record not changing meanwhile.
+            let org = match &client.org_id {
+                Some(org) => Some(self.store.get_org(org).await?),
+                None => None,
+            };
+            client.org_quota = org
+                .as_ref()
+                .and_then(|o| o.as_ref().and_then(|o| o.value.quota));
             let mut grants = Vec::with_capacity(wanted.len());
             for (audience, scopes) in &wanted {
                 let api = self.api(audience).await?;
@@ -191,7 +200,16 @@ impl<S: AdminStore> Operator<S> {
                     api.version,
                 ));
             }
-            match self.store.create_client(&client, &grants).await {
+            let written = match &org {
+                Some(record) => {
+                    let org_version = record.as_ref().map(|o| o.version);
+                    self.store
+                        .create_client_in_org(&client, &grants, org_version)
+                        .await
+                }
+                None => self.store.create_client(&client, &grants).await,
+            };
+            match written {
                 Ok(()) => {
                     return Ok(Created {
                         client,
@@ -201,8 +219,9 @@ impl<S: AdminStore> Operator<S> {
                 }
                 Err(StoreError::Conflict(_)) => {
                     retry.again(|| format!("client {}", client.id)).await?;
-                    // An API changed since it was read (read it again) or, against all
-                    // odds, the random 143-bit id was taken: draw a fresh one either way.
+                    // An API or the organization's record changed since it was read
+                    // (read them again) or, against all odds, the random 143-bit id was
+                    // taken: draw a fresh one either way.
                     client.id = new_client_id();
                 }
                 Err(e) => return Err(e.into()),
@@ -297,14 +316,39 @@ impl<S: AdminStore> Operator<S> {
         expected: Option<u64>,
         mut change: impl FnMut(&mut Client) -> Result<T, ManageError>,
     ) -> Result<(Client, T), ManageError> {
+        self.mutate_client_revoking(id, expected, 0, |c| Ok((change(c)?, None)))
+            .await
+    }
+
+    /// [`Self::mutate_client`] for a change that may also revoke tokens: when `change`
+    /// returns a [`Revocation`], it is recorded for verifiers in the same write as the
+    /// client ([`AdminStore::replace_client_and_revoke`]), at `now`.
+    ///
+    /// # Errors
+    /// As [`Self::mutate_client`].
+    pub(crate) async fn mutate_client_revoking<T>(
+        &self,
+        id: &ClientId,
+        expected: Option<u64>,
+        now: u64,
+        mut change: impl FnMut(&mut Client) -> Result<(T, Option<Revocation>), ManageError>,
+    ) -> Result<(Client, T), ManageError> {
         let mut retry = Retry::new(self.backoff);
         loop {
             let current = self.client(id).await?;
             check_version(Target::Client(id.clone()), expected, current.version)?;
             let mut next = current.clone();
-            let out = change(&mut next)?;
+            let (out, revocation) = change(&mut next)?;
             next.version = current.version.saturating_add(1);
-            match self.store.replace_client(&next, current.version).await {
+            let written = match &revocation {
+                None => self.store.replace_client(&next, current.version).await,
+                Some(r) => {
+                    self.store
+                        .replace_client_and_revoke(&next, current.version, r, now)
+                        .await
+                }
+            };
+            match written {
                 Ok(()) => return Ok((next, out)),
                 Err(StoreError::Conflict(_)) if expected.is_some() => {
                     return Err(mismatch(
@@ -353,10 +397,11 @@ impl<S: AdminStore> Operator<S> {
         Ok(client)
     }
 
-    /// Disables or enables client `id` at `now`. A disabled client gets no token (and
-    /// no reused one: the version bump changes the reuse cache's key), and disabling
-    /// also revokes every token it holds ([`Self::revoke_tokens`]: its `not_before`
-    /// becomes `now + 1`, for verifiers too). Enabling does not undo that.
+    /// Disables or enables client `id`. A disabled client gets no token (and no reused
+    /// one: the version bump changes the reuse cache's key). Disabling also revokes
+    /// every token it was issued up to `now` (RFC 7009 §2), in the same write
+    /// ([`Self::revoke_tokens`]): verifiers refuse them from then on, and enabling it
+    /// again does not bring them back.
     ///
     /// # Errors
     /// As [`Self::mutate_client`].
@@ -367,19 +412,35 @@ impl<S: AdminStore> Operator<S> {
         expected: Option<u64>,
         now: u64,
     ) -> Result<Client, ManageError> {
-        let not_before = now.saturating_add(1);
+        let (client, ()) = self
+            .mutate_client_revoking(id, expected, now, |c| {
+                c.status = status;
+                let revocation =
+                    (status == ClientStatus::Disabled).then(|| revoke_issued_until(c, now));
+                Ok(((), revocation))
+            })
+            .await?;
+        Ok(client)
+    }
+
+    /// Allows or denies client `id` the introspection endpoint (RFC 7662 §2.1: the
+    /// endpoint answers only callers authorized to ask, typically a resource server's
+    /// own client).
+    ///
+    /// # Errors
+    /// As [`Self::mutate_client`].
+    pub async fn set_introspection(
+        &self,
+        id: &ClientId,
+        allow: bool,
+        expected: Option<u64>,
+    ) -> Result<Client, ManageError> {
         let (client, ()) = self
             .mutate_client(id, expected, |c| {
-                c.status = status;
-                if status == ClientStatus::Disabled {
-                    c.not_before = Some(c.not_before.map_or(not_before, |nb| nb.max(not_before)));
-                }
+                c.introspect = allow;
                 Ok(())
             })
             .await?;
-        if status == ClientStatus::Disabled {
-            self.publish_not_before(&client, now).await?;
-        }
         Ok(client)
     }
 

@@ -1,8 +1,9 @@
 //! The operator rules of m2m-auth as use cases: registering APIs and clients, grants,
 //! secret rotation with grace, secretless client authentication (registered public
-//! keys, a `jwks_uri`, federated trust rules), the signing-key lifecycle and customer
-//! (organization) offboarding. `m2m-admin` renders their results on a terminal and the management
-//! API as JSON; neither holds a rule of its own.
+//! keys, a `jwks_uri`, federated trust rules), the signing-key lifecycle, customer
+//! (organization) offboarding, token revocation (RFC 7009), the introspection
+//! permission (RFC 7662), quotas and usage. `m2m-admin` renders their results on a
+//! terminal and the management API as JSON; neither holds a rule of its own.
 //!
 //! Storage is the [`AdminStore`] port (DynamoDB in `m2m-aws`, in memory in
 //! `testing`); key material is the [`keys::KeyVault`] port (KMS). Time is a parameter.
@@ -11,14 +12,15 @@
 pub mod apis;
 pub mod client_keys;
 pub mod clients;
-pub mod control;
 pub mod error;
 pub mod grants;
 pub mod idempotency;
 pub mod keys;
 mod operator;
 pub mod orgs;
+pub mod quotas;
 pub mod retry;
+pub mod revocations;
 pub mod secrets;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]

@@ -1,6 +1,7 @@
 //! The [`Operator`]: the operator rules bound to a store and a retry policy. Its use
 //! cases live one concern per file ([`crate::apis`], [`crate::clients`],
-//! [`crate::grants`], [`crate::secrets`], [`crate::orgs`], [`crate::keys`]).
+//! [`crate::grants`], [`crate::secrets`], [`crate::orgs`], [`crate::keys`],
+//! [`crate::revocations`], [`crate::quotas`]).
 
 use crate::retry::Backoff;
 use crate::store::AdminStore;

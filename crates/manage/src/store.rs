@@ -1,5 +1,7 @@
 //! The port the operator rules need from storage: reads, paged listings and
-//! conditional writes of APIs, clients, grants, trust rules and signing keys.
+//! conditional writes of APIs, clients, grants, trust rules, signing keys and
+//! organization records; the revocation entries verifiers read (RFC 7009), written
+//! with the client they revoke for; and the hourly usage counts.
 //!
 //! The conditional-write contract every adapter keeps (DynamoDB in `m2m-aws`, the
 //! in-memory fake in [`crate::testing`]):
@@ -12,15 +14,22 @@
 //!   never race a grant or a rule into an orphan, and the token endpoint's reuse cache,
 //!   which fingerprints the client's version, never hands out a token earned with a
 //!   credential since removed;
-//! - multi-item writes are all or nothing.
+//! - multi-item writes are all or nothing: a client and the revocation entry recorded
+//!   with it ([`AdminStore::replace_client_and_revoke`]) are both written or neither;
+//! - an organization's quota reaches a client only by a write conditional on the
+//!   organization's record still being at the version it was copied from
+//!   ([`AdminStore::create_client_in_org`], [`AdminStore::replace_client_in_org`]), so
+//!   two operators changing it at once never leave clients with the loser's quota.
 
 use std::future::Future;
 
 use m2m_core::error::PortError;
 use m2m_core::model::{Api, Client, Grant, KeyStatus, SigningKey, TrustRule};
-use m2m_core::quota::{Quota, Subject};
+use m2m_core::quota::Subject;
 use m2m_core::revocation::Revocation;
 use m2m_core::types::{Audience, ClientId, Kid, OrgId};
+
+use crate::orgs::Org;
 
 /// A value with the `version` its item carried when read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -183,39 +192,45 @@ pub trait AdminStore: Send + Sync {
         client: &Client,
         grants: &[(Grant, u64)],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Records `revocation` (RFC 7009) where verifiers read it, at `now`: kept until
-    /// no token it covers can still be valid; a client's not-before never moves
-    /// earlier.
-    fn record_revocation(
-        &self,
-        revocation: &Revocation,
-        now: u64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// The quota of organization `org`, if it has one.
-    fn org_quota(
-        &self,
-        org: &OrgId,
-    ) -> impl Future<Output = Result<Option<Quota>, StoreError>> + Send;
-    /// Sets (or with `None` clears) the quota of organization `org`.
-    fn put_org_quota(
-        &self,
-        org: &OrgId,
-        quota: Option<Quota>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// The hourly usage counts of `subject` for the hours starting from `from` to
-    /// `to` (unix seconds, inclusive), in time order; hours without use are absent.
-    fn usage(
-        &self,
-        subject: &Subject,
-        from: u64,
-        to: u64,
-    ) -> impl Future<Output = Result<Vec<(u64, u64)>, StoreError>> + Send;
     /// Writes `client` over the stored one, conditional on the stored version being
     /// `expected` (`client.version` is `expected + 1`).
     fn replace_client(
         &self,
         client: &Client,
         expected: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Creates `client` with `grants` as [`Self::create_client`] does, conditional in the
+    /// same write on the record of its organization still being at `org_version`
+    /// (`None`: there is none), so a client never starts with an organization quota
+    /// changed since it was read: [`StoreError::Conflict`] otherwise.
+    fn create_client_in_org(
+        &self,
+        client: &Client,
+        grants: &[(Grant, u64)],
+        org_version: Option<u64>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Writes `client` over the stored one as [`Self::replace_client`] does, conditional
+    /// in the same write on the record of its organization being at `org_version`: how
+    /// an organization's quota is copied onto its clients.
+    fn replace_client_in_org(
+        &self,
+        client: &Client,
+        expected: u64,
+        org_version: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Writes `client` over the stored one (conditional on `expected`, as
+    /// [`Self::replace_client`]) and records `revocation` where verifiers read
+    /// revocations (RFC 7009 §2), kept until [`Revocation::keep_until`], in one write:
+    /// both or neither. A recorded entry that already revokes more (a later not-before
+    /// of the client, a later expiry of the same token) is kept as it is and the client
+    /// is still written; an entry that would already have lapsed at `now` need not be
+    /// written.
+    fn replace_client_and_revoke(
+        &self,
+        client: &Client,
+        expected: u64,
+        revocation: &Revocation,
+        now: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Deletes the client and `grants` in one write, conditional on `expected`. Its
     /// trust rules are deleted before, with [`Self::delete_trust_rules`].
@@ -275,6 +290,32 @@ pub trait AdminStore: Send + Sync {
         rules: &[TrustRule],
         client_version: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The record of organization `id` (strongly consistent), with its version;
+    /// `None` when nothing was ever set for it.
+    fn get_org(
+        &self,
+        id: &OrgId,
+    ) -> impl Future<Output = Result<Option<Versioned<Org>>, StoreError>> + Send;
+    /// Writes the record of an organization: created when `expected` is `None`
+    /// ([`StoreError::Conflict`] if one exists), otherwise conditional on its version
+    /// being `expected`. The stored version is `expected + 1`, or 1 for a new record.
+    fn put_org(
+        &self,
+        org: &Org,
+        expected: Option<u64>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The hourly usage counts of `subject` for the hours starting at `from_hour`
+    /// through `to_hour` (both included), in time order, as `(hour start, count)`;
+    /// hours without a count are left out. Not strongly consistent: counts arrive in
+    /// the table up to a minute after the tokens they count anyway.
+    fn usage(
+        &self,
+        subject: &Subject,
+        from_hour: u64,
+        to_hour: u64,
+    ) -> impl Future<Output = Result<Vec<(u64, u64)>, StoreError>> + Send;
 
     /// Every signing key, oldest first.
     fn list_keys(&self) -> impl Future<Output = Result<Vec<SigningKey>, StoreError>> + Send;

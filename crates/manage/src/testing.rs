@@ -1,6 +1,9 @@
 //! In-memory fakes of the [`AdminStore`] and [`KeyVault`] ports, keeping the same
 //! conditional-write contract as the DynamoDB adapter, with conflicts that tests can
-//! inject to play a concurrent writer.
+//! inject to play a concurrent writer. Revocation entries, organization records and
+//! usage counts live in [`control`].
+
+mod control;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,12 +11,13 @@ use std::sync::{Mutex, MutexGuard};
 
 use m2m_core::error::PortError;
 use m2m_core::model::{Alg, Api, Client, Grant, KeyStatus, SigningKey, TrustRule};
-use m2m_core::quota::{Quota, Subject};
+use m2m_core::quota::Subject;
 use m2m_core::revocation::Revocation;
 use m2m_core::testing::SoftwareSigner;
 use m2m_core::types::{Audience, ClientId, Kid, OrgId};
 
 use crate::keys::{KeyVault, VaultKey};
+use crate::orgs::Org;
 use crate::store::{
     AdminStore, Claim, ClientFilter, Cursor, IdempotencyClaim, Page, StoreError, Versioned,
     MAX_PAGE, MAX_RULES_PER_WRITE,
@@ -41,12 +45,25 @@ struct State {
     rules: BTreeMap<RuleKey, TrustRule>,
     keys: Vec<SigningKey>,
     idempotency: BTreeMap<String, Record>,
+    /// Revocation entries by key (`CLIENT#<id>`, `JTI#<digest>`).
+    revocations: BTreeMap<String, Revocation>,
+    orgs: BTreeMap<OrgId, Versioned<Org>>,
+    usage: BTreeMap<(Subject, u64), u64>,
     conflicts: usize,
+    /// A concurrent change to make just before a coming write: (writes to let pass
+    /// first, the change).
+    touch: Option<(usize, Touch)>,
     writes: usize,
     unavailable: bool,
-    revocations: Vec<(Revocation, u64)>,
-    org_quotas: BTreeMap<OrgId, Quota>,
-    usage: BTreeMap<(Subject, u64), u64>,
+}
+
+/// A change another writer makes, bumping an item's version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Touch {
+    /// The client's version.
+    Client(ClientId),
+    /// The organization record's version.
+    Org(OrgId),
 }
 
 /// An [`AdminStore`] in memory.
@@ -71,21 +88,17 @@ impl InMemoryAdminStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The revocations recorded, with when.
-    pub fn revocations(&self) -> Vec<(Revocation, u64)> {
-        self.state().revocations.clone()
-    }
-
-    /// Adds `count` to `subject`'s usage in the hour starting at `hour`, as the token
-    /// function's flush does.
-    pub fn add_usage(&self, subject: Subject, hour: u64, count: u64) {
-        *self.state().usage.entry((subject, hour)).or_default() += count;
-    }
-
     /// Makes the next `n` writes fail with a conflict and change nothing, as if another
     /// writer had changed the item between read and write.
     pub fn inject_conflicts(&self, n: usize) {
         self.state().conflicts = n;
+    }
+
+    /// Makes `touch` happen just before write attempt number `nth` (1: the next one)
+    /// from now on, as another writer changing the item between a read and that write
+    /// would.
+    pub fn touch_before_write(&self, nth: usize, touch: Touch) {
+        self.state().touch = Some((nth.max(1), touch));
     }
 
     /// Makes every read and write fail as an unreachable backend would, or work again.
@@ -120,6 +133,34 @@ impl InMemoryAdminStore {
         self.state().clients.values().cloned().collect()
     }
 
+    /// Every revocation entry recorded, in key order (for assertions).
+    pub fn revocations(&self) -> Vec<Revocation> {
+        self.state().revocations.values().cloned().collect()
+    }
+
+    /// Every organization record with its version (for assertions).
+    pub fn orgs(&self) -> Vec<Versioned<Org>> {
+        self.state().orgs.values().cloned().collect()
+    }
+
+    /// Bumps organization `id`'s record version without changing it, as a concurrent
+    /// writer would.
+    pub fn touch_org(&self, id: &OrgId) {
+        if let Some(o) = self.state().orgs.get_mut(id) {
+            o.version += 1;
+        }
+    }
+
+    /// Adds `count` to `subject`'s usage in the hour starting at `hour`, as the token
+    /// endpoint does.
+    pub fn add_usage(&self, subject: &Subject, hour: u64, count: u64) {
+        *self
+            .state()
+            .usage
+            .entry((subject.clone(), hour))
+            .or_default() += count;
+    }
+
     /// Every stored grant (for assertions).
     pub fn all_grants(&self) -> Vec<Grant> {
         self.state().grants.values().cloned().collect()
@@ -145,6 +186,16 @@ fn write<T>(
     f: impl FnOnce(&mut State) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
     let mut st = store.reachable()?;
+    match st.touch.take() {
+        Some((1, Touch::Client(id))) => bump_client(&mut st, &id),
+        Some((1, Touch::Org(id))) => {
+            if let Some(o) = st.orgs.get_mut(&id) {
+                o.version += 1;
+            }
+        }
+        Some((n, t)) => st.touch = Some((n - 1, t)),
+        None => {}
+    }
     if st.conflicts > 0 {
         st.conflicts -= 1;
         return Err(conflict("an injected concurrent change"));
@@ -178,6 +229,22 @@ fn bump_api(st: &mut State, id: &Audience) {
     if let Some(a) = st.apis.get_mut(id) {
         a.version += 1;
     }
+}
+
+fn create(st: &mut State, client: &Client, grants: &[(Grant, u64)]) -> Result<(), StoreError> {
+    if st.clients.contains_key(&client.id) {
+        return Err(conflict(format!("client {}", client.id)));
+    }
+    for (g, v) in grants {
+        check_api(st, &g.audience, *v)?;
+    }
+    st.clients.insert(client.id.clone(), client.clone());
+    for (g, _) in grants {
+        st.grants
+            .insert((g.client_id.clone(), g.audience.clone()), g.clone());
+        bump_api(st, &g.audience);
+    }
+    Ok(())
 }
 
 fn set_status<'a>(
@@ -347,29 +414,47 @@ impl AdminStore for InMemoryAdminStore {
         client: &Client,
         grants: &[(Grant, u64)],
     ) -> Result<(), StoreError> {
-        write(self, |st| {
-            if st.clients.contains_key(&client.id) {
-                return Err(conflict(format!("client {}", client.id)));
-            }
-            for (g, v) in grants {
-                check_api(st, &g.audience, *v)?;
-            }
-            st.clients.insert(client.id.clone(), client.clone());
-            for (g, _) in grants {
-                st.grants
-                    .insert((g.client_id.clone(), g.audience.clone()), g.clone());
-                bump_api(st, &g.audience);
-            }
-            Ok(())
-        })
+        write(self, |st| create(st, client, grants))
     }
 
     async fn replace_client(&self, client: &Client, expected: u64) -> Result<(), StoreError> {
+        write(self, |st| control::replace(st, client, expected))
+    }
+
+    async fn create_client_in_org(
+        &self,
+        client: &Client,
+        grants: &[(Grant, u64)],
+        org_version: Option<u64>,
+    ) -> Result<(), StoreError> {
         write(self, |st| {
-            check_client(st, &client.id, expected)?;
-            let mut c = client.clone();
-            c.version = expected + 1;
-            st.clients.insert(client.id.clone(), c);
+            control::check_org(st, control::org_of(client)?, org_version)?;
+            create(st, client, grants)
+        })
+    }
+
+    async fn replace_client_in_org(
+        &self,
+        client: &Client,
+        expected: u64,
+        org_version: u64,
+    ) -> Result<(), StoreError> {
+        write(self, |st| {
+            control::check_org(st, control::org_of(client)?, Some(org_version))?;
+            control::replace(st, client, expected)
+        })
+    }
+
+    async fn replace_client_and_revoke(
+        &self,
+        client: &Client,
+        expected: u64,
+        revocation: &Revocation,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        write(self, |st| {
+            control::replace(st, client, expected)?;
+            control::record(st, revocation, now);
             Ok(())
         })
     }
@@ -427,40 +512,6 @@ impl AdminStore for InMemoryAdminStore {
             bump_client(st, client_id);
             Ok(())
         })
-    }
-
-    async fn record_revocation(&self, revocation: &Revocation, now: u64) -> Result<(), StoreError> {
-        let mut st = self.reachable()?;
-        st.revocations.push((revocation.clone(), now));
-        Ok(())
-    }
-
-    async fn org_quota(&self, org: &OrgId) -> Result<Option<Quota>, StoreError> {
-        Ok(self.reachable()?.org_quotas.get(org).copied())
-    }
-
-    async fn put_org_quota(&self, org: &OrgId, quota: Option<Quota>) -> Result<(), StoreError> {
-        let mut st = self.reachable()?;
-        match quota {
-            Some(q) => st.org_quotas.insert(org.clone(), q),
-            None => st.org_quotas.remove(org),
-        };
-        Ok(())
-    }
-
-    async fn usage(
-        &self,
-        subject: &Subject,
-        from: u64,
-        to: u64,
-    ) -> Result<Vec<(u64, u64)>, StoreError> {
-        let st = self.reachable()?;
-        Ok(st
-            .usage
-            .iter()
-            .filter(|((s, h), _)| s == subject && (from..=to).contains(h))
-            .map(|((_, h), n)| (*h, *n))
-            .collect())
     }
 
     async fn trust_rules(
@@ -560,6 +611,28 @@ impl AdminStore for InMemoryAdminStore {
             bump_client(st, client_id);
             Ok(())
         })
+    }
+
+    async fn get_org(&self, id: &OrgId) -> Result<Option<Versioned<Org>>, StoreError> {
+        Ok(self.reachable()?.orgs.get(id).cloned())
+    }
+
+    async fn put_org(&self, org: &Org, expected: Option<u64>) -> Result<(), StoreError> {
+        write(self, |st| control::put_org(st, org, expected))
+    }
+
+    async fn usage(
+        &self,
+        subject: &Subject,
+        from_hour: u64,
+        to_hour: u64,
+    ) -> Result<Vec<(u64, u64)>, StoreError> {
+        Ok(control::usage(
+            &*self.reachable()?,
+            subject,
+            from_hour,
+            to_hour,
+        ))
     }
 
     async fn list_keys(&self) -> Result<Vec<SigningKey>, StoreError> {

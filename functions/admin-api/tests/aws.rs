@@ -379,12 +379,15 @@ async fn admin_role_allows_exactly_what_the_code_calls() {
     );
     let mut called = iam_actions(&counter.snapshot());
     // A transaction is authorized action by action (the DynamoDB service authorization
-    // reference lists no action of its own for it): ours put, update and delete items.
+    // reference lists no action of its own for it): ours put, update and delete items,
+    // and check a condition on an organization's record (creating the client of org
+    // `acme` above; disabling a client puts its revocation entry).
     if called.remove("dynamodb:TransactWriteItems") {
         for a in [
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",
+            "dynamodb:ConditionCheckItem",
         ] {
             called.insert(a.to_owned());
         }

@@ -1,8 +1,10 @@
 //! The operator's client and grant operations on the directory table: conditional on
 //! the client's `version`, which every write to a client or its grants bumps.
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use m2m_core::error::PortError;
 use m2m_core::model::{Client, Grant};
 use m2m_core::types::{Audience, ClientId};
@@ -11,7 +13,7 @@ use m2m_manage::StoreError;
 use crate::dynamo::admin::{
     build, n, s, Action, Condition, DynamoAdminStore, MAX_TRANSACTION_ITEMS, VERSION,
 };
-use crate::dynamo::item::{self, JWKS_URI, LAST_USED, ORG_ID, PK, SK};
+use crate::dynamo::item::{self, LAST_USED, PK, SK};
 
 /// The client `id` (strongly consistent).
 ///
@@ -62,8 +64,9 @@ pub(super) async fn client_grants(
 
 /// Most grants [`create_client`](m2m_manage::AdminStore::create_client) writes with the
 /// client: each takes two actions (the grant and its API's version bump) beside the
-/// client's own, within DynamoDB's 100 per transaction.
-pub const MAX_CREATE_GRANTS: usize = (MAX_TRANSACTION_ITEMS - 1) / 2;
+/// client's own and the condition on its organization's record, within DynamoDB's 100
+/// per transaction.
+pub const MAX_CREATE_GRANTS: usize = (MAX_TRANSACTION_ITEMS - 2) / 2;
 
 /// Creates `client` with `grants`, in one transaction: the client (conditional on its
 /// id being free), each grant, and each grant's API version bump (conditional on the
@@ -78,6 +81,17 @@ pub(super) async fn create_client(
     store: &DynamoAdminStore,
     client: &Client,
     grants: &[(Grant, u64)],
+) -> Result<(), StoreError> {
+    create_client_checked(store, client, grants, None).await
+}
+
+/// [`create_client`], with `check` (a condition on another item, labelled) in the same
+/// transaction.
+pub(super) async fn create_client_checked(
+    store: &DynamoAdminStore,
+    client: &Client,
+    grants: &[(Grant, u64)],
+    check: Option<Action>,
 ) -> Result<(), StoreError> {
     if grants.len() > MAX_CREATE_GRANTS {
         return Err(StoreError::Port(PortError::refused(format!(
@@ -102,7 +116,7 @@ pub(super) async fn create_client(
             ))));
         }
     }
-    if grants.is_empty() {
+    if grants.is_empty() && check.is_none() {
         // One item: a conditional PutItem, at half a transaction's write capacity.
         return match store
             .client
@@ -132,6 +146,7 @@ pub(super) async fn create_client(
             vec![],
         )?,
     )];
+    actions.extend(check);
     for (grant, api_version) in grants {
         actions.push((
             format!("API {}", grant.audience),
@@ -154,9 +169,86 @@ fn grant_put(store: &DynamoAdminStore, grant: &Grant) -> Result<TransactWriteIte
     Ok(TransactWriteItem::builder().put(build("Put", put)?).build())
 }
 
+/// The `UpdateItem` that writes `client` over the stored one at version `expected`:
+/// every attribute of the item but its key and the `last_used` map (which the token
+/// function writes concurrently, so it is kept), the optional attributes the client
+/// does not have removed ([`item::OPTIONAL_ATTRIBUTES`]: a client without an
+/// organization leaves the `ByOrg` index, a cleared quota stops counting).
+pub(super) struct ClientUpdate {
+    /// `SET ... REMOVE ...`.
+    pub expression: String,
+    /// `#v` and the `#aN` attribute names.
+    pub names: HashMap<String, String>,
+    /// `:expected`, `:next` and the `:aN` values.
+    pub values: HashMap<String, AttributeValue>,
+}
+
+/// The condition of a [`ClientUpdate`]: the stored version is the one read.
+pub(super) const CLIENT_CONDITION: &str = "#v = :expected";
+
+pub(super) fn client_update(client: &Client, expected: u64) -> ClientUpdate {
+    let item = item::client_to_item(client);
+    let mut names = HashMap::from([("#v".to_owned(), VERSION.to_owned())]);
+    let mut values = HashMap::from([(":expected".to_owned(), n(expected))]);
+    let mut sets = Vec::new();
+    let mut removes = Vec::new();
+    for (i, name) in item::OPTIONAL_ATTRIBUTES.iter().enumerate() {
+        if !item.contains_key(*name) {
+            removes.push(format!("#r{i}"));
+            names.insert(format!("#r{i}"), (*name).to_owned());
+        }
+    }
+    for (i, (name, value)) in item
+        .into_iter()
+        .filter(|(k, _)| k != PK && k != SK && k != LAST_USED)
+        .enumerate()
+    {
+        if name == VERSION {
+            sets.push("#v = :next".to_owned());
+            values.insert(":next".to_owned(), value);
+            continue;
+        }
+        sets.push(format!("#a{i} = :a{i}"));
+        names.insert(format!("#a{i}"), name);
+        values.insert(format!(":a{i}"), value);
+    }
+    let mut expression = format!("SET {}", sets.join(", "));
+    if !removes.is_empty() {
+        expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+    }
+    ClientUpdate {
+        expression,
+        names,
+        values,
+    }
+}
+
+/// The [`ClientUpdate`] of `client` as a transaction action, labelled with the client.
+pub(super) fn client_update_action(
+    store: &DynamoAdminStore,
+    client: &Client,
+    expected: u64,
+) -> Result<Action, StoreError> {
+    let u = client_update(client, expected);
+    let update = Update::builder()
+        .table_name(&store.table)
+        .set_key(Some(item::client_key(&client.id)))
+        .update_expression(u.expression)
+        .condition_expression(CLIENT_CONDITION)
+        .set_expression_attribute_names(Some(u.names))
+        .set_expression_attribute_values(Some(u.values))
+        .build();
+    Ok((
+        format!("client {}", client.id),
+        TransactWriteItem::builder()
+            .update(build("Update", update)?)
+            .build(),
+    ))
+}
+
 /// Writes `client` over the stored one, conditional on the stored version being
-/// `expected` (`client.version` should be `expected + 1`). An `UpdateItem`, not a
-/// `Put`: the `last_used` map the token function writes concurrently is kept.
+/// `expected` (`client.version` should be `expected + 1`): one [`ClientUpdate`], not a
+/// `Put`, so the `last_used` map the token function writes concurrently is kept.
 ///
 /// # Errors
 /// [`StoreError::Conflict`] when the client changed or is gone.
@@ -165,56 +257,19 @@ pub(super) async fn replace_client(
     client: &Client,
     expected: u64,
 ) -> Result<(), StoreError> {
-    let item = item::client_to_item(client);
-    // An optional attribute the new client has not is removed (see `client_to_item`):
-    // without an organization, no `org_id`, and with it goes the client's entry in the
-    // `ByOrg` index; likewise a cleared `jwks_uri`, quota, or introspection permission.
-    let absent: Vec<&str> = [
-        ORG_ID,
-        JWKS_URI,
-        item::client::QUOTA,
-        item::client::ORG_QUOTA,
-        item::client::NOT_BEFORE,
-        item::client::REVOCATION_EPOCH,
-        item::client::INTROSPECT,
-    ]
-    .into_iter()
-    .filter(|a| !item.contains_key(*a))
-    .collect();
-    let mut sets = Vec::new();
-    let mut update = store
+    let u = client_update(client, expected);
+    match store
         .client
         .update_item()
         .table_name(&store.table)
         .set_key(Some(item::client_key(&client.id)))
-        .condition_expression("#v = :expected")
-        .expression_attribute_names("#v", VERSION)
-        .expression_attribute_values(":expected", n(expected));
-    for (i, (name, value)) in item
-        .into_iter()
-        .filter(|(k, _)| k != PK && k != SK && k != LAST_USED)
-        .enumerate()
+        .update_expression(u.expression)
+        .condition_expression(CLIENT_CONDITION)
+        .set_expression_attribute_names(Some(u.names))
+        .set_expression_attribute_values(Some(u.values))
+        .send()
+        .await
     {
-        if name == VERSION {
-            sets.push("#v = :next".to_owned());
-            update = update.expression_attribute_values(":next", value);
-            continue;
-        }
-        sets.push(format!("#a{i} = :a{i}"));
-        update = update
-            .expression_attribute_names(format!("#a{i}"), name)
-            .expression_attribute_values(format!(":a{i}"), value);
-    }
-    let mut expression = format!("SET {}", sets.join(", "));
-    let mut removes = Vec::new();
-    for (i, name) in absent.into_iter().enumerate() {
-        removes.push(format!("#r{i}"));
-        update = update.expression_attribute_names(format!("#r{i}"), name);
-    }
-    if !removes.is_empty() {
-        expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
-    }
-    match update.update_expression(expression).send().await {
         Ok(_) => Ok(()),
         Err(e) => match e.as_service_error() {
             Some(se) if se.is_conditional_check_failed_exception() => {

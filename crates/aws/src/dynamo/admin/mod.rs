@@ -1,8 +1,9 @@
 //! The operator's view of the directory table, [`DynamoAdminStore`]: the DynamoDB
 //! adapter of `m2m-manage`'s [`AdminStore`](m2m_manage::AdminStore) port (the operator
 //! rules behind `m2m-admin` and the management API). Reads, paged listings and
-//! conditional writes of APIs, clients, grants, trust rules, signing keys and
-//! idempotency records.
+//! conditional writes of APIs, clients, grants, trust rules, signing keys,
+//! idempotency records and organization records; revocation entries (RFC 7009) written
+//! with the client they revoke for; and the hourly usage counts.
 //! Every write is conditional, so two operators acting at once never lose an update and
 //! a refused write changes nothing.
 //!
@@ -15,10 +16,12 @@
 //!   (conditional on the version it read) can never race a concurrent `grant add` into
 //!   leaving an orphan grant;
 //! - multi-item changes (grant + client + API, a new client + its grants + their APIs,
-//!   client + its grants) are one `TransactWriteItems`: all or nothing.
+//!   client + its grants, client + its revocation entry, client + a condition on its
+//!   organization's record) are one `TransactWriteItems`: all or nothing.
 //!
 //! This file holds the store and its shared building blocks; the operations live in
-//! one module per concern (`apis`, `clients`, `trust`, `keys`, `listing`, `idempotency`) and
+//! one module per concern (`apis`, `clients`, `trust`, `keys`, `listing`, `idempotency`,
+//! `orgs`, `revoke`, `usage`) and
 //! [`m2m_manage::AdminStore`] is implemented over them in `port`.
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -36,13 +39,15 @@ pub(crate) use crate::dynamo::paging::all_items;
 
 mod apis;
 mod clients;
-mod control;
 mod cursor;
 mod idempotency;
 mod keys;
 mod listing;
+mod orgs;
 mod port;
+mod revoke;
 mod trust;
+mod usage;
 use crate::dynamo::item::{self, Item, ItemError, BY_KIND_INDEX, KIND, PK};
 use crate::sdk::error::port_error;
 pub use clients::MAX_CREATE_GRANTS;

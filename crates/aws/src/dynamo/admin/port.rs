@@ -2,39 +2,19 @@
 //! name in the module of its concern.
 
 use m2m_core::model::{Api, Client, Grant, KeyStatus, SigningKey, TrustRule};
-use m2m_core::quota::{Quota, Subject};
+use m2m_core::quota::Subject;
 use m2m_core::revocation::Revocation;
 use m2m_core::types::{Audience, ClientId, Kid, OrgId};
+use m2m_manage::orgs::Org;
 use m2m_manage::{
     AdminStore, Claim, ClientFilter, Cursor, IdempotencyClaim, Page, StoreError, Versioned,
 };
 
 use crate::dynamo::admin::{
-    apis, clients, control, idempotency, keys, listing, trust, DynamoAdminStore,
+    apis, clients, idempotency, keys, listing, orgs, revoke, trust, usage, DynamoAdminStore,
 };
 
 impl AdminStore for DynamoAdminStore {
-    async fn record_revocation(&self, revocation: &Revocation, now: u64) -> Result<(), StoreError> {
-        control::record_revocation(self, revocation, now).await
-    }
-
-    async fn org_quota(&self, org: &OrgId) -> Result<Option<Quota>, StoreError> {
-        control::org_quota(self, org).await
-    }
-
-    async fn put_org_quota(&self, org: &OrgId, quota: Option<Quota>) -> Result<(), StoreError> {
-        control::put_org_quota(self, org, quota).await
-    }
-
-    async fn usage(
-        &self,
-        subject: &Subject,
-        from: u64,
-        to: u64,
-    ) -> Result<Vec<(u64, u64)>, StoreError> {
-        control::usage(self, subject, from, to).await
-    }
-
     async fn get_api(&self, identifier: &Audience) -> Result<Option<Versioned<Api>>, StoreError> {
         apis::get_api(self, identifier).await
     }
@@ -102,6 +82,34 @@ impl AdminStore for DynamoAdminStore {
         clients::replace_client(self, client, expected).await
     }
 
+    async fn create_client_in_org(
+        &self,
+        client: &Client,
+        grants: &[(Grant, u64)],
+        org_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        orgs::create_client_in_org(self, client, grants, org_version).await
+    }
+
+    async fn replace_client_in_org(
+        &self,
+        client: &Client,
+        expected: u64,
+        org_version: u64,
+    ) -> Result<(), StoreError> {
+        orgs::replace_client_in_org(self, client, expected, org_version).await
+    }
+
+    async fn replace_client_and_revoke(
+        &self,
+        client: &Client,
+        expected: u64,
+        revocation: &Revocation,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        revoke::replace_client_and_revoke(self, client, expected, revocation, now).await
+    }
+
     async fn delete_client(
         &self,
         id: &ClientId,
@@ -162,6 +170,23 @@ impl AdminStore for DynamoAdminStore {
         client_version: u64,
     ) -> Result<(), StoreError> {
         trust::delete_trust_rules(self, client_id, rules, client_version).await
+    }
+
+    async fn get_org(&self, id: &OrgId) -> Result<Option<Versioned<Org>>, StoreError> {
+        orgs::get_org(self, id).await
+    }
+
+    async fn put_org(&self, org: &Org, expected: Option<u64>) -> Result<(), StoreError> {
+        orgs::put_org(self, org, expected).await
+    }
+
+    async fn usage(
+        &self,
+        subject: &Subject,
+        from_hour: u64,
+        to_hour: u64,
+    ) -> Result<Vec<(u64, u64)>, StoreError> {
+        usage::usage(self, subject, from_hour, to_hour).await
     }
 
     async fn list_keys(&self) -> Result<Vec<SigningKey>, StoreError> {

@@ -103,6 +103,18 @@ pub fn client_to_item(client: &Client) -> Item {
     item
 }
 
+/// The client item's attributes present only when set: a write of a client without
+/// one must remove it from the stored item.
+pub const OPTIONAL_ATTRIBUTES: [&str; 7] = [
+    ORG_ID,
+    JWKS_URI,
+    QUOTA,
+    ORG_QUOTA,
+    NOT_BEFORE,
+    REVOCATION_EPOCH,
+    INTROSPECT,
+];
+
 /// The client's own quota (`{per_minute, per_day}`, each optional).
 pub const QUOTA: &str = "quota";
 /// Its organization's quota, copied onto each of its clients.
@@ -126,12 +138,13 @@ pub fn quota_to_map(q: &Quota) -> AttributeValue {
     AttributeValue::M(m)
 }
 
-fn quota_from(r: &Reader<'_>, name: &str) -> Result<Option<Quota>, ItemError> {
+/// The quota in map attribute `name`, if any (an empty map is none).
+pub(super) fn quota_from(r: &Reader<'_>, name: &str) -> Result<Option<Quota>, ItemError> {
     let Some(m) = r.opt_map(name)? else {
         return Ok(None);
     };
     let qr = Reader {
-        item: "client",
+        item: r.item,
         path: format!("{name}."),
         map: m,
     };

@@ -13,6 +13,8 @@
 //! | reusable token | `CACHE#<client_id>` | `TOKEN#<slot>` | — ([`reuse`]) | — |
 //! | idempotency record | `IDEMPOTENCY#<key hash>` | `IDEMPOTENCY` | — ([`idempotency`]) | — |
 //! | revocation (RFC 7009) | `REVOCATION` | `CLIENT#<client_id>` or `JTI#<jti digest>` | `REVOCATION` ([`revocation`]) | — |
+//! | organization record | `ORG#<org_id>` | `ORG` | — ([`org`]) | — |
+//! | quota counter, usage count | `QUOTA#…`, `USAGE#…` | window or hour | — ([`quota`]) | — |
 //!
 //! One file per item kind; [`attr`] holds the attribute helpers they share.
 //!
@@ -31,6 +33,7 @@ mod grant;
 pub mod idempotency;
 pub mod jti;
 mod key;
+pub mod org;
 pub mod quota;
 pub mod reuse;
 pub mod revocation;
@@ -39,7 +42,7 @@ mod tests;
 pub mod trust;
 
 pub use api::{api_from_item, api_to_item};
-pub use client::{client_from_item, client_to_item};
+pub use client::{client_from_item, client_to_item, OPTIONAL_ATTRIBUTES};
 pub use grant::{grant_from_item, grant_to_item};
 pub use key::{signing_key_from_item, signing_key_to_item};
 pub use trust::{trust_rule_from_item, trust_rule_to_item};

@@ -14,8 +14,8 @@ use std::collections::HashMap;
 
 use m2m_core::quota::{Counter, Subject};
 
-use super::attr::s;
-use super::{Item, PK, SK};
+use super::attr::{s, Reader};
+use super::{Item, ItemError, PK, SK};
 
 /// PK prefix of quota counters.
 pub const QUOTA_PREFIX: &str = "QUOTA#";
@@ -77,4 +77,14 @@ pub fn usage_key(subject: &Subject, hour: u64) -> Item {
         (PK.to_owned(), s(usage_pk(subject))),
         (SK.to_owned(), s(usage_sk(hour))),
     ])
+}
+
+/// Decodes a usage count: the hour start its sort key names, and its count.
+///
+/// # Errors
+/// An [`ItemError`] naming the attribute at fault.
+pub fn usage_from_item(item: &Item) -> Result<(u64, u64), ItemError> {
+    let r = Reader::new("usage count", item);
+    let hour = hour_of_sk(r.string(SK)?).ok_or_else(|| r.err(SK, "does not name an hour"))?;
+    Ok((hour, r.number(COUNT)?))
 }
