@@ -198,10 +198,22 @@ pub mod keys {
             source: &K,
             now: u64,
         ) -> Result<usize, PortError> {
-            let keys = source.signing_keys().await?;
-            let n = keys.len();
-            self.0.put(Arc::new(keys), now).await;
-            Ok(n)
+            Ok(self.reload(source, now).await?.len())
+        }
+
+        /// Reads the registry now, whatever the cache holds, keeps the list and
+        /// returns it (a verifier that met an unknown `kid`).
+        ///
+        /// # Errors
+        /// The registry's error; the cache is left as it was.
+        pub async fn reload<K: KeySource>(
+            &self,
+            source: &K,
+            now: u64,
+        ) -> Result<Arc<Vec<SigningKey>>, PortError> {
+            let keys = Arc::new(source.signing_keys().await?);
+            self.0.put(keys.clone(), now).await;
+            Ok(keys)
         }
     }
 }

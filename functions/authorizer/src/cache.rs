@@ -27,18 +27,15 @@ use m2m_core::keys::KeySource;
 use m2m_core::model::SigningKey;
 use m2m_core::revocation::{RevocationList, Revocations};
 
-/// How long a registry read is reused (the JWKS function's and the signer's TTL).
-pub const KEY_SET_TTL_SECS: u64 = 60;
-/// How long after the last successful registry read its list may still be used when
-/// the registry cannot be read.
-pub const KEY_STALE_GRACE_SECS: u64 = 600;
+pub use m2m_core::cache::keys::{KEY_SET_TTL_SECS, STALE_GRACE_SECS as KEY_STALE_GRACE_SECS};
 /// The least time between two registry reads caused by an unknown `kid`.
 pub const UNKNOWN_KID_REFRESH_SECS: u64 = 10;
 
-/// The cached registry.
+/// The cached registry: the domain's key cache, shared with the JWKS and
+/// introspection functions, and the floor on reads an unknown `kid` may cause.
 #[derive(Debug)]
 pub struct KeyCache {
-    cache: StaleCache<Arc<Vec<SigningKey>>>,
+    keys: m2m_core::cache::keys::KeyCache,
     /// When an unknown `kid` last caused a read (`u64::MAX`: never).
     forced_at: AtomicU64,
 }
@@ -46,7 +43,7 @@ pub struct KeyCache {
 impl Default for KeyCache {
     fn default() -> Self {
         Self {
-            cache: StaleCache::new("signing keys", KEY_SET_TTL_SECS, KEY_STALE_GRACE_SECS),
+            keys: m2m_core::cache::keys::KeyCache::new(),
             forced_at: AtomicU64::new(u64::MAX),
         }
     }
@@ -68,11 +65,7 @@ impl KeyCache {
         source: &K,
         now: u64,
     ) -> Result<Arc<Vec<SigningKey>>, PortError> {
-        self.cache
-            .get(now, |_| async {
-                Ok(Fetched::Fresh(Arc::new(source.signing_keys().await?)))
-            })
-            .await
+        self.keys.get(source, now).await
     }
 
     /// Reads the registry again because a token names a `kid` the cached list lacks,
@@ -89,12 +82,8 @@ impl KeyCache {
             return None;
         }
         self.forced_at.store(now, Ordering::SeqCst);
-        match source.signing_keys().await {
-            Ok(keys) => {
-                let keys = Arc::new(keys);
-                self.cache.put(keys.clone(), now).await;
-                Some(keys)
-            }
+        match self.keys.reload(source, now).await {
+            Ok(keys) => Some(keys),
             Err(e) => {
                 tracing::warn!(error = %m2m_core::error::Chain(&e), "reading the key registry for an unknown kid failed");
                 None
@@ -108,10 +97,7 @@ impl KeyCache {
     /// # Errors
     /// The registry's error; the cache is left as it was.
     pub async fn refresh<K: KeySource>(&self, source: &K, now: u64) -> Result<usize, PortError> {
-        let keys = source.signing_keys().await?;
-        let n = keys.len();
-        self.cache.put(Arc::new(keys), now).await;
-        Ok(n)
+        self.keys.refresh(source, now).await
     }
 }
 
