@@ -7,6 +7,8 @@
 //! - [`kms`]: the signer and the operator's key operations;
 //! - [`lambda`]: the custom-claims hook;
 //! - [`sdk`]: the SDK settings every client shares and the mapping of SDK errors;
+//! - [`wire`]: the token endpoint's two per-request calls (DynamoDB `BatchGetItem`,
+//!   KMS `Sign`) spoken directly, without the SDK's per-call machinery;
 //! - [`env`]: the helpers each function's configuration is parsed with;
 //! - [`clock`] and [`telemetry`]: the wall clock and the structured log.
 #![deny(missing_docs)]
@@ -18,6 +20,7 @@ pub mod kms;
 pub mod lambda;
 pub mod sdk;
 pub mod telemetry;
+pub mod wire;
 
 pub use dynamo::{
     create_table, protect_table, DynamoAdminStore, DynamoDirectory, DynamoKeyRegistry,

@@ -19,7 +19,8 @@ use tracing_subscriber::Layer as _;
 /// Target prefixes capped at [`CAPPED_LEVEL`]: the Lambda runtime (`lambda_runtime`,
 /// `lambda_runtime_api_client`, `lambda_http`), the AWS SDK and its runtime
 /// (`aws_smithy_*`, `aws_sdk_*`, `aws_config`, `aws_sigv4`, `aws_runtime`, ...), the HTTP
-/// stack (`hyper`, `hyper_util`, `h2`, `http_body`, `tower`) and TLS (`rustls`).
+/// stack (`hyper`, `hyper_util`, `h2`, `http_body`, `tower`, and `reqwest`, which carries
+/// the signed requests of [`crate::wire`]) and TLS (`rustls`).
 /// A directive's target matches every target it is a prefix of.
 pub const CAPPED_TARGETS: &[&str] = &[
     "lambda_runtime",
@@ -29,6 +30,7 @@ pub const CAPPED_TARGETS: &[&str] = &[
     "h2",
     "http_body",
     "tower",
+    "reqwest",
     "rustls",
 ];
 

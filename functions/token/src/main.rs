@@ -3,6 +3,7 @@
 
 use lambda_http::{run, service_fn, Error, Request};
 use m2m_aws::clock::system_clock;
+use m2m_aws::wire::{self, Wire};
 use m2m_aws::{sdk_config, DynamoDirectory, DynamoKeyRegistry, KmsSigner, LambdaHook};
 use m2m_core::auth::AssertionPolicy;
 use m2m_core::IssuerConfig;
@@ -33,9 +34,15 @@ async fn main() -> Result<(), Error> {
     let sdk = sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let kms = aws_sdk_kms::Client::new(&sdk);
-    let directory = DynamoDirectory::new(dynamo.clone(), config.table.clone());
-    let registry = DynamoKeyRegistry::new(dynamo, config.table.clone());
-    let signer = KmsSigner::new(kms, registry, config.signing_key.clone());
+    // Each request's two calls (the directory's read and KMS `Sign`) are spoken directly,
+    // without the SDK's per-call machinery (m2m_aws::wire); everything else uses the SDK.
+    let env = |name: &str| std::env::var(name).ok();
+    let dynamo_wire = Wire::for_service(&sdk, wire::DYNAMODB, env);
+    let kms_wire = Wire::for_service(&sdk, wire::KMS, env);
+    let directory =
+        DynamoDirectory::new(dynamo.clone(), config.table.clone()).with_wire(dynamo_wire.clone());
+    let registry = DynamoKeyRegistry::new(dynamo, config.table.clone()).with_wire(dynamo_wire);
+    let signer = KmsSigner::new(kms, registry, config.signing_key.clone()).with_wire(kms_wire);
     // Resolving the active key during init opens the DynamoDB (and, on the fallback
     // path, KMS) connections, so the first request does not pay for TLS handshakes.
     if let Err(e) = signer.refresh().await {

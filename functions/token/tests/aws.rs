@@ -64,16 +64,27 @@ fn verify(
     (verified.header, verified.claims)
 }
 
-async fn issue_with(spec: KeySpec, alg: jsonwebtoken::Algorithm) {
+/// Issues a token with a new KMS key of `spec` through the SDK clients or, with
+/// `direct`, through the token function's directly spoken calls (`m2m_aws::wire`),
+/// and verifies it with `jsonwebtoken` against the key's public JWK.
+async fn issue_with(spec: KeySpec, alg: jsonwebtoken::Algorithm, direct: bool) {
     let (table, _) = seeded_table().await;
     let key_id = aws().create_kms_key(spec).await.unwrap();
     let sdk = aws().sdk_config().await;
     let kms = aws_sdk_kms::Client::new(&sdk);
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let public = public_jwk(&kms, &key_id).await.unwrap();
+    let wire = |service| {
+        direct.then(|| m2m_aws::wire::Wire::for_service(&sdk, service, |_| None).unwrap())
+    };
     let app = app(
-        DynamoDirectory::new(dynamo.clone(), &table),
-        KmsSigner::new(kms, DynamoKeyRegistry::new(dynamo, &table), &key_id),
+        DynamoDirectory::new(dynamo.clone(), &table).with_wire(wire(m2m_aws::wire::DYNAMODB)),
+        KmsSigner::new(
+            kms,
+            DynamoKeyRegistry::new(dynamo, &table).with_wire(wire(m2m_aws::wire::DYNAMODB)),
+            &key_id,
+        )
+        .with_wire(wire(m2m_aws::wire::KMS)),
     );
     let r = handle(&app, &fixture_token_request(""), NOW).await;
     assert_eq!(r.status(), 200, "{:?}", body(&r));
@@ -90,12 +101,22 @@ async fn issue_with(spec: KeySpec, alg: jsonwebtoken::Algorithm) {
 
 #[tokio::test]
 async fn rs256_kms_token_verifies() {
-    issue_with(KeySpec::Rsa2048, jsonwebtoken::Algorithm::RS256).await;
+    issue_with(KeySpec::Rsa2048, jsonwebtoken::Algorithm::RS256, false).await;
 }
 
 #[tokio::test]
 async fn es256_kms_token_verifies() {
-    issue_with(KeySpec::EccNistP256, jsonwebtoken::Algorithm::ES256).await;
+    issue_with(KeySpec::EccNistP256, jsonwebtoken::Algorithm::ES256, false).await;
+}
+
+#[tokio::test]
+async fn rs256_kms_token_spoken_directly_verifies() {
+    issue_with(KeySpec::Rsa2048, jsonwebtoken::Algorithm::RS256, true).await;
+}
+
+#[tokio::test]
+async fn es256_kms_token_spoken_directly_verifies() {
+    issue_with(KeySpec::EccNistP256, jsonwebtoken::Algorithm::ES256, true).await;
 }
 
 fn counts(pairs: &[(&str, &str, usize)]) -> BTreeMap<(String, String), usize> {

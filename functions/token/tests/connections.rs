@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use aws_sdk_kms::types::KeySpec;
+use m2m_aws::wire::{self, Wire};
 use m2m_aws::DynamoKeyRegistry;
 use m2m_aws::{DynamoDirectory, KmsSigner};
 use m2m_core::ports::NoHook;
@@ -26,12 +27,22 @@ async fn warm_tokens_open_no_connection() {
     let sdk = local_sdk_config(&proxy.endpoint()).await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let kms = aws_sdk_kms::Client::new(&sdk);
+    // As the token function's `main` builds it: the directory's read and `Sign` spoken
+    // directly (`m2m_aws::wire`), everything else through the SDK.
+    let dynamo_wire = Wire::for_service(&sdk, wire::DYNAMODB, |_| None);
+    let kms_wire = Wire::for_service(&sdk, wire::KMS, |_| None);
+    assert!(dynamo_wire.is_some() && kms_wire.is_some());
     let app = App {
         key_sets: m2m_core::ports::NoKeySets,
         usage: Default::default(),
         config: m2m_testkit::issuer_config(ISSUER),
-        directory: DynamoDirectory::new(dynamo.clone(), &table),
-        signer: KmsSigner::new(kms, DynamoKeyRegistry::new(dynamo, &table), &key_id),
+        directory: DynamoDirectory::new(dynamo.clone(), &table).with_wire(dynamo_wire.clone()),
+        signer: KmsSigner::new(
+            kms,
+            DynamoKeyRegistry::new(dynamo, &table).with_wire(dynamo_wire),
+            &key_id,
+        )
+        .with_wire(kms_wire),
         hook: None::<NoHook>,
     };
     // Cold: key resolution, lookup, Sign, the reuse write; connections open here.

@@ -10,7 +10,26 @@ use aws_sdk_dynamodb::Client as DynamoClient;
 use m2m_core::error::PortError;
 
 use crate::dynamo::item::Item;
+use crate::dynamo::json::{batch_get_answer, batch_get_request};
 use crate::sdk::error::port_error;
+use crate::wire::Wire;
+
+/// How a batch is read: through the SDK client, or spoken directly ([`crate::wire`]) on
+/// the token endpoint's request path.
+#[derive(Clone, Copy)]
+pub(crate) enum Reader<'a> {
+    /// The AWS SDK's `BatchGetItem`.
+    Sdk(&'a DynamoClient),
+    /// DynamoDB's JSON protocol, without the SDK's per-call machinery.
+    Wire(&'a Wire),
+}
+
+impl<'a> Reader<'a> {
+    /// The wire client when there is one, the SDK client otherwise.
+    pub(crate) fn of(client: &'a DynamoClient, wire: Option<&'a Wire>) -> Self {
+        wire.map_or(Self::Sdk(client), Self::Wire)
+    }
+}
 
 /// `BatchGetItem` attempts for one set of keys: the first plus retries of whatever
 /// DynamoDB left unprocessed.
@@ -29,7 +48,7 @@ const BATCH_MAX_KEYS: usize = 100;
 /// A [`PortError`] when a request fails, or throttled when keys stay unprocessed after
 /// [`BATCH_ATTEMPTS`] attempts.
 pub(crate) async fn batch_get_consistent(
-    client: &DynamoClient,
+    client: Reader<'_>,
     table: &str,
     keys: Vec<Item>,
     what: &str,
@@ -44,7 +63,7 @@ pub(crate) async fn batch_get_consistent(
 }
 
 async fn batch_get_chunk(
-    client: &DynamoClient,
+    client: Reader<'_>,
     table: &str,
     keys: Vec<Item>,
     what: &str,
@@ -55,25 +74,12 @@ async fn batch_get_chunk(
         if attempt > 0 {
             tokio::time::sleep(BATCH_BACKOFF * 2u32.pow(attempt - 1)).await;
         }
-        let request = KeysAndAttributes::builder()
-            .set_keys(Some(pending))
-            .consistent_read(true)
-            .build()
-            .map_err(|e| PortError::malformed("building BatchGetItem").with_source(e))?;
-        let out = client
-            .batch_get_item()
-            .request_items(table, request)
-            .send()
-            .await
-            .map_err(|e| port_error(what, e))?;
-        if let Some(items) = out.responses.and_then(|mut r| r.remove(table)) {
-            found.extend(items);
-        }
-        pending = out
-            .unprocessed_keys
-            .and_then(|mut u| u.remove(table))
-            .map(|k| k.keys)
-            .unwrap_or_default();
+        let (items, unprocessed) = match client {
+            Reader::Sdk(client) => sdk_chunk(client, table, pending, what).await?,
+            Reader::Wire(wire) => wire_chunk(wire, table, &pending, what).await?,
+        };
+        found.extend(items);
+        pending = unprocessed;
         if pending.is_empty() {
             return Ok(found);
         }
@@ -86,4 +92,53 @@ async fn batch_get_chunk(
     Err(PortError::throttled(format!(
         "{what} left keys unprocessed after {BATCH_ATTEMPTS} attempts"
     )))
+}
+
+/// One `BatchGetItem` through the SDK: the items found and the keys left unprocessed.
+async fn sdk_chunk(
+    client: &DynamoClient,
+    table: &str,
+    keys: Vec<Item>,
+    what: &str,
+) -> Result<(Vec<Item>, Vec<Item>), PortError> {
+    let request = KeysAndAttributes::builder()
+        .set_keys(Some(keys))
+        .consistent_read(true)
+        .build()
+        .map_err(|e| PortError::malformed("building BatchGetItem").with_source(e))?;
+    let out = client
+        .batch_get_item()
+        .request_items(table, request)
+        .send()
+        .await
+        .map_err(|e| port_error(what, e))?;
+    let items = out
+        .responses
+        .and_then(|mut r| r.remove(table))
+        .unwrap_or_default();
+    let unprocessed = out
+        .unprocessed_keys
+        .and_then(|mut u| u.remove(table))
+        .map(|k| k.keys)
+        .unwrap_or_default();
+    Ok((items, unprocessed))
+}
+
+/// One `BatchGetItem` spoken directly: the items found and the keys left unprocessed.
+async fn wire_chunk(
+    wire: &Wire,
+    table: &str,
+    keys: &[Item],
+    what: &str,
+) -> Result<(Vec<Item>, Vec<Item>), PortError> {
+    let body = batch_get_request(table, keys)
+        .map_err(|e| PortError::malformed("building BatchGetItem").with_source(e))?;
+    let answer = wire
+        .call("BatchGetItem", body)
+        .await
+        .map_err(|e| e.into_port_error(what))?;
+    let answer = batch_get_answer(table, &answer).map_err(|e| {
+        PortError::malformed(format!("{what}: an unreadable answer")).with_source(e)
+    })?;
+    Ok((answer.items, answer.unprocessed))
 }

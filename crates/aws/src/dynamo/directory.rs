@@ -16,11 +16,12 @@ use m2m_core::ports::{Directory, Lookup};
 use m2m_core::reuse::{ReuseKey, SealedToken, REUSE_WRITE_BUDGET_MS};
 use m2m_core::types::{Audience, ClientId, SecretId};
 
-use crate::dynamo::batch::batch_get_consistent;
+use crate::dynamo::batch::{batch_get_consistent, Reader};
 use crate::dynamo::item::attr::s;
 use crate::dynamo::item::{self, jti, reuse, trust, Item, ItemError, PK, SK};
 use crate::dynamo::paging::all_items;
 use crate::sdk::error::{code, port_error};
+use crate::wire::Wire;
 
 pub use crate::dynamo::batch::BATCH_ATTEMPTS;
 /// DynamoDB rejects a partition key over 2048 bytes or a sort key over 1024 bytes with
@@ -39,6 +40,7 @@ pub const TRUST_RULES_BUDGET: Duration = Duration::from_millis(3000);
 #[derive(Clone, Debug)]
 pub struct DynamoDirectory {
     client: DynamoClient,
+    wire: Option<Wire>,
     table: String,
     rule_page: Option<i32>,
 }
@@ -48,9 +50,19 @@ impl DynamoDirectory {
     pub fn new(client: DynamoClient, table: impl Into<String>) -> Self {
         Self {
             client,
+            wire: None,
             table: table.into(),
             rule_page: None,
         }
+    }
+
+    /// Reads each request's items with `wire` instead of the SDK client
+    /// ([`crate::wire`]: the same `BatchGetItem` without the SDK's per-call machinery);
+    /// every other operation stays with the SDK.
+    #[must_use]
+    pub fn with_wire(mut self, wire: Option<Wire>) -> Self {
+        self.wire = wire;
+        self
     }
 
     /// The same directory reading trust rules at most `items` per `Query` page
@@ -71,7 +83,8 @@ impl DynamoDirectory {
     /// revoked secret must stop working at once; for three small items this costs 3
     /// read units instead of 1.5) and returns every item found.
     async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, PortError> {
-        batch_get_consistent(&self.client, &self.table, keys, "DynamoDB BatchGetItem").await
+        let reader = Reader::of(&self.client, self.wire.as_ref());
+        batch_get_consistent(reader, &self.table, keys, "DynamoDB BatchGetItem").await
     }
 }
 

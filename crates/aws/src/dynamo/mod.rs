@@ -19,6 +19,7 @@ pub mod admin;
 mod batch;
 pub mod directory;
 pub mod item;
+mod json;
 mod paging;
 mod quota;
 pub mod registry;

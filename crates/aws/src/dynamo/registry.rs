@@ -15,9 +15,10 @@ use m2m_core::keys::{KeyRegistry, KeySource};
 use m2m_core::model::SigningKey;
 use m2m_core::types::Kid;
 
-use crate::dynamo::batch::batch_get_consistent;
+use crate::dynamo::batch::{batch_get_consistent, Reader};
 use crate::dynamo::item;
 use crate::dynamo::paging::all_items;
+use crate::wire::Wire;
 
 /// Upper bound on `Query` pages (each up to 1 MB, roughly a thousand keys). A registry
 /// holds a handful of keys; more pages than this means something is wrong, and a
@@ -28,6 +29,7 @@ pub const MAX_REGISTRY_PAGES: usize = 16;
 #[derive(Clone, Debug)]
 pub struct DynamoKeyRegistry {
     client: DynamoClient,
+    wire: Option<Wire>,
     table: String,
     page_size: Option<i32>,
 }
@@ -37,9 +39,18 @@ impl DynamoKeyRegistry {
     pub fn new(client: DynamoClient, table: impl Into<String>) -> Self {
         Self {
             client,
+            wire: None,
             table: table.into(),
             page_size: None,
         }
+    }
+
+    /// Reads keys' status with `wire` instead of the SDK client (the token function's
+    /// request path, [`crate::wire`]); listing the keys stays with the SDK.
+    #[must_use]
+    pub fn with_wire(mut self, wire: Option<Wire>) -> Self {
+        self.wire = wire;
+        self
     }
 
     /// Caps each `Query` page at `items` items (DynamoDB `Limit`); by default a page
@@ -94,7 +105,15 @@ impl KeyRegistry for DynamoKeyRegistry {
     async fn read_consistent(&self, kids: &[Kid]) -> Result<Vec<SigningKey>, PortError> {
         let keys = kids.iter().map(item::signing_key_key).collect();
         let what = "DynamoDB BatchGetItem (key registry)";
-        decode_keys(&batch_get_consistent(&self.client, &self.table, keys, what).await?)
+        decode_keys(
+            &batch_get_consistent(
+                Reader::of(&self.client, self.wire.as_ref()),
+                &self.table,
+                keys,
+                what,
+            )
+            .await?,
+        )
     }
 }
 

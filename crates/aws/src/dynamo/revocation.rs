@@ -213,7 +213,7 @@ impl Revocations for DynamoRevocations {
             }));
         }
         let found = crate::dynamo::batch::batch_get_consistent(
-            &self.client,
+            crate::dynamo::batch::Reader::Sdk(&self.client),
             &self.table,
             keys,
             "DynamoDB BatchGetItem (revocations)",

@@ -28,6 +28,9 @@ use m2m_core::types::Kid;
 use crate::clock::{system_clock, Clock};
 use crate::kms::public_key::public_jwk;
 use crate::sdk::error::{code, port_error};
+use crate::wire::Wire;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 
 /// Largest message KMS `Sign` accepts with `MessageType=RAW` (KMS API reference,
 /// `Sign`, request parameter `Message`: "up to 4096 bytes").
@@ -45,6 +48,7 @@ pub const KEY_STALE_GRACE_SECS: u64 = 600;
 /// production).
 pub struct KmsSigner<R> {
     kms: KmsClient,
+    wire: Option<Wire>,
     registry: R,
     fallback_key: String,
     clock: Clock,
@@ -66,11 +70,20 @@ impl<R: KeyRegistry> KmsSigner<R> {
     pub fn new(kms: KmsClient, registry: R, fallback_key: impl Into<String>) -> Self {
         Self {
             kms,
+            wire: None,
             registry,
             fallback_key: fallback_key.into(),
             clock: Arc::new(system_clock),
             cache: StaleCache::new("signing key", KEY_REFRESH_SECS, KEY_STALE_GRACE_SECS),
         }
+    }
+
+    /// Signs with `wire` instead of the SDK client ([`crate::wire`]: the same `Sign`
+    /// without the SDK's per-call machinery); reading public keys stays with the SDK.
+    #[must_use]
+    pub fn with_wire(mut self, wire: Option<Wire>) -> Self {
+        self.wire = wire;
+        self
     }
 
     /// Replaces the clock (tests drive the cache with a fake one).
@@ -184,32 +197,11 @@ impl<R: KeyRegistry> Signer for KmsSigner<R> {
                 signing_input.len()
             )));
         }
-        // RFC 7518 §3.3 (RS256) and §3.4 (ES256). Never DIGEST (we would hash ourselves
-        // for no gain) and never PSS (not RS256).
-        let algorithm = match key.alg {
-            Alg::RS256 => SigningAlgorithmSpec::RsassaPkcs1V15Sha256,
-            Alg::ES256 => SigningAlgorithmSpec::EcdsaSha256,
+        let algorithm = signing_algorithm(key.alg);
+        let signature = match &self.wire {
+            Some(wire) => wire_sign(wire, key, signing_input).await?,
+            None => self.sdk_sign(key, signing_input, algorithm).await?,
         };
-        let out = self
-            .kms
-            .sign()
-            .key_id(&key.handle)
-            .message(Blob::new(signing_input))
-            .message_type(MessageType::Raw)
-            .signing_algorithm(algorithm)
-            .send()
-            .await
-            .map_err(|e| match code(&e) {
-                Some(c @ ("DisabledException" | "KMSInvalidStateException")) => {
-                    let msg = format!("KMS Sign: the signing key is not usable ({c})");
-                    PortError::refused(msg).with_source(e)
-                }
-                _ => port_error("KMS Sign", e),
-            })?;
-        let signature = out
-            .signature
-            .ok_or_else(|| PortError::malformed("KMS Sign returned no signature"))?
-            .into_inner();
         match key.alg {
             Alg::RS256 if signature.is_empty() => {
                 Err(PortError::malformed("KMS Sign returned an empty signature"))
@@ -223,6 +215,94 @@ impl<R: KeyRegistry> Signer for KmsSigner<R> {
                 }),
         }
     }
+}
+
+impl<R> KmsSigner<R> {
+    async fn sdk_sign(
+        &self,
+        key: &ActiveKey,
+        signing_input: &[u8],
+        algorithm: SigningAlgorithmSpec,
+    ) -> Result<Vec<u8>, PortError> {
+        let out = self
+            .kms
+            .sign()
+            .key_id(&key.handle)
+            .message(Blob::new(signing_input))
+            .message_type(MessageType::Raw)
+            .signing_algorithm(algorithm)
+            .send()
+            .await
+            .map_err(|e| match code(&e) {
+                Some(c) if key_unusable(c) => unusable(c).with_source(e),
+                _ => port_error("KMS Sign", e),
+            })?;
+        Ok(out
+            .signature
+            .ok_or_else(|| PortError::malformed("KMS Sign returned no signature"))?
+            .into_inner())
+    }
+}
+
+/// `Sign` spoken directly (KMS API reference, "Sign": `KeyId`, `Message` base64,
+/// `MessageType`, `SigningAlgorithm`; the answer's `Signature` base64).
+async fn wire_sign(
+    wire: &Wire,
+    key: &ActiveKey,
+    signing_input: &[u8],
+) -> Result<Vec<u8>, PortError> {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Request<'a> {
+        key_id: &'a str,
+        message: String,
+        message_type: &'a str,
+        signing_algorithm: &'a str,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Answer {
+        signature: Option<String>,
+    }
+    let algorithm = signing_algorithm(key.alg);
+    let body = serde_json::to_vec(&Request {
+        key_id: &key.handle,
+        message: STANDARD.encode(signing_input),
+        message_type: MessageType::Raw.as_str(),
+        signing_algorithm: algorithm.as_str(),
+    })
+    .map_err(|e| PortError::malformed("building KMS Sign").with_source(e))?;
+    let answer = wire.call("Sign", body).await.map_err(|e| match e.code() {
+        Some(c) if key_unusable(c) => unusable(c).with_source(e),
+        _ => e.into_port_error("KMS Sign"),
+    })?;
+    let answer: Answer = serde_json::from_slice(&answer).map_err(|e| {
+        PortError::malformed("KMS Sign returned an unreadable answer").with_source(e)
+    })?;
+    let signature = answer
+        .signature
+        .ok_or_else(|| PortError::malformed("KMS Sign returned no signature"))?;
+    STANDARD.decode(signature).map_err(|e| {
+        PortError::malformed("KMS Sign returned a signature not in base64").with_source(e)
+    })
+}
+
+/// RFC 7518 §3.3 (RS256) and §3.4 (ES256). Never DIGEST (we would hash ourselves for
+/// no gain) and never PSS (not RS256).
+fn signing_algorithm(alg: Alg) -> SigningAlgorithmSpec {
+    match alg {
+        Alg::RS256 => SigningAlgorithmSpec::RsassaPkcs1V15Sha256,
+        Alg::ES256 => SigningAlgorithmSpec::EcdsaSha256,
+    }
+}
+
+/// KMS error codes that mean the key cannot sign now (disabled, pending deletion).
+fn key_unusable(code: &str) -> bool {
+    matches!(code, "DisabledException" | "KMSInvalidStateException")
+}
+
+fn unusable(code: &str) -> PortError {
+    PortError::refused(format!("KMS Sign: the signing key is not usable ({code})"))
 }
 
 fn no_active_key() -> PortError {
