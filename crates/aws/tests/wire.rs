@@ -346,3 +346,36 @@ async fn requests_carry_a_sigv4_signature_botocore_agrees_with() {
         assert_eq!(wrong["ok"], false, "{}: {}", service.name, wrong["why"]);
     }
 }
+
+/// An `https` endpoint is spoken to over TLS: the first bytes on the connection are a
+/// TLS handshake record (a ClientHello), never a plain-text request; a server that is
+/// not a TLS server is a failure to reach the service.
+#[tokio::test]
+async fn https_endpoints_are_spoken_to_over_tls() {
+    use std::io::Read as _;
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for _ in 0..2 {
+            let Ok((mut stream, _)) = listener.accept() else {
+                return;
+            };
+            let mut first = [0u8; 3];
+            if stream.read_exact(&mut first).is_ok() {
+                let _ = tx.send(first);
+            }
+        }
+    });
+    let sdk = local_sdk_config(&format!("https://127.0.0.1:{port}")).await;
+    let wire = Wire::for_service(&sdk, KMS, |_| None).unwrap();
+    let err = wire.call("Sign", b"{}".to_vec()).await.unwrap_err();
+    let first = rx.recv().unwrap();
+    // Content type 22 (handshake), protocol version 3.x (RFC 8446 §5.1).
+    assert_eq!((first[0], first[1]), (0x16, 0x03), "{first:?}");
+    let err = err.into_port_error("KMS Sign");
+    assert!(
+        err.message().contains("could not reach the service"),
+        "{err}"
+    );
+}

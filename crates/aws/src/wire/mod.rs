@@ -32,6 +32,12 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 use m2m_core::error::{PortError, PortErrorKind};
 
 use crate::clock::system_clock;
@@ -42,6 +48,12 @@ use crate::sdk::{ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, MAX_ATTEMPTS, OPERATION_TIMEO
 const INITIAL_BACKOFF: Duration = Duration::from_millis(25);
 /// Most an error answer's body is read for its code.
 const MAX_ERROR_BODY: usize = 64 * 1024;
+/// Most of an answer that is read: DynamoDB's limit for one `BatchGetItem` answer (16
+/// MB; a token request reads a few small items, a `Sign` answer is under 1 KB).
+const MAX_ANSWER: usize = 16 * 1024 * 1024;
+
+type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+type Cause = Box<dyn std::error::Error + Send + Sync>;
 /// Credentials are refreshed this long before they expire.
 const CREDENTIALS_MARGIN: Duration = Duration::from_secs(300);
 
@@ -83,8 +95,9 @@ pub struct Wire {
 
 struct Inner {
     service: Service,
-    http: reqwest::Client,
-    url: reqwest::Url,
+    http: HttpClient,
+    url: String,
+    uri: http::Uri,
     host: String,
     region: String,
     credentials: SharedCredentialsProvider,
@@ -95,7 +108,7 @@ impl std::fmt::Debug for Wire {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Wire")
             .field("service", &self.inner.service.name)
-            .field("endpoint", &self.inner.url.as_str())
+            .field("endpoint", &self.inner.url)
             .finish_non_exhaustive()
     }
 }
@@ -110,7 +123,7 @@ pub struct CallError {
     detail: &'static str,
     retry: bool,
     #[source]
-    source: Option<reqwest::Error>,
+    source: Option<Cause>,
 }
 
 impl CallError {
@@ -130,11 +143,7 @@ impl CallError {
     }
 
     /// A failure before the service answered: worth another attempt.
-    fn transport(
-        kind: PortErrorKind,
-        detail: &'static str,
-        source: Option<reqwest::Error>,
-    ) -> Self {
+    fn transport(kind: PortErrorKind, detail: &'static str, source: Option<Cause>) -> Self {
         Self {
             kind,
             code: None,
@@ -175,24 +184,15 @@ impl Wire {
             None if region.starts_with("cn-") || region.starts_with("us-iso") => return None,
             None => format!("https://{}.{region}.amazonaws.com", service.name),
         };
-        let url = reqwest::Url::parse(&endpoint).ok()?;
-        let host = match (url.host_str(), url.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_owned(),
-            (None, _) => return None,
-        };
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .tcp_nodelay(true)
-            .build()
-            .ok()?;
+        let uri: http::Uri = endpoint.parse().ok()?;
+        let host = uri.authority()?.as_str().to_owned();
+        let http = http_client().ok()?;
         Some(Self {
             inner: Arc::new(Inner {
                 service,
                 http,
-                url,
+                url: uri.to_string(),
+                uri,
                 host,
                 region,
                 credentials: sdk.credentials_provider()?,
@@ -206,7 +206,7 @@ impl Wire {
     /// # Errors
     /// A [`CallError`] when every attempt failed, the service answered an error, or the
     /// operation ran out of time.
-    pub async fn call(&self, operation: &str, body: Vec<u8>) -> Result<bytes::Bytes, CallError> {
+    pub async fn call(&self, operation: &str, body: Vec<u8>) -> Result<Bytes, CallError> {
         let attempts = async {
             let mut attempt = 1;
             loop {
@@ -244,7 +244,7 @@ impl Wire {
             })
     }
 
-    async fn attempt(&self, operation: &str, body: Vec<u8>) -> Result<bytes::Bytes, CallError> {
+    async fn attempt(&self, operation: &str, body: Vec<u8>) -> Result<Bytes, CallError> {
         let inner = &*self.inner;
         let credentials = self.credentials().await?;
         let target = format!("{}.{operation}", inner.service.target_prefix);
@@ -254,20 +254,19 @@ impl Wire {
             ("host", inner.host.as_str()),
         ];
         let signed = sign_request(inner, &credentials, &headers, &body)?;
-        let mut request = inner
-            .http
-            .post(inner.url.clone())
-            .header("content-type", inner.service.content_type)
-            .header("x-amz-target", &target)
-            .header("host", &inner.host);
-        for (name, value) in &signed {
+        let mut request = http::Request::post(inner.uri.clone());
+        for (name, value) in headers {
             request = request.header(name, value);
         }
-        let response = request.body(body).send().await.map_err(|e| {
+        let mut request = request
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|_| CallError::local("building the request failed"))?;
+        request.headers_mut().extend(signed);
+        let response = inner.http.request(request).await.map_err(|e| {
             CallError::transport(
                 PortErrorKind::Unavailable,
                 "could not reach the service",
-                Some(e),
+                Some(e.into()),
             )
         })?;
         let status = response.status();
@@ -276,13 +275,17 @@ impl Wire {
             .get("x-amzn-errortype")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = response.bytes().await.map_err(|e| {
-            CallError::transport(
-                PortErrorKind::Unavailable,
-                "could not read the answer",
-                Some(e),
-            )
-        })?;
+        let body = Limited::new(response.into_body(), MAX_ANSWER)
+            .collect()
+            .await
+            .map_err(|e| {
+                CallError::transport(
+                    PortErrorKind::Unavailable,
+                    "could not read the answer",
+                    Some(e),
+                )
+            })?
+            .to_bytes();
         if status.is_success() {
             return Ok(body);
         }
@@ -356,7 +359,7 @@ fn sign_request(
         .into();
     let signable = SignableRequest::new(
         "POST",
-        inner.url.as_str(),
+        &inner.url,
         headers.iter().copied(),
         SignableBody::Bytes(body),
     )
@@ -374,6 +377,21 @@ fn sign_request(
         }
     }
     Ok(out)
+}
+
+/// The pooled HTTP/1.1 client: TLS by rustls with the ring provider and the webpki
+/// roots (plain HTTP only for a local endpoint), [`CONNECT_TIMEOUT`], `TCP_NODELAY`.
+fn http_client() -> Result<HttpClient, rustls::Error> {
+    let mut tcp = HttpConnector::new();
+    tcp.enforce_http(false);
+    tcp.set_nodelay(true);
+    tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    let https = HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(tcp);
+    Ok(Client::builder(TokioExecutor::new()).build(https))
 }
 
 /// The error code of an error answer: the `X-Amzn-ErrorType` header or the body's
