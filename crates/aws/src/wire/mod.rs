@@ -21,8 +21,10 @@
 //!   5xx answers and throttling with jittered backoff (25 ms, capped at 100 ms);
 //! - the mapping of failures to [`PortError`] kinds ([`crate::sdk::error`]).
 //!
-//! Connections are kept alive and reused (one pool per service), opened during init by
-//! the token function's first read.
+//! The HTTP client is hyper's pooled HTTP/1.1 client with rustls (the ring provider, the
+//! webpki roots; plain HTTP only to a local `http://` endpoint). Connections are kept
+//! alive and reused (one pool per service); the token function opens DynamoDB's during
+//! init, with the key registry's read.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
