@@ -5,7 +5,8 @@
 //! machinery (assembling the operation's runtime components from its plugins, the
 //! interceptors, endpoint rules, the user-agent string) costs about as much CPU as the
 //! rest of the request together: measured with `bench/cpu-per-token`, and acknowledged
-//! upstream (smithy-rs issue 4127, "on the order of 50us per request"). In Lambda that
+//! upstream (smithy-rs, "Support driving operations from pre built runtime components":
+//! "on the order of 50us per request"). In Lambda that
 //! CPU is latency and billed duration (docs/PERFORMANCE.md, "CPU per token under load").
 //! What is kept from the SDK's behaviour, with its settings from [`crate::sdk`]:
 //!
