@@ -3,11 +3,12 @@
 //!
 //! Every other call goes through the AWS SDK. On the request path the SDK's per-call
 //! machinery (assembling the operation's runtime components from its plugins, the
-//! interceptors, endpoint rules, the user-agent string) costs about as much CPU as the
-//! rest of the request together: measured with `bench/cpu-per-token`, and acknowledged
-//! upstream (smithy-rs, "Support driving operations from pre built runtime components":
-//! "on the order of 50us per request"). In Lambda that
-//! CPU is latency and billed duration (docs/PERFORMANCE.md, "CPU per token under load").
+//! interceptors, endpoint rules, the user-agent string) costs about 60 µs of CPU per
+//! call, and a token takes one or two calls: measured with `bench/cpu-floor` and
+//! `bench/cpu-per-token`, and acknowledged upstream (smithy-rs, "Support driving
+//! operations from pre built runtime components": "on the order of 50us per request").
+//! In Lambda that CPU is latency and billed duration (docs/PERFORMANCE.md, "CPU per
+//! token under load").
 //! What is kept from the SDK's behaviour, with its settings from [`crate::sdk`]:
 //!
 //! - the credentials, from the SDK's default chain (in Lambda, the execution role's
