@@ -211,6 +211,8 @@ impl Wire {
     /// A [`CallError`] when every attempt failed, the service answered an error, or the
     /// operation ran out of time.
     pub async fn call(&self, operation: &str, body: Vec<u8>) -> Result<Bytes, CallError> {
+        // Shared by the attempts: a retry sends the same bytes without copying them.
+        let body = Bytes::from(body);
         let attempts = async {
             let mut attempt = 1;
             loop {
@@ -248,7 +250,7 @@ impl Wire {
             })
     }
 
-    async fn attempt(&self, operation: &str, body: Vec<u8>) -> Result<Bytes, CallError> {
+    async fn attempt(&self, operation: &str, body: Bytes) -> Result<Bytes, CallError> {
         let inner = &*self.inner;
         let credentials = self.credentials().await?;
         let target = format!("{}.{operation}", inner.service.target_prefix);
@@ -263,7 +265,7 @@ impl Wire {
             request = request.header(name, value);
         }
         let mut request = request
-            .body(Full::new(Bytes::from(body)))
+            .body(Full::new(body))
             .map_err(|_| CallError::local("building the request failed"))?;
         request.headers_mut().extend(signed);
         let response = inner.http.request(request).await.map_err(|e| {
