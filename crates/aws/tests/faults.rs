@@ -1,12 +1,14 @@
 //! Failures the emulator cannot produce — throttling, a disabled or invalid-state KMS
 //! key, a failing, hanging or malformed claims hook — injected by a canned loopback
-//! server behind the real SDK clients, and the `PortError` each must become.
+//! server behind the real SDK clients and behind the request path's calls spoken
+//! directly (`m2m_aws::wire`), and the `PortError` each must become.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use m2m_aws::wire::{Wire, DYNAMODB, KMS};
 use m2m_aws::DynamoKeyRegistry;
 use m2m_aws::{DynamoDirectory, KmsSigner, LambdaHook};
 use m2m_core::hook::{HookClient, HookRequest, HOOK_VERSION};
@@ -20,6 +22,15 @@ fn key(alg: Alg) -> ActiveKey {
         alg,
         kid: Kid::new("k"),
         handle: "arn:aws:kms:us-east-1:111122223333:key/k".into(),
+    }
+}
+
+/// A canned 200 answer with `body` of `content_type`.
+fn ok(body: &str, content_type: &str) -> Canned {
+    Canned::Respond {
+        status: 200,
+        headers: vec![("Content-Type".into(), content_type.into())],
+        body: body.as_bytes().to_vec(),
     }
 }
 
@@ -63,12 +74,7 @@ async fn kms_throttling_throttled() {
 #[tokio::test]
 async fn kms_malformed_ecdsa_signature_server_error() {
     let body = r#"{"KeyId":"k","Signature":"AAEC","SigningAlgorithm":"ECDSA_SHA_256"}"#;
-    let (_server, signer) = signer_against(Canned::Respond {
-        status: 200,
-        headers: vec![("Content-Type".into(), "application/x-amz-json-1.1".into())],
-        body: body.as_bytes().to_vec(),
-    })
-    .await;
+    let (_server, signer) = signer_against(ok(body, "application/x-amz-json-1.1")).await;
     let err = signer.sign(&key(Alg::ES256), b"a.b").await.unwrap_err();
     assert!(!err.is_transient());
 }
@@ -105,12 +111,7 @@ async fn dynamodb_throttling_throttled() {
 async fn dynamodb_unprocessed_keys_throttled() {
     // Every answer leaves all three keys unprocessed: bounded retries, then 503.
     let body = r#"{"Responses":{"t":[]},"UnprocessedKeys":{"t":{"Keys":[{"PK":{"S":"CLIENT#c"},"SK":{"S":"CLIENT"}}],"ConsistentRead":true}}}"#;
-    let (_server, dir, counter) = directory_against(Canned::Respond {
-        status: 200,
-        headers: vec![("Content-Type".into(), "application/x-amz-json-1.0".into())],
-        body: body.as_bytes().to_vec(),
-    })
-    .await;
+    let (_server, dir, counter) = directory_against(ok(body, "application/x-amz-json-1.0")).await;
     let err = dir
         .lookup(&ClientId::new("c"), &Audience::new("a"))
         .await
@@ -252,4 +253,158 @@ fn missing_venv_names_bootstrap() {
     let err = m2m_testkit::LocalAws::start_with_venv(std::path::Path::new("/nonexistent/.venv"))
         .unwrap_err();
     assert!(err.to_string().contains("infra/local/bootstrap"), "{err}");
+}
+
+// The same failures on the request path's calls spoken directly (`m2m_aws::wire`):
+// the same `PortError`s, with the same retry policy (attempts counted by the canned
+// server, which closes every connection after answering).
+
+async fn direct_signer_against(canned: Canned) -> (CannedServer, KmsSigner<DynamoKeyRegistry>) {
+    let server = CannedServer::start(canned).unwrap();
+    let sdk = local_sdk_config(&server.endpoint()).await;
+    let wire = Wire::for_service(&sdk, KMS, |_| None);
+    assert!(wire.is_some());
+    let signer = KmsSigner::new(
+        aws_sdk_kms::Client::new(&sdk),
+        DynamoKeyRegistry::new(aws_sdk_dynamodb::Client::new(&sdk), "t"),
+        "alias/k",
+    )
+    .with_wire(wire);
+    (server, signer)
+}
+
+async fn direct_directory_against(canned: Canned) -> (CannedServer, DynamoDirectory) {
+    let server = CannedServer::start(canned).unwrap();
+    let sdk = local_sdk_config(&server.endpoint()).await;
+    let wire = Wire::for_service(&sdk, DYNAMODB, |_| None);
+    assert!(wire.is_some());
+    let dir = DynamoDirectory::new(aws_sdk_dynamodb::Client::new(&sdk), "t").with_wire(wire);
+    (server, dir)
+}
+
+#[tokio::test]
+async fn direct_rs256_signature_decoded() {
+    let body =
+        r#"{"KeyId":"k","Signature":"AAECAw==","SigningAlgorithm":"RSASSA_PKCS1_V1_5_SHA_256"}"#;
+    let (_server, signer) = direct_signer_against(ok(body, "application/x-amz-json-1.1")).await;
+    assert_eq!(
+        signer.sign(&key(Alg::RS256), b"a.b").await.unwrap(),
+        vec![0, 1, 2, 3]
+    );
+}
+
+#[tokio::test]
+async fn direct_disabled_or_invalid_state_kms_key_server_error_without_retry() {
+    for code in ["DisabledException", "KMSInvalidStateException"] {
+        let (server, signer) = direct_signer_against(Canned::aws_json_error(400, code)).await;
+        let err = signer.sign(&key(Alg::RS256), b"a.b").await.unwrap_err();
+        assert!(!err.is_transient(), "{code}: {err}");
+        assert!(err.message().contains(code), "{err}");
+        assert_eq!(server.hits(), 1, "{code}: not retried");
+    }
+}
+
+#[tokio::test]
+async fn direct_kms_throttling_throttled_after_one_retry() {
+    let (server, signer) =
+        direct_signer_against(Canned::aws_json_error(400, "ThrottlingException")).await;
+    let err = signer.sign(&key(Alg::RS256), b"a.b").await.unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    assert!(err.message().contains("ThrottlingException"), "{err}");
+    assert_eq!(server.hits(), 2);
+}
+
+#[tokio::test]
+async fn direct_kms_malformed_answers_server_error() {
+    for body in [
+        r#"{"KeyId":"k","Signature":"AAEC","SigningAlgorithm":"ECDSA_SHA_256"}"#,
+        r#"{"KeyId":"k"}"#,
+        r#"{"KeyId":"k","Signature":"not base64!"}"#,
+        "not json",
+    ] {
+        let (_server, signer) = direct_signer_against(ok(body, "application/x-amz-json-1.1")).await;
+        let err = signer.sign(&key(Alg::ES256), b"a.b").await.unwrap_err();
+        assert!(!err.is_transient(), "{body}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn direct_dynamodb_throttling_throttled_after_one_retry() {
+    for code in [
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+    ] {
+        let (server, dir) = direct_directory_against(Canned::aws_json_error(400, code)).await;
+        let err = dir
+            .lookup(&ClientId::new("c"), &Audience::new("a"))
+            .await
+            .unwrap_err();
+        assert!(err.is_transient(), "{code}: {err}");
+        assert_eq!(server.hits(), 2, "{code}: one retry");
+    }
+}
+
+#[tokio::test]
+async fn direct_dynamodb_service_failure_retried_then_server_error() {
+    let (server, dir) =
+        direct_directory_against(Canned::aws_json_error(500, "InternalServerError")).await;
+    let err = dir
+        .lookup(&ClientId::new("c"), &Audience::new("a"))
+        .await
+        .unwrap_err();
+    assert!(!err.is_transient(), "{err}");
+    assert!(err.message().contains("InternalServerError"), "{err}");
+    assert_eq!(server.hits(), 2);
+}
+
+#[tokio::test]
+async fn direct_dynamodb_validation_error_server_error_without_retry() {
+    let (server, dir) =
+        direct_directory_against(Canned::aws_json_error(400, "ValidationException")).await;
+    let err = dir
+        .lookup(&ClientId::new("c"), &Audience::new("a"))
+        .await
+        .unwrap_err();
+    assert!(!err.is_transient(), "{err}");
+    assert_eq!(server.hits(), 1);
+}
+
+#[tokio::test]
+async fn direct_dynamodb_unprocessed_keys_throttled() {
+    let body = r#"{"Responses":{"t":[]},"UnprocessedKeys":{"t":{"Keys":[{"PK":{"S":"CLIENT#c"},"SK":{"S":"CLIENT"}}],"ConsistentRead":true}}}"#;
+    let (server, dir) = direct_directory_against(ok(body, "application/x-amz-json-1.0")).await;
+    let err = dir
+        .lookup(&ClientId::new("c"), &Audience::new("a"))
+        .await
+        .unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    assert_eq!(server.hits(), 3, "three BatchGetItem attempts");
+}
+
+#[tokio::test]
+async fn direct_dynamodb_unreadable_answer_server_error() {
+    let (_server, dir) = direct_directory_against(ok(
+        r#"{"Responses":{"t":[{"PK":{"Q":"x"}}]}}"#,
+        "application/x-amz-json-1.0",
+    ))
+    .await;
+    let err = dir
+        .lookup(&ClientId::new("c"), &Audience::new("a"))
+        .await
+        .unwrap_err();
+    assert!(!err.is_transient(), "{err}");
+}
+
+#[tokio::test]
+async fn direct_dynamodb_hang_times_out_within_budget() {
+    let (_server, dir) = direct_directory_against(Canned::Hang).await;
+    let started = Instant::now();
+    let err = dir
+        .lookup(&ClientId::new("c"), &Audience::new("a"))
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(err.is_transient(), "a timeout is transient: {err}");
+    assert!(took < Duration::from_secs(3), "took {took:?}");
 }
